@@ -1,0 +1,47 @@
+// The one factory for TLS credentials, server and client alike. Certificates are checked with
+// OpenSSL when loaded, so a wrong file fails at start with a clear message instead of as an opaque
+// handshake error later.
+#pragma once
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <string>
+
+#include "portwatch/status.h"
+
+namespace portwatch {
+
+/// Paths of the PEM files one side presents. `cert` and `key` may both be empty on a client only
+/// to test that the collector refuses it.
+struct TlsFiles {
+  std::string ca_cert;  ///< the fleet CA that signs every agent and the collector
+  std::string cert;     ///< this side's certificate
+  std::string key;      ///< this side's private key
+};
+
+/// PEM contents, validated.
+struct TlsMaterial {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+  std::string subject_name;  ///< the certificate's first DNS SAN, else its CN
+};
+
+/// Reads and checks the files: each exists and parses, the key matches the certificate, the
+/// certificate is within its validity period and is signed by the CA.
+Expected<TlsMaterial> LoadTlsMaterial(const TlsFiles& files);
+
+/// Server credentials that require a client certificate signed by the CA (mutual TLS).
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& m);
+
+/// Client credentials presenting the certificate (if any) and trusting only the CA.
+std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsMaterial& m);
+
+/// The host identity of a verified peer: its first DNS subject alternative name, else its common
+/// name. Empty when the peer presented no verified certificate.
+std::string PeerHostName(const grpc::AuthContext& auth);
+
+}  // namespace portwatch

@@ -1,0 +1,160 @@
+#include "portwatch/tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "portwatch/files.h"
+
+namespace portwatch {
+namespace {
+
+std::string OpensslError() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+struct BioDeleter { void operator()(BIO* b) const { BIO_free(b); } };
+struct X509Deleter { void operator()(X509* x) const { X509_free(x); } };
+struct PkeyDeleter { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+X509Ptr ParseCert(const std::string& pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+}
+
+std::string SubjectName(X509* cert) {
+  auto* sans = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  std::string name;
+  if (sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && name.empty(); ++i) {
+      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
+      if (gn->type == GEN_DNS) {
+        const unsigned char* data = ASN1_STRING_get0_data(gn->d.dNSName);
+        name.assign(reinterpret_cast<const char*>(data), ASN1_STRING_length(gn->d.dNSName));
+      }
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  if (name.empty()) {
+    char cn[256] = {0};
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0) {
+      name = cn;
+    }
+  }
+  return name;
+}
+
+constexpr char kPkiHint[] =
+    "; make development certificates with deploy/pki/make-dev-pki.sh, or pass the right path";
+
+bool LooksLikeIpAddress(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+Expected<TlsMaterial> LoadTlsMaterial(const TlsFiles& files) {
+  TlsMaterial m;
+  auto ca = ReadFileLimited(files.ca_cert, 1 << 20, "CA certificate");
+  if (!ca.ok()) return Status::Error(ca.error() + kPkiHint);
+  m.ca_pem = std::move(*ca);
+  X509Ptr ca_cert = ParseCert(m.ca_pem);
+  if (!ca_cert) {
+    return Status::Error("CA certificate '" + files.ca_cert +
+                         "' is not a PEM certificate: " + OpensslError() + kPkiHint);
+  }
+  if (files.cert.empty() != files.key.empty()) {
+    return Status::Error("a certificate and its key go together: pass both or neither");
+  }
+  if (files.cert.empty()) return m;
+
+  auto cert = ReadFileLimited(files.cert, 1 << 20, "certificate");
+  if (!cert.ok()) return Status::Error(cert.error() + kPkiHint);
+  auto key = ReadFileLimited(files.key, 1 << 20, "private key");
+  if (!key.ok()) return Status::Error(key.error() + kPkiHint);
+  m.cert_pem = std::move(*cert);
+  m.key_pem = std::move(*key);
+
+  X509Ptr leaf = ParseCert(m.cert_pem);
+  if (!leaf) {
+    return Status::Error("certificate '" + files.cert + "' is not a PEM certificate: " +
+                         OpensslError() + kPkiHint);
+  }
+  BioPtr kbio(BIO_new_mem_buf(m.key_pem.data(), static_cast<int>(m.key_pem.size())));
+  PkeyPtr pkey(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
+  if (!pkey) {
+    return Status::Error("private key '" + files.key +
+                         "' is not an unencrypted PEM private key: " + OpensslError() + kPkiHint);
+  }
+  if (X509_check_private_key(leaf.get(), pkey.get()) != 1) {
+    ERR_clear_error();
+    return Status::Error("private key '" + files.key + "' does not belong to certificate '" +
+                         files.cert + "'" + kPkiHint);
+  }
+  if (X509_cmp_current_time(X509_get0_notAfter(leaf.get())) < 0) {
+    return Status::Error("certificate '" + files.cert + "' has expired; issue a new one");
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(leaf.get())) > 0) {
+    return Status::Error("certificate '" + files.cert +
+                         "' is not valid yet; check this host's clock");
+  }
+  PkeyPtr ca_key(X509_get_pubkey(ca_cert.get()));
+  if (!ca_key || X509_verify(leaf.get(), ca_key.get()) != 1) {
+    ERR_clear_error();
+    return Status::Error("certificate '" + files.cert + "' is not signed by the CA in '" +
+                         files.ca_cert + "'; both sides must use the fleet CA" + kPkiHint);
+  }
+  m.subject_name = SubjectName(leaf.get());
+  return m;
+}
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& m) {
+  grpc::SslServerCredentialsOptions opts(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  opts.pem_root_certs = m.ca_pem;
+  opts.pem_key_cert_pairs.push_back({m.key_pem, m.cert_pem});
+  return grpc::SslServerCredentials(opts);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsMaterial& m) {
+  grpc::SslCredentialsOptions opts;
+  opts.pem_root_certs = m.ca_pem;
+  opts.pem_private_key = m.key_pem;
+  opts.pem_cert_chain = m.cert_pem;
+  return grpc::SslCredentials(opts);
+}
+
+std::string PeerHostName(const grpc::AuthContext& auth) {
+  if (!auth.IsPeerAuthenticated()) return "";
+  for (const auto& v : auth.FindPropertyValues("x509_subject_alternative_name")) {
+    std::string s(v.data(), v.size());
+    // Identities are host names; an IP SAN names an address, not a host.
+    if (!s.empty() && !LooksLikeIpAddress(s)) return s;
+  }
+  for (const auto& v : auth.FindPropertyValues("x509_common_name")) {
+    return std::string(v.data(), v.size());
+  }
+  return "";
+}
+
+}  // namespace portwatch
