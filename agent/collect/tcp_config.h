@@ -1,0 +1,32 @@
+// The host's TCP settings that bound the ephemeral port space, one implementation per OS.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "portwatch/model.h"
+#include "portwatch/status.h"
+
+namespace portwatch::agent {
+
+/// The ephemeral (dynamic) port range and the ports inside it the OS will not hand out.
+struct EphemeralPorts {
+  PortRange range;
+  std::vector<PortRange> reserved;  ///< sorted, merged, clipped to `range`
+
+  /// Ports of the range the OS can actually hand out.
+  uint32_t usable() const;
+};
+
+/// Reads the ephemeral range of this host. `root` prefixes the OS paths (tests pass a fixture
+/// directory; the default is the live system).
+Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& root = "");
+
+/// Parses Linux's ip_local_port_range text ("32768\t60999\n").
+Expected<PortRange> ParsePortRangeText(const std::string& text);
+/// Parses Linux's ip_local_reserved_ports text ("8080,9000-9010\n", or empty) and clips the
+/// result to `within`.
+Expected<std::vector<PortRange>> ParseReservedPortsText(const std::string& text,
+                                                        const PortRange& within);
+
+}  // namespace portwatch::agent
