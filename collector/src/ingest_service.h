@@ -1,0 +1,44 @@
+// The Ingest gRPC service on the callback API: one reactor per agent stream owns that stream's
+// state; nothing in a reaction blocks beyond a short fleet-state update.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+
+#include "portwatch/v1/portwatch.grpc.pb.h"
+#include "src/fleet_state.h"
+#include "src/rejections.h"
+
+namespace portwatch::collector {
+
+struct IngestLimits {
+  int max_streams = 50000;        ///< concurrent agent streams; more are refused
+  size_t max_unsent_acks = 256;   ///< acks queued on one stream before reading pauses
+};
+
+class IngestService final : public v1::Ingest::CallbackService {
+ public:
+  IngestService(FleetState& fleet, prometheus::Registry& registry, Rejections& rejections,
+                IngestLimits limits = {});
+
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Stream(
+      grpc::CallbackServerContext* context) override;
+
+  /// Streams currently open.
+  int active_streams() const { return active_.load(); }
+
+ private:
+  friend class IngestReactor;
+  FleetState& fleet_;
+  Rejections& rejections_;
+  IngestLimits limits_;
+  std::atomic<int> active_{0};
+  prometheus::Gauge& streams_gauge_;
+  prometheus::Counter& reports_counter_;
+};
+
+}  // namespace portwatch::collector

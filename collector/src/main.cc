@@ -1,0 +1,124 @@
+// portwatch-collector: receives agent streams over mutual TLS, keeps fleet state and serves it as
+// Prometheus metrics.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "portwatch/files.h"
+#include "portwatch/process.h"
+#include "portwatch/tls.h"
+#include "src/fleet_metrics.h"
+#include "src/fleet_state.h"
+#include "src/ingest_service.h"
+#include "src/rejections.h"
+
+#ifndef PORTWATCH_VERSION
+#define PORTWATCH_VERSION "0.0.0"
+#endif
+
+namespace pw = portwatch;
+namespace pc = portwatch::collector;
+
+namespace {
+
+int Fail(const std::string& msg) { return pw::ConfigError("portwatch-collector", msg); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "portwatch-collector: receives portwatch agent streams over mutual TLS, keeps fleet state "
+      "and serves Prometheus metrics."};
+  app.set_version_flag("--version", PORTWATCH_VERSION);
+  app.set_config("--config", "", "Read options from this INI/TOML file (keys as long flags)");
+  std::string listen = "0.0.0.0:7443", metrics_listen = "127.0.0.1:9464", ca, cert, key,
+              ready_file;
+  int max_streams = 50000;
+  app.add_option("--listen", listen, "gRPC address for agents, HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--metrics-listen", metrics_listen,
+                 "Prometheus /metrics address, HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--ca", ca, "Fleet CA certificate (PEM): agents must present a certificate "
+                             "it signed")->required();
+  app.add_option("--cert", cert, "Collector certificate (PEM), signed by the fleet CA")->required();
+  app.add_option("--key", key, "Collector private key (PEM)")->required();
+  app.add_option("--max-streams", max_streams, "Concurrent agent streams accepted")
+      ->capture_default_str()->check(CLI::Range(1, 10000000));
+  app.add_option("--ready-file", ready_file,
+                 "Once listening, write the bound ports here as JSON (for scripts and tests)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto grpc_addr = pw::ParseHostPort(listen, "--listen");
+  if (!grpc_addr.ok()) return Fail(grpc_addr.error());
+  auto metrics_addr = pw::ParseHostPort(metrics_listen, "--metrics-listen");
+  if (!metrics_addr.ok()) return Fail(metrics_addr.error());
+  auto tls = pw::LoadTlsMaterial({ca, cert, key});
+  if (!tls.ok()) return Fail(tls.error());
+
+  // Signals are taken synchronously by main below; block them before any thread starts.
+  sigset_t sigs = pw::BlockTerminationSignals();
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  pc::FleetState fleet;
+  pc::Rejections rejections(*registry);
+  pc::IngestLimits limits;
+  limits.max_streams = max_streams;
+  pc::IngestService service(fleet, *registry, rejections, limits);
+  auto fleet_metrics = std::make_shared<pc::FleetCollectable>(fleet);
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(metrics_addr->ToString());
+  } catch (const std::exception& e) {
+    return Fail("cannot serve metrics on " + metrics_listen + " (" + e.what() +
+                "): is the port taken or the address not on this host? Choose another with "
+                "--metrics-listen");
+  }
+  exposer->RegisterCollectable(registry);
+  exposer->RegisterCollectable(fleet_metrics);
+
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(grpc_addr->ToString(), pw::MakeServerCredentials(*tls), &grpc_port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(1 << 20);  // a report is a few KiB; refuse anything absurd
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) {
+    return Fail("cannot listen for agents on " + listen +
+                ": is the port taken or the address not on this host? Choose another with "
+                "--listen");
+  }
+  const std::vector<int> mports = exposer->GetListeningPorts();
+  const int metrics_port = mports.empty() ? metrics_addr->port : mports.front();
+  pw::HostPort shown_metrics = *metrics_addr;
+  shown_metrics.port = static_cast<uint16_t>(metrics_port);
+  std::fprintf(stderr,
+               "portwatch-collector %s: agents on %s (port %d), metrics at http://%s/metrics\n",
+               PORTWATCH_VERSION, listen.c_str(), grpc_port, shown_metrics.ToString().c_str());
+  if (!ready_file.empty()) {
+    const std::string json = "{\"grpc_port\": " + std::to_string(grpc_port) +
+                             ", \"metrics_port\": " + std::to_string(metrics_port) +
+                             ", \"pid\": " + std::to_string(getpid()) + "}\n";
+    pw::Status st = pw::WriteFileAtomic(ready_file, json);
+    if (!st.ok()) return Fail("cannot write --ready-file: " + st.message());
+  }
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::fprintf(stderr, "portwatch-collector: signal %d, shutting down\n", sig);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Wait();
+  return 0;
+}
