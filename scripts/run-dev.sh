@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The main job on one machine: builds portwatch, makes development certificates for this host
+# (kept in run/pki, reused next time), then runs a collector and an agent for this host until you
+# press Ctrl-C. Metrics: http://127.0.0.1:9464/metrics. Environment: PORTWATCH_LISTEN (agents'
+# address, 127.0.0.1:7443), PORTWATCH_METRICS (127.0.0.1:9464), PORTWATCH_INTERVAL (5s),
+# PORTWATCH_RUN_DIR (run/: certificates and state), PORTWATCH_NO_BUILD=1 to skip install + build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${PORTWATCH_NO_BUILD:-}" ]; then
+  scripts/install-deps.sh run
+  scripts/build.sh
+fi
+B=${BUILD_DIR:-build}
+R=${PORTWATCH_RUN_DIR:-run}
+host=$(hostname)
+grpc=${PORTWATCH_LISTEN:-127.0.0.1:7443}
+metrics=${PORTWATCH_METRICS:-127.0.0.1:9464}
+deploy/pki/make-dev-pki.sh --out "$R/pki" "$host"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+rm -f "$R/collector.ready"
+"$B/collector/portwatch-collector" --listen "$grpc" --metrics-listen "$metrics" \
+  --ca "$R/pki/ca.pem" --cert "$R/pki/collector.pem" --key "$R/pki/collector.key" \
+  --ready-file "$R/collector.ready" &
+pids+=($!)
+for _ in $(seq 100); do
+  [ -s "$R/collector.ready" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "run-dev: the collector did not start (see above)" >&2; exit 1; }
+  sleep 0.1
+done
+[ -s "$R/collector.ready" ] || { echo "run-dev: the collector did not become ready in 10 s" >&2; exit 1; }
+# Read back the ports the collector actually bound (they differ from the request for port 0).
+gport=$(sed -n 's/.*"grpc_port": \([0-9]*\).*/\1/p' "$R/collector.ready")
+mport=$(sed -n 's/.*"metrics_port": \([0-9]*\).*/\1/p' "$R/collector.ready")
+metrics="${metrics%:*}:$mport"
+"$B/agent/portwatch-agent" run --collector "127.0.0.1:$gport" --ca "$R/pki/ca.pem" \
+  --cert "$R/pki/agents/$host.pem" --key "$R/pki/agents/$host.key" --host-name "$host" \
+  --interval "${PORTWATCH_INTERVAL:-5s}" &
+pids+=($!)
+echo "run-dev: collector and agent for '$host' running; metrics at http://$metrics/metrics (Ctrl-C stops both)" >&2
+wait -n "${pids[@]}"
+echo "run-dev: a process exited; stopping" >&2
+exit 1
