@@ -18,6 +18,11 @@ struct EphemeralPorts {
   uint32_t usable() const;
 };
 
+/// Reads the host's TCP settings as typed values: on Linux the net.ipv4 / net.core sysctls and the
+/// kernel release; on Windows Tcpip\Parameters values and the OS version. Absent values are
+/// reported with present = false. `root` as for ReadEphemeralPorts.
+Expected<ConfigSnapshot> ReadTcpConfig(const std::string& root = "");
+
 /// Reads the ephemeral range of this host. `root` prefixes the OS paths (tests pass a fixture
 /// directory; the default is the live system).
 Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& root = "");

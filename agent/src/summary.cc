@@ -1,8 +1,63 @@
 #include "src/summary.h"
 
+#include <algorithm>
 #include <bitset>
+#include <cstring>
+#include <unordered_map>
 
 namespace portwatch::agent {
+namespace {
+
+struct EndpointHash {
+  size_t operator()(const Endpoint& e) const {
+    // FNV-1a over the bytes that identify the endpoint.
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&h](uint8_t b) { h = (h ^ b) * 1099511628211ULL; };
+    mix(static_cast<uint8_t>(e.family));
+    const size_t n = e.family == Family::kIpv6 ? 16 : 4;
+    for (size_t i = 0; i < n; ++i) mix(e.addr[i]);
+    mix(static_cast<uint8_t>(e.port >> 8));
+    mix(static_cast<uint8_t>(e.port));
+    return static_cast<size_t>(h);
+  }
+};
+
+// Distinct count of a list of ports, reusing the caller's vector.
+uint32_t DistinctPorts(std::vector<uint16_t>* ports) {
+  std::sort(ports->begin(), ports->end());
+  return static_cast<uint32_t>(std::unique(ports->begin(), ports->end()) - ports->begin());
+}
+
+void AddStates(StateCounts* into, const StateCounts& from) {
+  for (int i = 0; i < kTcpStateCount; ++i) (*into)[i] += from[i];
+}
+
+// Keeps the K largest by `less` (which orders largest first) and folds the rest into `other`.
+template <typename T, typename Less, typename Fold>
+TopList<T> TopK(std::vector<T> items, size_t k, Less less, Fold fold) {
+  TopList<T> out;
+  if (items.size() > k) {
+    std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(k), items.end(),
+                      less);
+    for (size_t i = k; i < items.size(); ++i) fold(&out.other, items[i]);
+    out.other_count = static_cast<uint32_t>(items.size() - k);
+    items.resize(k);
+  } else {
+    std::sort(items.begin(), items.end(), less);
+  }
+  out.top = std::move(items);
+  return out;
+}
+
+bool IsUsableEphemeral(const EphemeralPorts& ports, uint16_t port) {
+  if (!ports.range.contains(port)) return false;
+  for (const PortRange& r : ports.reserved) {
+    if (r.contains(port)) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 SocketSummary BuildSummary(const std::vector<SocketEntry>& sockets, const EphemeralPorts& ports) {
   SocketSummary s;
@@ -21,6 +76,120 @@ SocketSummary BuildSummary(const std::vector<SocketEntry>& sockets, const Epheme
   }
   s.ephemeral_ports_in_use = static_cast<uint32_t>(held.count());
   return s;
+}
+
+void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& ports,
+                const ProcessAttribution* attribution, const UsageOptions& options,
+                Report* report) {
+  report->sockets = BuildSummary(sockets, ports);
+
+  struct DestAcc {
+    StateCounts states{};
+    std::vector<uint16_t> local_ports;
+  };
+  struct ProcAcc {
+    StateCounts states{};
+    std::vector<uint16_t> ephemeral_ports;
+  };
+  std::unordered_map<Endpoint, DestAcc, EndpointHash> dests;
+  std::unordered_map<uint32_t, ProcAcc> procs;
+  std::vector<ListenerUsage> listeners;
+
+  for (const SocketEntry& e : sockets) {
+    if (e.state == TcpState::kUnknown) continue;
+    const int st = static_cast<int>(e.state);
+    const bool ephemeral = IsUsableEphemeral(ports, e.local_port);
+    // Outbound connections: from an ephemeral local port toward a remote endpoint. Listeners and
+    // bound-only sockets have no remote endpoint.
+    if (ephemeral && e.remote_port != 0 && e.state != TcpState::kListen &&
+        e.state != TcpState::kBound) {
+      Endpoint remote;
+      remote.family = e.family;
+      remote.addr = e.remote_addr;
+      remote.port = e.remote_port;
+      DestAcc& d = dests[remote];
+      ++d.states[st];
+      d.local_ports.push_back(e.local_port);
+    }
+    ProcAcc& p = procs[e.owner_pid];
+    ++p.states[st];
+    if (ephemeral) p.ephemeral_ports.push_back(e.local_port);
+    if (e.state == TcpState::kListen) {
+      ListenerUsage l;
+      l.local.family = e.family;
+      l.local.addr = e.local_addr;
+      l.local.port = e.local_port;
+      l.accept_queue = e.accept_queue;
+      l.backlog = e.backlog;
+      l.pid = e.owner_pid;
+      listeners.push_back(std::move(l));
+    }
+  }
+
+  std::vector<DestinationUsage> dest_list;
+  dest_list.reserve(dests.size());
+  for (auto& [remote, acc] : dests) {
+    DestinationUsage d;
+    d.remote = remote;
+    d.states = acc.states;
+    d.local_ports = DistinctPorts(&acc.local_ports);
+    dest_list.push_back(std::move(d));
+  }
+  report->destinations = TopK(
+      std::move(dest_list), options.top_destinations,
+      [](const DestinationUsage& a, const DestinationUsage& b) {
+        if (a.local_ports != b.local_ports) return a.local_ports > b.local_ports;
+        if (a.total() != b.total()) return a.total() > b.total();
+        return a.remote < b.remote;  // a stable order for equal pressure
+      },
+      [](DestinationUsage* other, const DestinationUsage& d) {
+        AddStates(&other->states, d.states);
+        other->local_ports += d.local_ports;
+      });
+
+  std::vector<ProcessUsage> proc_list;
+  proc_list.reserve(procs.size());
+  for (auto& [pid, acc] : procs) {
+    ProcessUsage p;
+    p.pid = pid;
+    const ProcessInfo* info = (pid != 0 && attribution) ? attribution->Info(pid) : nullptr;
+    if (info != nullptr) {
+      p.name = info->name;
+      p.program = info->program;
+    } else if (pid == 0) {
+      p.name = kUnattributedProcess;
+    }
+    p.states = acc.states;
+    p.ephemeral_ports = DistinctPorts(&acc.ephemeral_ports);
+    proc_list.push_back(std::move(p));
+  }
+  report->processes = TopK(
+      std::move(proc_list), options.top_processes,
+      [](const ProcessUsage& a, const ProcessUsage& b) {
+        if (a.ephemeral_ports != b.ephemeral_ports) return a.ephemeral_ports > b.ephemeral_ports;
+        if (a.total() != b.total()) return a.total() > b.total();
+        return a.pid < b.pid;
+      },
+      [](ProcessUsage* other, const ProcessUsage& p) {
+        AddStates(&other->states, p.states);
+        other->ephemeral_ports += p.ephemeral_ports;
+      });
+
+  // Fullest accept queues first: a listener at its backlog drops or resets new clients.
+  auto fill = [](const ListenerUsage& l) {
+    return l.backlog == 0 ? 0.0 : static_cast<double>(l.accept_queue) / l.backlog;
+  };
+  std::sort(listeners.begin(), listeners.end(), [&](const ListenerUsage& a, const ListenerUsage& b) {
+    if (fill(a) != fill(b)) return fill(a) > fill(b);
+    if (a.accept_queue != b.accept_queue) return a.accept_queue > b.accept_queue;
+    return a.local < b.local;
+  });
+  if (listeners.size() > options.top_listeners) listeners.resize(options.top_listeners);
+  for (ListenerUsage& l : listeners) {
+    const ProcessInfo* info = (l.pid != 0 && attribution) ? attribution->Info(l.pid) : nullptr;
+    l.process = info ? info->name : (l.pid == 0 ? kUnattributedProcess : "");
+  }
+  report->listeners = std::move(listeners);
 }
 
 }  // namespace portwatch::agent

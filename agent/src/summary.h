@@ -1,8 +1,12 @@
-// Builds the host's socket summary from one scan of the socket table.
+// Builds a report's socket content from one scan: the summary by state and family, the top
+// destinations (4-tuple pressure), the top processes and the fullest listeners. OS-neutral: both
+// the Linux and the Windows agent feed it their socket table.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
+#include "collect/process_attribution.h"
 #include "collect/tcp_config.h"
 #include "portwatch/model.h"
 
@@ -13,5 +17,17 @@ namespace portwatch::agent {
 /// all keep their port from being handed out). Sockets in states the model does not know are left
 /// out of the counts.
 SocketSummary BuildSummary(const std::vector<SocketEntry>& sockets, const EphemeralPorts& ports);
+
+struct UsageOptions {
+  size_t top_destinations = 20;  ///< K for destinations
+  size_t top_processes = 20;     ///< K for processes
+  size_t top_listeners = 10;
+};
+
+/// Fills report->sockets, ->destinations, ->processes and ->listeners. `attribution` may be null
+/// (every socket is then unattributed).
+void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& ports,
+                const ProcessAttribution* attribution, const UsageOptions& options,
+                Report* report);
 
 }  // namespace portwatch::agent

@@ -1,5 +1,13 @@
 #include "portwatch/model.h"
 
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#endif
+
 namespace portwatch {
 
 std::string_view TcpStateName(TcpState state) {
@@ -24,6 +32,60 @@ std::string_view TcpStateName(TcpState state) {
 
 std::string_view FamilyName(Family family) {
   return family == Family::kIpv6 ? "ipv6" : "ipv4";
+}
+
+}  // namespace portwatch
+
+namespace portwatch {
+
+std::string Endpoint::ToString() const {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (family == Family::kIpv4) {
+    inet_ntop(AF_INET, addr.data(), buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(port);
+  }
+  inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
+  return "[" + std::string(buf) + "]:" + std::to_string(port);
+}
+
+bool Endpoint::Parse(const std::string& text, Endpoint* out) {
+  Endpoint e;
+  std::string host, port;
+  if (!text.empty() && text[0] == '[') {
+    size_t close = text.find("]:");
+    if (close == std::string::npos) return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    e.family = Family::kIpv6;
+    if (inet_pton(AF_INET6, host.c_str(), e.addr.data()) != 1) return false;
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    e.family = Family::kIpv4;
+    if (inet_pton(AF_INET, host.c_str(), e.addr.data()) != 1) return false;
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  unsigned long p = std::stoul(port);
+  if (p > 65535) return false;
+  e.port = static_cast<uint16_t>(p);
+  *out = e;
+  return true;
+}
+
+uint32_t DestinationUsage::total() const {
+  uint32_t n = 0;
+  for (uint32_t v : states) n += v;
+  return n;
+}
+
+uint32_t ProcessUsage::total() const {
+  uint32_t n = 0;
+  for (uint32_t v : states) n += v;
+  return n;
 }
 
 }  // namespace portwatch

@@ -1,5 +1,6 @@
 #include "portwatch/wire.h"
 
+#include <cstring>
 #include <string>
 
 namespace portwatch {
@@ -13,6 +14,105 @@ v1::AddressFamily FamilyToProto(Family f) {
 // host tops out around a few million sockets), low enough to catch garbage.
 constexpr uint32_t kMaxPlausibleSockets = 50'000'000;
 constexpr uint32_t kMaxPort = 65535;
+// Bounds on list lengths and strings: agents send top-K lists (K about 20), so anything far
+// larger is a broken or hostile sender.
+constexpr int kMaxListEntries = 1000;
+constexpr size_t kMaxNameBytes = 4096;
+
+void EndpointToProto(const Endpoint& e, v1::Endpoint* out) {
+  out->set_family(FamilyToProto(e.family));
+  out->set_addr(std::string(reinterpret_cast<const char*>(e.addr.data()),
+                            e.family == Family::kIpv6 ? 16 : 4));
+  out->set_port(e.port);
+}
+
+Status EndpointFromProto(const v1::Endpoint& in, const char* what, Endpoint* out) {
+  if (in.family() != v1::ADDRESS_FAMILY_IPV4 && in.family() != v1::ADDRESS_FAMILY_IPV6) {
+    return Status::Error(std::string(what) + " has unknown address family");
+  }
+  out->family = in.family() == v1::ADDRESS_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
+  const size_t want = out->family == Family::kIpv6 ? 16 : 4;
+  if (in.addr().size() != want) {
+    return Status::Error(std::string(what) + " address has " + std::to_string(in.addr().size()) +
+                         " bytes, expected " + std::to_string(want));
+  }
+  if (in.port() > kMaxPort) return Status::Error(std::string(what) + " port is above 65535");
+  out->addr = {};
+  std::memcpy(out->addr.data(), in.addr().data(), want);
+  out->port = static_cast<uint16_t>(in.port());
+  return Status::Ok();
+}
+
+template <typename Repeated>
+void StatesToProto(const StateCounts& states, Repeated* out) {
+  for (int st = 1; st < kTcpStateCount; ++st) {
+    if (states[st] == 0) continue;
+    auto* t = out->Add();
+    t->set_state(static_cast<v1::TcpState>(st));
+    t->set_count(states[st]);
+  }
+}
+
+template <typename Repeated>
+Status StatesFromProto(const Repeated& in, const char* what, StateCounts* out) {
+  *out = {};
+  for (const v1::StateTally& t : in) {
+    if (t.state() <= v1::TCP_STATE_UNSPECIFIED || t.state() >= kTcpStateCount) {
+      return Status::Error(std::string(what) + " has unknown TCP state " +
+                           std::to_string(t.state()));
+    }
+    if (t.count() > kMaxPlausibleSockets) {
+      return Status::Error(std::string(what) + " count " + std::to_string(t.count()) +
+                           " is not plausible");
+    }
+    (*out)[t.state()] += t.count();
+  }
+  return Status::Ok();
+}
+
+void DestinationToProto(const DestinationUsage& d, bool with_remote, v1::DestinationUsage* out) {
+  if (with_remote) EndpointToProto(d.remote, out->mutable_remote());
+  StatesToProto(d.states, out->mutable_states());
+  out->set_local_ports(d.local_ports);
+}
+
+void ProcessToProto(const ProcessUsage& p, v1::ProcessUsage* out) {
+  out->set_pid(p.pid);
+  out->set_name(p.name);
+  out->set_program(p.program);
+  StatesToProto(p.states, out->mutable_states());
+  out->set_ephemeral_ports(p.ephemeral_ports);
+}
+
+Status DestinationFromProto(const v1::DestinationUsage& in, bool with_remote,
+                            DestinationUsage* out) {
+  if (with_remote) {
+    Status s = EndpointFromProto(in.remote(), "destination", &out->remote);
+    if (!s.ok()) return s;
+  }
+  if (in.local_ports() > kMaxPort) {
+    return Status::Error("destination local_ports " + std::to_string(in.local_ports()) +
+                         " exceeds the number of ports");
+  }
+  out->local_ports = in.local_ports();
+  return StatesFromProto(in.states(), "destination state", &out->states);
+}
+
+Status ProcessFromProto(const v1::ProcessUsage& in, ProcessUsage* out) {
+  if (in.name().size() > kMaxNameBytes || in.program().size() > kMaxNameBytes) {
+    return Status::Error("process name or program longer than " + std::to_string(kMaxNameBytes) +
+                         " bytes");
+  }
+  if (in.ephemeral_ports() > kMaxPort) {
+    return Status::Error("process ephemeral_ports " + std::to_string(in.ephemeral_ports()) +
+                         " exceeds the number of ports");
+  }
+  out->pid = in.pid();
+  out->name = in.name();
+  out->program = in.program();
+  out->ephemeral_ports = in.ephemeral_ports();
+  return StatesFromProto(in.states(), "process state", &out->states);
+}
 
 }  // namespace
 
@@ -37,6 +137,49 @@ void ToProto(const Report& report, v1::Report* out) {
   s->set_ephemeral_ports_usable(in.ephemeral_ports_usable);
   s->set_ephemeral_ports_in_use(in.ephemeral_ports_in_use);
   s->set_total_sockets(in.total_sockets);
+  for (const DestinationUsage& d : report.destinations.top) {
+    DestinationToProto(d, true, out->add_top_destinations());
+  }
+  if (report.destinations.other_count > 0) {
+    DestinationToProto(report.destinations.other, false, out->mutable_other_destinations());
+    out->set_other_destinations_count(report.destinations.other_count);
+  }
+  for (const ProcessUsage& p : report.processes.top) ProcessToProto(p, out->add_top_processes());
+  if (report.processes.other_count > 0) {
+    ProcessToProto(report.processes.other, out->mutable_other_processes());
+    out->set_other_processes_count(report.processes.other_count);
+  }
+  for (const ListenerUsage& l : report.listeners) {
+    v1::ListenerUsage* o = out->add_listeners();
+    EndpointToProto(l.local, o->mutable_local());
+    o->set_accept_queue(l.accept_queue);
+    o->set_backlog(l.backlog);
+    o->set_pid(l.pid);
+    o->set_process(l.process);
+  }
+  if (report.has_config) {
+    v1::ConfigSnapshot* c = out->mutable_config();
+    c->set_os_version(report.config.os_version);
+    for (const ConfigValue& v : report.config.values) {
+      v1::ConfigValue* o = c->add_values();
+      o->set_key(v.key);
+      if (!v.present) continue;
+      if (v.type == ConfigValue::Type::kInt) {
+        o->set_int_value(v.int_value);
+      } else {
+        o->set_string_value(v.string_value);
+      }
+    }
+  }
+  v1::EventCounts* ev = out->mutable_events();
+  for (const EventCounter& c : report.events.counters) {
+    v1::EventCounter* o = ev->add_counters();
+    o->set_name(c.name);
+    o->set_value(c.value);
+    o->set_last_unix_ms(c.last_unix_ms);
+  }
+  ev->set_degraded(report.events.degraded);
+  ev->set_degraded_reason(report.events.degraded_reason);
   v1::AgentHealth* h = out->mutable_health();
   h->set_reports_dropped_total(report.health.reports_dropped_total);
   h->set_reports_pending(report.health.reports_pending);
@@ -109,6 +252,89 @@ Expected<Report> FromProto(const v1::Report& in) {
   r.sockets.ephemeral_ports_usable = s.ephemeral_ports_usable();
   r.sockets.ephemeral_ports_in_use = s.ephemeral_ports_in_use();
   r.sockets.total_sockets = s.total_sockets();
+  if (in.top_destinations_size() > kMaxListEntries || in.top_processes_size() > kMaxListEntries ||
+      in.listeners_size() > kMaxListEntries) {
+    return Status::Error("report lists are longer than " + std::to_string(kMaxListEntries) +
+                         " entries; agents send bounded top-K lists");
+  }
+  for (const v1::DestinationUsage& d : in.top_destinations()) {
+    DestinationUsage out;
+    Status st = DestinationFromProto(d, true, &out);
+    if (!st.ok()) return st;
+    r.destinations.top.push_back(std::move(out));
+  }
+  if (in.has_other_destinations()) {
+    Status st = DestinationFromProto(in.other_destinations(), false, &r.destinations.other);
+    if (!st.ok()) return st;
+  }
+  r.destinations.other_count = in.other_destinations_count();
+  for (const v1::ProcessUsage& p : in.top_processes()) {
+    ProcessUsage out;
+    Status st = ProcessFromProto(p, &out);
+    if (!st.ok()) return st;
+    r.processes.top.push_back(std::move(out));
+  }
+  if (in.has_other_processes()) {
+    Status st = ProcessFromProto(in.other_processes(), &r.processes.other);
+    if (!st.ok()) return st;
+  }
+  r.processes.other_count = in.other_processes_count();
+  for (const v1::ListenerUsage& l : in.listeners()) {
+    ListenerUsage out;
+    Status st = EndpointFromProto(l.local(), "listener", &out.local);
+    if (!st.ok()) return st;
+    if (l.process().size() > kMaxNameBytes) return Status::Error("listener process name too long");
+    out.accept_queue = l.accept_queue();
+    out.backlog = l.backlog();
+    out.pid = l.pid();
+    out.process = l.process();
+    r.listeners.push_back(std::move(out));
+  }
+  if (in.has_config()) {
+    if (in.config().values_size() > kMaxListEntries) {
+      return Status::Error("config snapshot has more than " + std::to_string(kMaxListEntries) +
+                           " values");
+    }
+    r.has_config = true;
+    r.config.os_version = in.config().os_version().substr(0, 256);
+    for (const v1::ConfigValue& v : in.config().values()) {
+      if (v.key().empty() || v.key().size() > 256) {
+        return Status::Error("config value with an empty or over-long key");
+      }
+      ConfigValue out;
+      out.key = v.key();
+      switch (v.value_case()) {
+        case v1::ConfigValue::kIntValue:
+          out.present = true;
+          out.int_value = v.int_value();
+          break;
+        case v1::ConfigValue::kStringValue:
+          if (v.string_value().size() > kMaxNameBytes) {
+            return Status::Error("config value '" + v.key() + "' is longer than " +
+                                 std::to_string(kMaxNameBytes) + " bytes");
+          }
+          out.present = true;
+          out.type = ConfigValue::Type::kString;
+          out.string_value = v.string_value();
+          break;
+        case v1::ConfigValue::VALUE_NOT_SET:
+          break;
+      }
+      r.config.values.push_back(std::move(out));
+    }
+  }
+  if (in.events().counters_size() > kMaxListEntries) {
+    return Status::Error("event counts have more than " + std::to_string(kMaxListEntries) +
+                         " counters");
+  }
+  for (const v1::EventCounter& c : in.events().counters()) {
+    if (c.name().empty() || c.name().size() > 256) {
+      return Status::Error("event counter with an empty or over-long name");
+    }
+    r.events.counters.push_back({c.name(), c.value(), c.last_unix_ms()});
+  }
+  r.events.degraded = in.events().degraded();
+  r.events.degraded_reason = in.events().degraded_reason().substr(0, kMaxNameBytes);
   r.health.reports_dropped_total = in.health().reports_dropped_total();
   r.health.reports_pending = in.health().reports_pending();
   r.health.scan_duration_us = in.health().scan_duration_us();

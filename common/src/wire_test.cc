@@ -82,6 +82,109 @@ TEST(Wire, AbsurdReportsAreRefusedWithAReason) {
   }
 }
 
+TEST(Wire, TopListsConfigAndEventsRoundTrip) {
+  Report r = Sample();
+  DestinationUsage d;
+  ASSERT_TRUE(Endpoint::Parse("10.0.4.12:1433", &d.remote));
+  d.states[static_cast<int>(TcpState::kTimeWait)] = 300;
+  d.states[static_cast<int>(TcpState::kEstablished)] = 20;
+  d.local_ports = 310;
+  r.destinations.top.push_back(d);
+  r.destinations.other.local_ports = 5;
+  r.destinations.other_count = 2;
+  ProcessUsage p;
+  p.pid = 4242;
+  p.name = "w3wp.exe";
+  p.program = "C:\\Windows\\System32\\inetsrv\\w3wp.exe";
+  p.states[static_cast<int>(TcpState::kBound)] = 900;
+  p.ephemeral_ports = 900;
+  r.processes.top.push_back(p);
+  ListenerUsage l;
+  ASSERT_TRUE(Endpoint::Parse("[::1]:443", &l.local));
+  l.accept_queue = 128;
+  l.backlog = 128;
+  r.listeners.push_back(l);
+  r.has_config = true;
+  r.config.os_version = "6.1.0";
+  r.config.values.push_back({"net.ipv4.tcp_fin_timeout", true, ConfigValue::Type::kInt, 60, ""});
+  r.config.values.push_back({"Tcpip.MaxUserPort", false, ConfigValue::Type::kInt, 0, ""});
+  r.events.counters.push_back({"TcpExt.TCPTimeWaitOverflow", 17, 0});
+  r.events.degraded = true;
+  r.events.degraded_reason = "no /dev/kmsg";
+
+  v1::Report wire;
+  ToProto(r, &wire);
+  auto back = FromProto(wire);
+  ASSERT_TRUE(back.ok()) << back.error();
+  ASSERT_EQ(back->destinations.top.size(), 1u);
+  EXPECT_EQ(back->destinations.top[0].remote.ToString(), "10.0.4.12:1433");
+  EXPECT_EQ(back->destinations.top[0].total(), 320u);
+  EXPECT_EQ(back->destinations.top[0].local_ports, 310u);
+  EXPECT_EQ(back->destinations.other_count, 2u);
+  EXPECT_EQ(back->destinations.other.local_ports, 5u);
+  ASSERT_EQ(back->processes.top.size(), 1u);
+  EXPECT_EQ(back->processes.top[0].name, "w3wp.exe");
+  EXPECT_EQ(back->processes.top[0].program, p.program);
+  EXPECT_EQ(back->processes.top[0].states[static_cast<int>(TcpState::kBound)], 900u);
+  ASSERT_EQ(back->listeners.size(), 1u);
+  EXPECT_EQ(back->listeners[0].local.ToString(), "[::1]:443");
+  ASSERT_TRUE(back->has_config);
+  EXPECT_EQ(back->config, r.config);  // absent stays absent, not 0
+  EXPECT_FALSE(back->config.values[1].present);
+  ASSERT_EQ(back->events.counters.size(), 1u);
+  EXPECT_EQ(back->events.counters[0].value, 17u);
+  EXPECT_TRUE(back->events.degraded);
+
+  // A report without config carries none.
+  r.has_config = false;
+  ToProto(r, &wire);
+  EXPECT_FALSE(wire.has_config());
+}
+
+TEST(Wire, MalformedListsAreRefused) {
+  v1::Report base;
+  ToProto(Sample(), &base);
+  {
+    v1::Report p = base;
+    auto* d = p.add_top_destinations();
+    d->mutable_remote()->set_family(v1::ADDRESS_FAMILY_IPV4);
+    d->mutable_remote()->set_addr(std::string(16, '\1'));  // v4 with 16 bytes
+    auto r = FromProto(p);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().find("expected 4"), std::string::npos) << r.error();
+  }
+  {
+    v1::Report p = base;
+    for (int i = 0; i < 1001; ++i) p.add_top_processes()->set_pid(i);
+    auto r = FromProto(p);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().find("longer than 1000"), std::string::npos);
+  }
+  {
+    v1::Report p = base;
+    p.add_top_processes()->set_ephemeral_ports(70000);
+    EXPECT_FALSE(FromProto(p).ok());
+  }
+  {
+    v1::Report p = base;
+    p.mutable_config()->add_values();  // empty key
+    EXPECT_FALSE(FromProto(p).ok());
+  }
+}
+
+TEST(Endpoint, ParsesAndPrintsBothFamilies) {
+  Endpoint e;
+  ASSERT_TRUE(Endpoint::Parse("127.0.0.1:80", &e));
+  EXPECT_EQ(e.family, Family::kIpv4);
+  EXPECT_EQ(e.ToString(), "127.0.0.1:80");
+  ASSERT_TRUE(Endpoint::Parse("[2001:db8::1]:443", &e));
+  EXPECT_EQ(e.family, Family::kIpv6);
+  EXPECT_EQ(e.ToString(), "[2001:db8::1]:443");
+  for (const char* bad : {"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:99999", "[::1]443", "host:80"}) {
+    EXPECT_FALSE(Endpoint::Parse(bad, &e)) << bad;
+  }
+}
+
 TEST(Wire, HelloValidation) {
   AgentHello h;
   h.hostname = "web01";

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace portwatch {
 
@@ -57,7 +58,10 @@ struct SocketEntry {
   std::array<uint8_t, 16> local_addr{};   // IPv4 uses the first 4 bytes
   std::array<uint8_t, 16> remote_addr{};
   uint64_t inode = 0;                     // Linux socket inode (0 where unknown)
-  uint32_t owner_pid = 0;                 // Windows owning PID (0 where unknown)
+  uint32_t owner_pid = 0;                 // owning process (0 where unknown)
+  // For LISTEN sockets: connections waiting in the accept queue, and the backlog limit.
+  uint32_t accept_queue = 0;
+  uint32_t backlog = 0;
 };
 
 /// What one scan of the socket table says about the host.
@@ -80,6 +84,109 @@ struct SocketSummary {
   }
 };
 
+/// An IP endpoint. IPv4 uses the first 4 bytes of `addr`.
+struct Endpoint {
+  Family family = Family::kIpv4;
+  std::array<uint8_t, 16> addr{};
+  uint16_t port = 0;
+
+  /// "10.0.4.12:1433" or "[2001:db8::1]:443".
+  std::string ToString() const;
+  /// Parses what ToString() makes; false on anything else.
+  static bool Parse(const std::string& text, Endpoint* out);
+  bool operator==(const Endpoint& o) const {
+    return family == o.family && port == o.port && addr == o.addr;
+  }
+  bool operator<(const Endpoint& o) const {
+    if (family != o.family) return family < o.family;
+    if (addr != o.addr) return addr < o.addr;
+    return port < o.port;
+  }
+};
+
+using StateCounts = std::array<uint32_t, kTcpStateCount>;
+
+/// Pressure toward one remote endpoint: the connections this host has to it from ephemeral local
+/// ports, by state, and how many distinct local ports those use. Toward one ip:port the 4-tuple
+/// space is the usable ephemeral range (per local address), so local_ports / usable is how close
+/// the host is to Windows event 4227 / Linux EADDRNOTAVAIL toward that destination.
+struct DestinationUsage {
+  Endpoint remote;
+  StateCounts states{};
+  uint32_t local_ports = 0;
+  uint32_t total() const;
+};
+
+/// What one process holds. pid 0 with name "(unattributed)" gathers sockets whose owner could
+/// not be read (permissions, races, or an OS that does not say).
+struct ProcessUsage {
+  uint32_t pid = 0;
+  std::string name;     ///< short name: comm on Linux, image file name on Windows
+  std::string program;  ///< full program path where known (cmdline argv[0], image path)
+  StateCounts states{};
+  uint32_t ephemeral_ports = 0;  ///< distinct ports of the usable ephemeral range it holds
+  uint32_t total() const;
+};
+
+inline constexpr char kUnattributedProcess[] = "(unattributed)";
+
+/// A listening socket and how full its accept queue is (a full queue drops or resets clients).
+struct ListenerUsage {
+  Endpoint local;
+  uint32_t accept_queue = 0;
+  uint32_t backlog = 0;
+  uint32_t pid = 0;
+  std::string process;
+};
+
+/// A bounded top-K list with what did not fit summed into `other`.
+template <typename T>
+struct TopList {
+  std::vector<T> top;    ///< largest first
+  T other{};             ///< the sum of everything not in `top` (its identity fields unset)
+  uint32_t other_count = 0;  ///< how many entries were folded into `other`
+};
+
+/// One typed setting. `present` false means the OS has no explicit value (the OS default
+/// applies), which is not the same as 0.
+struct ConfigValue {
+  enum class Type : uint8_t { kInt = 0, kString = 1 };
+  std::string key;        ///< e.g. "net.ipv4.tcp_fin_timeout", "Tcpip.TcpTimedWaitDelay"
+  bool present = false;
+  Type type = Type::kInt;
+  int64_t int_value = 0;
+  std::string string_value;
+  bool operator==(const ConfigValue& o) const {
+    return key == o.key && present == o.present && type == o.type && int_value == o.int_value &&
+           string_value == o.string_value;
+  }
+};
+
+/// The TCP settings of a host, sent on change and periodically.
+struct ConfigSnapshot {
+  std::string os_version;           ///< kernel release / Windows version and build
+  std::vector<ConfigValue> values;  ///< sorted by key
+  bool operator==(const ConfigSnapshot& o) const {
+    return os_version == o.os_version && values == o.values;
+  }
+};
+
+/// One monotonic event counter: a kernel counter ("TcpExt.TCPTimeWaitOverflow"), a counted log
+/// line ("kmsg.syn_flood") or a Windows event id ("Tcpip.4227").
+struct EventCounter {
+  std::string name;
+  uint64_t value = 0;
+  int64_t last_unix_ms = 0;  ///< time of the latest occurrence where the source says (0: unknown)
+};
+
+struct EventCounts {
+  std::vector<EventCounter> counters;  ///< sorted by name
+  /// Set when a source could not be read (e.g. /dev/kmsg without permission): counts from it
+  /// are missing, not zero. The reason says what to do.
+  bool degraded = false;
+  std::string degraded_reason;
+};
+
 /// Health of the reporting agent itself.
 struct AgentHealth {
   uint64_t reports_dropped_total = 0;
@@ -92,6 +199,12 @@ struct Report {
   uint64_t sequence = 0;
   int64_t collected_unix_ms = 0;
   SocketSummary sockets;
+  TopList<DestinationUsage> destinations;
+  TopList<ProcessUsage> processes;
+  std::vector<ListenerUsage> listeners;  ///< bounded: fullest accept queues first
+  bool has_config = false;  ///< config is sent on change and periodically, not in every report
+  ConfigSnapshot config;
+  EventCounts events;
   AgentHealth health;
 };
 
