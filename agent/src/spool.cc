@@ -1,14 +1,7 @@
 #include "src/spool.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -87,30 +80,8 @@ std::optional<ReportBody> DecodeReport(std::string_view body) {
   return r;
 }
 
-std::string Errno(int err) { return std::strerror(err); }
-
-// mkdir -p with mode 0700: the spool holds what the host reports about itself.
-Status MakeDirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i != dir.size() && dir[i] != '/') continue;
-    const std::string part = dir.substr(0, i);
-    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Status::Error("cannot create spool directory '" + part + "': " + Errno(errno) +
-                           "; create it or pass --spool-dir with a writable directory");
-    }
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status::Error("spool directory '" + dir +
-                         "' is not a directory; pass --spool-dir with a directory the agent can "
-                         "write");
-  }
-  return Status::Ok();
-}
-
-bool ParseSegmentName(const char* name, uint64_t* number) {
+bool ParseSegmentName(const std::string& n, uint64_t* number) {
   const size_t plen = sizeof kSegmentPrefix - 1, slen = sizeof kSegmentSuffix - 1;
-  const std::string n = name;
   if (n.size() != plen + 16 + slen || n.compare(0, plen, kSegmentPrefix) != 0 ||
       n.compare(plen + 16, slen, kSegmentSuffix) != 0) {
     return false;
@@ -134,18 +105,12 @@ Spool::Spool(SpoolOptions options) : opts_(std::move(options)) {
   if (opts_.segment_bytes == 0) {
     opts_.segment_bytes = std::clamp<uint64_t>(opts_.max_bytes / 16, 16u << 10, 4u << 20);
   }
-  if (!opts_.write_fn) opts_.write_fn = [](int fd, const void* b, size_t n) {
-    return ::write(fd, b, n);
-  };
+  if (!opts_.append_fn) {
+    opts_.append_fn = [](SegmentFile& f, const char* data, size_t n) { return f.Append(data, n); };
+  }
 }
 
-Spool::~Spool() {
-  for (auto& [number, seg] : segments_) {
-    if (seg.fd >= 0) ::close(seg.fd);
-  }
-  if (dir_fd_ >= 0) ::close(dir_fd_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-}
+Spool::~Spool() = default;
 
 void Spool::Log(const std::string& msg) const {
   if (opts_.log) {
@@ -173,48 +138,23 @@ Expected<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options, int64_t now_u
 }
 
 Status Spool::OpenDirectory() {
-  Status st = MakeDirs(opts_.dir);
-  if (!st.ok()) return st;
-  const std::string lock_path = opts_.dir + "/lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) {
-    return Status::Error("cannot create '" + lock_path + "': " + Errno(errno) +
-                         "; pass --spool-dir with a directory the agent can write");
-  }
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    char pid[32] = {0};
-    ssize_t n = ::pread(lock_fd_, pid, sizeof pid - 1, 0);
-    std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "?";
-    while (!holder.empty() && holder.back() == '\n') holder.pop_back();
-    return Status::Error("spool directory '" + opts_.dir +
-                         "' is in use by another portwatch-agent (pid " + holder +
-                         "); give each agent its own --spool-dir");
-  }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(lock_fd_, 0) != 0 ||
-      ::pwrite(lock_fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-    return Status::Error("cannot write '" + lock_path + "': " + Errno(errno) +
-                         "; is the disk full or read-only? Pass another --spool-dir");
-  }
-  dir_fd_ = ::open(opts_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd_ < 0) return Status::Error("cannot open spool directory '" + opts_.dir + "': " +
-                                        Errno(errno));
-
+  auto lock = DirLock::Acquire(opts_.dir, "--spool-dir");
+  if (!lock.ok()) return lock.status();
+  lock_ = std::move(*lock);
+  on_disk_ = true;
+  auto names = ListDirectory(opts_.dir);
+  if (!names.ok()) return names.status();
   std::vector<uint64_t> numbers;
-  DIR* d = ::opendir(opts_.dir.c_str());
-  if (d == nullptr) return Status::Error("cannot list spool directory '" + opts_.dir + "': " +
-                                         Errno(errno));
-  while (dirent* de = ::readdir(d)) {
+  for (const std::string& name : *names) {
     uint64_t n = 0;
-    if (ParseSegmentName(de->d_name, &n)) numbers.push_back(n);
+    if (ParseSegmentName(name, &n)) numbers.push_back(n);
   }
-  ::closedir(d);
   std::sort(numbers.begin(), numbers.end());
 
   std::vector<Entry> loaded;
   Position consumed;
   for (uint64_t n : numbers) {
-    st = LoadSegment(n, &loaded, &consumed);
+    Status st = LoadSegment(n, &loaded, &consumed);
     if (!st.ok()) return st;
   }
   consumed_ = consumed;
@@ -227,7 +167,7 @@ Status Spool::OpenDirectory() {
   counters_.recovered_records = entries_.size();
   // Segments left only with consumed or damaged records go now; the rest wait for their acks.
   RemoveConsumedSegments();
-  st = StartSegment(numbers.empty() ? 1 : numbers.back() + 1);
+  Status st = StartSegment(numbers.empty() ? 1 : numbers.back() + 1);
   if (!st.ok()) return st;
   // The marker that protected the remaining records may have been in a segment just removed.
   consumed_written_ = Position{};
@@ -237,25 +177,11 @@ Status Spool::OpenDirectory() {
 
 Status Spool::LoadSegment(uint64_t number, std::vector<Entry>* loaded, Position* consumed) {
   const std::string path = SegmentPath(number);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Status::Error("cannot open spool segment '" + path + "': " + Errno(errno) +
-                         "; fix its permissions or remove it");
-  }
-  std::string data;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::Error("cannot read spool segment '" + path + "': " + Errno(err) +
-                           "; remove it if the disk is damaged");
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-  }
+  auto file = SegmentFile::OpenForReading(path);
+  if (!file.ok()) return file.status();
+  auto contents = file->ReadAll();
+  if (!contents.ok()) return contents.status();
+  const std::string& data = *contents;
   size_t pos = 0;
   while (pos < data.size()) {
     auto body = IntactBody(data.data() + pos, data.size() - pos);
@@ -316,22 +242,17 @@ Status Spool::LoadSegment(uint64_t number, std::vector<Entry>* loaded, Position*
     }
     pos = next;
   }
-  segments_[number] = Segment{fd, data.size()};
+  segments_[number] = Segment{std::move(*file), data.size()};
   disk_bytes_ += data.size();
   return Status::Ok();
 }
 
 Status Spool::StartSegment(uint64_t number) {
-  const std::string path = SegmentPath(number);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Status::Error("cannot create spool segment '" + path + "': " + Errno(errno) +
-                         "; is the disk full or read-only? Free space or pass another "
-                         "--spool-dir");
-  }
+  auto file = SegmentFile::Create(SegmentPath(number));
+  if (!file.ok()) return file.status();
   // The new file's name must survive a power loss along with the records written into it.
-  ::fsync(dir_fd_);
-  segments_[number] = Segment{fd, 0};
+  SyncDirectory(opts_.dir);
+  segments_[number] = Segment{std::move(*file), 0};
   active_ = number;
   next_segment_ = number + 1;
   return Status::Ok();
@@ -361,22 +282,23 @@ bool Spool::WriteRecord(const std::string& record, bool sync, uint64_t* offset,
   }
   Segment& seg = segments_[active_];
   size_t done = 0;
-  int err = 0;
-  while (done < record.size()) {
-    ssize_t n = opts_.write_fn(seg.fd, record.data() + done, record.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      err = n < 0 ? errno : ENOSPC;
-      break;
+  Status failed;
+  while (done < record.size() && failed.ok()) {
+    auto n = opts_.append_fn(seg.file, record.data() + done, record.size() - done);
+    if (!n.ok()) {
+      failed = n.status();
+    } else if (*n == 0) {
+      failed = Status::Error("no space left for the record");
+    } else {
+      done += *n;
     }
-    done += static_cast<size_t>(n);
   }
-  if (err == 0 && sync && ::fdatasync(seg.fd) != 0) err = errno;
-  if (err != 0) {
-    *error = Errno(err);
+  if (failed.ok() && sync) failed = seg.file.Sync();
+  if (!failed.ok()) {
+    *error = failed.message();
     // Take back a partial record so the segment stays clean; if even that fails, abandon the
     // segment: readers skip a torn tail.
-    if (::ftruncate(seg.fd, static_cast<off_t>(seg.size)) != 0) active_ = 0;
+    if (!seg.file.Truncate(seg.size).ok()) active_ = 0;
     return false;
   }
   *offset = seg.size;
@@ -527,15 +449,14 @@ void Spool::RemoveConsumedSegments() {
       ++it;
       continue;
     }
-    ::close(it->second.fd);
-    ::unlink(SegmentPath(it->first).c_str());
+    RemoveFile(it->second.file.path());
     disk_bytes_ -= it->second.size;
     it = segments_.erase(it);
   }
 }
 
 void Spool::WriteConsumedMarker() {
-  if (dir_fd_ < 0 || counters_.degraded || !(consumed_written_ < consumed_)) return;
+  if (!on_disk_ || counters_.degraded || !(consumed_written_ < consumed_)) return;
   // A marker matters only while a segment holding consumed reports is still on disk.
   if (segments_.empty() || consumed_.segment < segments_.begin()->first) return;
   std::string body(1, static_cast<char>(kTypeConsumed));
@@ -589,11 +510,9 @@ std::optional<SpoolEntry> Spool::Next(uint64_t after_id) {
       return out;
     }
     std::string rec(it->length, '\0');
-    const ssize_t n = ::pread(segments_[it->segment].fd, rec.data(), rec.size(),
-                              static_cast<off_t>(it->offset));
-    const int read_errno = errno;
+    Status read = segments_[it->segment].file.ReadAt(it->offset, rec.data(), rec.size());
     std::optional<ReportBody> body;
-    if (n == static_cast<ssize_t>(rec.size())) {
+    if (read.ok()) {
       if (auto b = IntactBody(rec.data(), rec.size())) body = DecodeReport(*b);
     }
     if (body && body->sequence == it->sequence) {
@@ -602,7 +521,7 @@ std::optional<SpoolEntry> Spool::Next(uint64_t after_id) {
     }
     ++counters_.corrupt_records_total;
     Log(SegmentPath(it->segment) + ": the report at offset " + std::to_string(it->offset) +
-        " can no longer be read (" + (n < 0 ? Errno(read_errno) : std::string("damaged on disk")) +
+        " can no longer be read (" + (read.ok() ? std::string("damaged on disk") : read.message()) +
         "); skipped");
     if (it == entries_.begin()) {
       PopFront(false);  // lets the consumed position, and so the segment's removal, move on

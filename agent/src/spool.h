@@ -33,8 +33,6 @@
 // Not thread-safe: the owner (the transport) serialises calls.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -47,6 +45,7 @@
 #include <vector>
 
 #include "portwatch/status.h"
+#include "src/spool_files.h"
 
 namespace portwatch::agent {
 
@@ -64,8 +63,8 @@ struct SpoolOptions {
   int64_t disk_retry_ms = 30000;       ///< after a write failure, stay in memory this long
   /// Where messages go (one line each, no prefix); default: stderr with "portwatch-agent: spool: ".
   std::function<void(const std::string&)> log;
-  /// The write(2) used for segments; tests substitute one that fails like a full disk.
-  std::function<ssize_t(int fd, const void* buf, size_t n)> write_fn;
+  /// How records are appended to a segment; tests substitute one that fails like a full disk.
+  std::function<Expected<size_t>(SegmentFile& file, const char* data, size_t n)> append_fn;
 };
 
 /// One spooled report, as handed to the sender.
@@ -134,7 +133,7 @@ class Spool {
     std::string payload;       // in memory only
   };
   struct Segment {
-    int fd = -1;
+    SegmentFile file;
     uint64_t size = 0;
   };
   struct Position {
@@ -166,8 +165,8 @@ class Spool {
   void Log(const std::string& msg) const;
 
   SpoolOptions opts_;
-  int lock_fd_ = -1;
-  int dir_fd_ = -1;
+  DirLock lock_;
+  bool on_disk_ = false;                  // a directory is open (else memory only)
   std::map<uint64_t, Segment> segments_;  // by number; the last one is written to
   uint64_t active_ = 0;                   // segment appended to (0: none)
   uint64_t next_segment_ = 1;             // number for the next segment created

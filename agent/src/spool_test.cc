@@ -1,13 +1,11 @@
 #include "src/spool.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <vector>
 
 namespace portwatch::agent {
@@ -18,9 +16,9 @@ namespace fs = std::filesystem;
 class SpoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/spool-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
+    root_ = (fs::temp_directory_path() /
+             ("spool-test-" + std::to_string(std::random_device{}()))).string();
+    ASSERT_TRUE(fs::create_directory(root_)) << root_;
     dir_ = root_ + "/spool";
   }
   void TearDown() override { fs::remove_all(root_); }
@@ -261,14 +259,13 @@ TEST_F(SpoolTest, AFullDiskDegradesToMemoryAndRecovers) {
   auto o = Options();
   o.disk_retry_ms = 5000;
   bool disk_full = false;
-  o.write_fn = [&disk_full](int fd, const void* b, size_t n) -> ssize_t {
+  o.append_fn = [&disk_full](SegmentFile& f, const char* data, size_t n) -> Expected<size_t> {
     if (disk_full) {
       // Like a real full disk: part of the record gets written, then ENOSPC.
-      if (n > 10) return ::write(fd, b, 10);
-      errno = ENOSPC;
-      return -1;
+      if (n > 10) return f.Append(data, 10);
+      return Status::Error("No space left on device");
     }
-    return ::write(fd, b, n);
+    return f.Append(data, n);
   };
   auto s = OpenOk(o);
   s->Append("a", 1, 1000, Payload(1), 1000);
