@@ -16,6 +16,8 @@
 #include "portwatch/files.h"
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
+#include "portwatch/units.h"
+#include "src/delivery_setup.h"
 #include "src/report_format.h"
 #include "src/summary.h"
 #include "src/transport.h"
@@ -51,20 +53,6 @@ std::string RandomHex(int bytes) {
 std::string Trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-/// "15s", "500ms", "2m" or plain seconds.
-bool ParseDurationMs(const std::string& text, int64_t* ms) {
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i > 9) return false;
-  int64_t v = std::stoll(text.substr(0, i));
-  std::string unit = text.substr(i);
-  if (unit.empty() || unit == "s") *ms = v * 1000;
-  else if (unit == "ms") *ms = v;
-  else if (unit == "m") *ms = v * 60000;
-  else return false;
-  return true;
 }
 
 struct Scan {
@@ -113,8 +101,11 @@ int main(int argc, char** argv) {
   run->add_option("--interval", interval_text, "Collection interval, e.g. 15s or 500ms")
       ->capture_default_str();
   run->add_option("--max-pending", max_pending,
-                  "Reports kept in memory while the collector is unreachable")
+                  "Reports kept in memory while the collector is unreachable (without "
+                  "--spool-dir, or while the spool's disk fails)")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
+  pa::DeliveryFlags delivery_flags;
+  pa::AddDeliveryFlags(run, &delivery_flags);
 
   bool json = false;
   CLI::App* snapshot = app.add_subcommand("snapshot", "Print one summary of this host and exit");
@@ -135,9 +126,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  int64_t interval_ms = 0;
-  if (!ParseDurationMs(interval_text, &interval_ms) || interval_ms < 100 ||
-      interval_ms > 3600 * 1000) {
+  auto interval_parsed = pw::ParseDurationMs(interval_text, "--interval");
+  const int64_t interval_ms = interval_parsed.ok() ? *interval_parsed : 0;
+  if (interval_ms < 100 || interval_ms > 3600 * 1000) {
     return Fail("--interval '" + interval_text +
                 "' must be a duration from 100ms to 1h, e.g. 15s or 500ms");
   }
@@ -156,14 +147,17 @@ int main(int argc, char** argv) {
   auto first = ScanOnce(*table, &scratch);
   if (!first.ok()) return Fail(first.error());
 
+  auto delivery = pa::OpenDelivery(delivery_flags, max_pending);
+  if (!delivery.ok()) return Fail(delivery.error());
+
   // Signals are taken synchronously by the collection loop below; block them in every thread.
   sigset_t sigs = pw::BlockTerminationSignals();
 
   pa::TransportOptions topts;
+  topts.source_ports = std::move(delivery->source_ports);
   topts.target = target->ToString();
   topts.server_name_override = server_name;
   topts.tls = std::move(*tls);
-  topts.max_pending = max_pending;
   topts.hello.hostname = host_name;
   topts.hello.agent_version = PORTWATCH_VERSION;
   topts.hello.os = pw::OsKind::kLinux;
@@ -174,7 +168,7 @@ int main(int argc, char** argv) {
   if (boot.ok()) topts.hello.boot_id = Trimmed(*boot);
   topts.hello.interval_ms = static_cast<uint32_t>(interval_ms);
 
-  pa::Transport transport(std::move(topts));
+  pa::Transport transport(std::move(topts), std::move(delivery->spool));
   transport.Start();
   std::fprintf(stderr, "portwatch-agent: reporting as '%s' to %s every %lld ms\n",
                host_name.c_str(), collector.c_str(), static_cast<long long>(interval_ms));

@@ -9,12 +9,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "collect/tcp_config.h"
 #include "portwatch/status.h"
+
+namespace grpc {
+class ChannelArguments;
+}
 
 namespace portwatch::agent {
 
@@ -41,6 +46,8 @@ class SourcePortBinder {
 
   /// Connections that had to fall back to an ephemeral port.
   uint64_t fallbacks() const;
+  /// The port bound most recently (0: none yet, or the last attempt fell back).
+  uint16_t last_port() const;
   const std::vector<uint16_t>& ports() const { return ports_; }
 
  private:
@@ -49,6 +56,11 @@ class SourcePortBinder {
   mutable std::mutex mu_;
   size_t next_ = 0;
   uint64_t fallbacks_ = 0;
+  uint16_t last_port_ = 0;
 };
+
+/// Makes every connection of a channel built with `args` bind through `binder` (a gRPC socket
+/// mutator; source_port_grpc_posix.cc).
+void UseSourcePorts(std::shared_ptr<SourcePortBinder> binder, grpc::ChannelArguments* args);
 
 }  // namespace portwatch::agent

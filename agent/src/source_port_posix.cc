@@ -93,11 +93,13 @@ uint16_t SourcePortBinder::Bind(int fd) {
     }
     if (rc == 0) {
       next_ = (idx + 1) % ports_.size();
+      last_port_ = port;
       return port;
     }
     last_errno = errno;
   }
   ++fallbacks_;
+  last_port_ = 0;
   log_("none of the " + std::to_string(ports_.size()) +
        " --source-ports could be bound (last error: " + std::strerror(last_errno) +
        "); this connection uses an ephemeral port. Is another program using them?");
@@ -107,6 +109,11 @@ uint16_t SourcePortBinder::Bind(int fd) {
 uint64_t SourcePortBinder::fallbacks() const {
   std::lock_guard<std::mutex> lk(mu_);
   return fallbacks_;
+}
+
+uint16_t SourcePortBinder::last_port() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return last_port_;
 }
 
 }  // namespace portwatch::agent
