@@ -97,13 +97,20 @@ class ProcessTestCase(unittest.TestCase):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return out
 
-    def start_collector(self, pki, listen="127.0.0.1:0", name="collector", extra=()):
+    def start_collector(self, pki, listen="127.0.0.1:0", name="collector", extra=(), db=None,
+                        metrics_listen="127.0.0.1:0", prefix=()):
+        """Starts a collector and waits for its ready file. `db` defaults to a database of its
+        own in the test's directory; pass the same path again to restart on the same state.
+        `prefix` runs it through another command (e.g. ip netns exec NS)."""
         ready = os.path.join(self.tmp, f"{name}.ready.json")
         if os.path.exists(ready):
             os.unlink(ready)
-        p = self.start(name, [COLLECTOR, "--listen", listen, "--metrics-listen", "127.0.0.1:0",
+        db = db or os.path.join(self.tmp, f"{name}.db")
+        p = self.start(name, [*prefix, COLLECTOR, "--listen", listen,
+                              "--metrics-listen", metrics_listen,
                               "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/collector.pem",
-                              "--key", f"{pki}/collector.key", "--ready-file", ready, *extra])
+                              "--key", f"{pki}/collector.key", "--ready-file", ready,
+                              "--db", db, *extra])
 
         def is_ready():
             if p.poll() is not None:
@@ -115,8 +122,9 @@ class ProcessTestCase(unittest.TestCase):
         info["proc"] = p
         return info
 
-    def start_agent(self, pki, host, grpc_port, interval="200ms", name="agent", extra=()):
-        return self.start(name, [AGENT, "run", "--collector", f"127.0.0.1:{grpc_port}",
+    def start_agent(self, pki, host, grpc_port, interval="200ms", name="agent", extra=(),
+                    prefix=()):
+        return self.start(name, [*prefix, AGENT, "run", "--collector", f"127.0.0.1:{grpc_port}",
                                  "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/agents/{host}.pem",
                                  "--key", f"{pki}/agents/{host}.key", "--host-name", host,
                                  "--interval", interval, *extra])
