@@ -32,9 +32,9 @@ Expected<Delivery> OpenDelivery(const DeliveryFlags& flags, size_t max_pending) 
   opts.max_memory_records = max_pending;
   auto max_bytes = ParseByteSize(flags.spool_max_bytes, "--spool-max-bytes");
   if (!max_bytes.ok()) return max_bytes.status();
-  if (*max_bytes < (64u << 10)) {
+  if (*max_bytes < (16u << 10)) {
     return Status::Error("--spool-max-bytes " + flags.spool_max_bytes +
-                         " is too small; give at least 64KiB");
+                         " is too small; give at least 16KiB");
   }
   opts.max_bytes = *max_bytes;
   auto max_age = ParseDurationMs(flags.spool_max_age, "--spool-max-age");

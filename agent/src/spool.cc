@@ -103,7 +103,7 @@ uint32_t Crc32(const void* data, size_t size, uint32_t crc) {
 
 Spool::Spool(SpoolOptions options) : opts_(std::move(options)) {
   if (opts_.segment_bytes == 0) {
-    opts_.segment_bytes = std::clamp<uint64_t>(opts_.max_bytes / 16, 16u << 10, 4u << 20);
+    opts_.segment_bytes = std::clamp<uint64_t>(opts_.max_bytes / 8, 4u << 10, 4u << 20);
   }
   if (!opts_.append_fn) {
     opts_.append_fn = [](SegmentFile& f, const char* data, size_t n) { return f.Append(data, n); };

@@ -58,7 +58,7 @@ struct SpoolOptions {
   uint64_t max_bytes = 64ull << 20;    ///< bound on spool size; the oldest go first
   int64_t max_age_ms = 3LL * 86400000;  ///< reports older than this are dropped
   size_t max_memory_records = 5760;    ///< bound on reports held in memory (no dir, disk failing)
-  uint64_t segment_bytes = 0;          ///< 0: max_bytes / 16, within 16 KiB .. 4 MiB
+  uint64_t segment_bytes = 0;          ///< 0: max_bytes / 8, within 4 KiB .. 4 MiB
   bool sync = true;                    ///< fdatasync each appended report
   int64_t disk_retry_ms = 30000;       ///< after a write failure, stay in memory this long
   /// Where messages go (one line each, no prefix); default: stderr with "portwatch-agent: spool: ".
