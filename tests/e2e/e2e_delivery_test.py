@@ -3,23 +3,12 @@
 Real collector and agents on 127.0.0.1 with dev certificates; the collector's SQLite database is
 read directly (read-only) to check what arrived, and the agents' spools with spool_format."""
 import os
-import signal
-import sqlite3
 import subprocess
 
-from harness import AGENT, COLLECTOR, ProcessTestCase, wait_for
+from harness import AGENT, COLLECTOR, ProcessTestCase, db_rows as rows, wait_for
 import spool_format
 
 HOSTS = ("e2e-a", "e2e-b")
-
-
-def rows(db, sql, *args):
-    """Runs one query on the collector's database, read-only, as an operator would."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
 def stored(db, host):
