@@ -361,9 +361,8 @@ void Spool::Append(const std::string& instance_id, uint64_t sequence, int64_t cr
         Log("cannot write to '" + opts_.dir + "' (" + error + "); keeping reports in memory (at " +
             "most " + std::to_string(opts_.max_memory_records) + ", then the oldest are " +
             "dropped) and trying the disk again every " +
-            std::to_string(opts_.disk_retry_ms / 1000) + " s; " +
-            std::to_string(counters_.write_failures_total + 1) +
-            " reports not written so far. Free space on that disk");
+            std::to_string(opts_.disk_retry_ms / 1000) + " s (reports not written so far: " +
+            std::to_string(counters_.write_failures_total + 1) + "). Free space on that disk");
         last_failure_log_ms_ = now_unix_ms;
       }
       counters_.degraded = true;

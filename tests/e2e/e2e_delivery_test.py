@@ -3,6 +3,7 @@
 Real collector and agents on 127.0.0.1 with dev certificates; the collector's SQLite database is
 read directly (read-only) to check what arrived, and the agents' spools with spool_format."""
 import os
+import shutil
 import subprocess
 
 from harness import AGENT, COLLECTOR, ProcessTestCase, db_rows as rows, wait_for
@@ -234,6 +235,36 @@ class DeliveryTest(ProcessTestCase):
                                      "portwatch_host_agent_spool_corrupt_records_total",
                                      host=HOSTS[0]) == 3,
                  what="the agent to report three damaged regions")
+
+    def test_spool_disk_filling_up_degrades_to_memory(self):
+        if not shutil.which("unshare"):
+            self.skipTest("needs unshare (util-linux) to give the agent a small disk")
+        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest(f"cannot create a mount namespace ({probe.stderr.decode().strip()}); "
+                          "this test needs root")
+        port = self.down_port()
+        spool = os.path.join(self.tmp, "small-disk")
+        os.mkdir(spool)
+        # The agent alone sees a 12 KiB file system at its spool directory.
+        prefix = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+                  f'mount -t tmpfs -o size=12k tmpfs "{spool}" && exec "$0" "$@"')
+        p = self.start_agent(self.pki, HOSTS[0], port, name="agent", prefix=prefix,
+                             interval="100ms", extra=("--spool-dir", spool))
+        wait_for(lambda: "No space left on device" in self.log_of("agent"), timeout=60,
+                 what="the spool disk to fill up")
+        self.assertIn("keeping reports in memory", self.log_of("agent"))
+        col = self.start_collector(self.pki, listen=f"127.0.0.1:{port}", name="collector2",
+                                   db=self.db)
+        # Still running, counting, and everything made so far arrives in order.
+        failures = wait_for(lambda: self.metric(self.scrape(col["metrics_port"]),
+                                                "portwatch_host_agent_spool_write_failures_total",
+                                                host=HOSTS[0]), timeout=30,
+                            what="the agent to report spool write failures")
+        self.assertGreater(failures, 0)
+        self.assertIsNone(p.poll())
+        seqs = next(iter(stored(self.db, HOSTS[0]).values()))
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
 
     def test_unusable_spool_or_database_fails_at_start(self):
         blocker = os.path.join(self.tmp, "a-file")
