@@ -40,7 +40,8 @@ Expected<Delivery> OpenDelivery(const DeliveryFlags& flags, size_t max_pending) 
   auto max_age = ParseDurationMs(flags.spool_max_age, "--spool-max-age");
   if (!max_age.ok()) return max_age.status();
   if (*max_age < 1000) {
-    return Status::Error("--spool-max-age " + flags.spool_max_age + " is too short; give 1s or more");
+    return Status::Error("--spool-max-age " + flags.spool_max_age +
+                         " is too short; give 1s or more");
   }
   opts.max_age_ms = *max_age;
 
@@ -69,8 +70,7 @@ Expected<Delivery> OpenDelivery(const DeliveryFlags& flags, size_t max_pending) 
     std::fprintf(stderr,
                  "portwatch-agent: spool '%s' holds %llu unacknowledged reports (instances%s); "
                  "they are sent first\n",
-                 flags.spool_dir.c_str(), static_cast<unsigned long long>(s.records),
-                 from.c_str());
+                 flags.spool_dir.c_str(), static_cast<unsigned long long>(s.records), from.c_str());
   }
   return d;
 }

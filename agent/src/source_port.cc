@@ -32,8 +32,7 @@ std::vector<std::string> SourcePortWarnings(const std::vector<uint16_t>& ports,
     for (const PortRange& r : ephemeral.reserved) reserved = reserved || r.contains(p);
     if (reserved) continue;
     out.push_back("--source-ports: port " + std::to_string(p) + " is inside the ephemeral range " +
-                  std::to_string(ephemeral.range.low) + "-" +
-                  std::to_string(ephemeral.range.high) +
+                  std::to_string(ephemeral.range.low) + "-" + std::to_string(ephemeral.range.high) +
                   " and not reserved, so other sockets may take it when the host runs out of "
                   "ports; reserve it (sysctl net.ipv4.ip_local_reserved_ports) or choose ports "
                   "outside the range");

@@ -189,8 +189,8 @@ Status Spool::LoadSegment(uint64_t number, std::vector<Entry>* loaded, Position*
     if (body && static_cast<uint8_t>((*body)[0]) == kTypeReport) {
       report = DecodeReport(*body);
     }
-    const bool marker = body && static_cast<uint8_t>((*body)[0]) == kTypeConsumed &&
-                        body->size() == 17;
+    const bool marker =
+        body && static_cast<uint8_t>((*body)[0]) == kTypeConsumed && body->size() == 17;
     if (report) {
       Entry e;
       e.instance = InternInstance(report->instance_id);
@@ -236,8 +236,9 @@ Status Spool::LoadSegment(uint64_t number, std::vector<Entry>* loaded, Position*
           "or overwritten file); the records before it are kept");
     } else {
       Log(path + ": skipped " + std::to_string(next - pos) + " damaged bytes at offset " +
-          std::to_string(pos) + " (torn write or disk damage); resuming at the next intact "
-                                "record, offset " +
+          std::to_string(pos) +
+          " (torn write or disk damage); resuming at the next intact "
+          "record, offset " +
           std::to_string(next));
     }
     pos = next;
@@ -376,8 +377,8 @@ void Spool::Append(const std::string& instance_id, uint64_t sequence, int64_t cr
   entries_.push_back(std::move(e));
   dropped = 0;
   while (memory_records_ > opts_.max_memory_records) {
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [](const Entry& x) { return !x.on_disk; });
+    auto it =
+        std::find_if(entries_.begin(), entries_.end(), [](const Entry& x) { return !x.on_disk; });
     memory_bytes_ -= it->payload.size();
     --memory_records_;
     entries_.erase(it);

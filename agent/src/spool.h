@@ -54,13 +54,13 @@ namespace portwatch::agent {
 uint32_t Crc32(const void* data, size_t size, uint32_t crc = 0);
 
 struct SpoolOptions {
-  std::string dir;                     ///< empty: keep reports in memory only
-  uint64_t max_bytes = 64ull << 20;    ///< bound on spool size; the oldest go first
+  std::string dir;                      ///< empty: keep reports in memory only
+  uint64_t max_bytes = 64ull << 20;     ///< bound on spool size; the oldest go first
   int64_t max_age_ms = 3LL * 86400000;  ///< reports older than this are dropped
-  size_t max_memory_records = 5760;    ///< bound on reports held in memory (no dir, disk failing)
-  uint64_t segment_bytes = 0;          ///< 0: max_bytes / 8, within 4 KiB .. 4 MiB
-  bool sync = true;                    ///< fdatasync each appended report
-  int64_t disk_retry_ms = 30000;       ///< after a write failure, stay in memory this long
+  size_t max_memory_records = 5760;     ///< bound on reports held in memory (no dir, disk failing)
+  uint64_t segment_bytes = 0;           ///< 0: max_bytes / 8, within 4 KiB .. 4 MiB
+  bool sync = true;                     ///< fdatasync each appended report
+  int64_t disk_retry_ms = 30000;        ///< after a write failure, stay in memory this long
   /// Where messages go (one line each, no prefix); default: stderr with "portwatch-agent: spool: ".
   std::function<void(const std::string&)> log;
   /// How records are appended to a segment; tests substitute one that fails like a full disk.
@@ -69,22 +69,22 @@ struct SpoolOptions {
 
 /// One spooled report, as handed to the sender.
 struct SpoolEntry {
-  uint64_t id = 0;              ///< position in this process's delivery order, from 1
-  std::string instance_id;      ///< the agent instance that made it
-  uint64_t sequence = 0;        ///< its sequence number within that instance
+  uint64_t id = 0;          ///< position in this process's delivery order, from 1
+  std::string instance_id;  ///< the agent instance that made it
+  uint64_t sequence = 0;    ///< its sequence number within that instance
   int64_t created_unix_ms = 0;
   std::string payload;
 };
 
 struct SpoolStats {
-  uint64_t records = 0;                 ///< reports waiting for acknowledgement
-  uint64_t bytes = 0;                   ///< segment files plus reports held in memory
-  uint64_t memory_records = 0;          ///< of `records`, those held only in memory
-  uint64_t dropped_total = 0;           ///< reports dropped by the bounds since Open
-  uint64_t write_failures_total = 0;    ///< reports the disk refused (kept in memory instead)
-  uint64_t corrupt_records_total = 0;   ///< damaged regions skipped since Open
-  uint64_t recovered_records = 0;       ///< reports found on disk at Open
-  bool degraded = false;                ///< the disk is failing; new reports go to memory
+  uint64_t records = 0;                ///< reports waiting for acknowledgement
+  uint64_t bytes = 0;                  ///< segment files plus reports held in memory
+  uint64_t memory_records = 0;         ///< of `records`, those held only in memory
+  uint64_t dropped_total = 0;          ///< reports dropped by the bounds since Open
+  uint64_t write_failures_total = 0;   ///< reports the disk refused (kept in memory instead)
+  uint64_t corrupt_records_total = 0;  ///< damaged regions skipped since Open
+  uint64_t recovered_records = 0;      ///< reports found on disk at Open
+  bool degraded = false;               ///< the disk is failing; new reports go to memory
 };
 
 class Spool {
@@ -123,14 +123,14 @@ class Spool {
  private:
   struct Entry {
     uint64_t id = 0;
-    uint32_t instance = 0;     // index into instances_
+    uint32_t instance = 0;  // index into instances_
     uint64_t sequence = 0;
     int64_t created_unix_ms = 0;
     bool on_disk = false;
-    uint64_t segment = 0;      // on disk: segment number and the record's span in it
+    uint64_t segment = 0;  // on disk: segment number and the record's span in it
     uint64_t offset = 0;
     uint64_t length = 0;
-    std::string payload;       // in memory only
+    std::string payload;  // in memory only
   };
   struct Segment {
     SegmentFile file;
@@ -173,13 +173,13 @@ class Spool {
   uint64_t disk_bytes_ = 0;
   uint64_t memory_bytes_ = 0;
   uint64_t memory_records_ = 0;
-  std::deque<Entry> entries_;             // waiting reports, oldest first
+  std::deque<Entry> entries_;  // waiting reports, oldest first
   uint64_t next_id_ = 1;
-  Position consumed_;                     // every disk record before this is consumed
-  Position consumed_written_;             // the newest consumed marker on disk
+  Position consumed_;          // every disk record before this is consumed
+  Position consumed_written_;  // the newest consumed marker on disk
   std::vector<std::string> instances_;
   SpoolStats counters_;
-  int64_t disk_retry_at_ms_ = 0;          // degraded: next time to try the disk
+  int64_t disk_retry_at_ms_ = 0;  // degraded: next time to try the disk
   int64_t last_failure_log_ms_ = 0;
   int64_t last_drop_log_ms_ = std::numeric_limits<int64_t>::min() / 2;
   uint64_t dropped_since_log_ = 0;

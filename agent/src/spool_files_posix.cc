@@ -145,8 +145,9 @@ Expected<DirLock> DirLock::Acquire(const std::string& dir, const std::string& fl
     ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
     std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "?";
     while (!holder.empty() && holder.back() == '\n') holder.pop_back();
-    return Status::Error("spool directory '" + dir + "' is in use by another portwatch-agent (pid " +
-                         holder + "); give each agent its own " + flag);
+    return Status::Error("spool directory '" + dir +
+                         "' is in use by another portwatch-agent (pid " + holder +
+                         "); give each agent its own " + flag);
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 ||

@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 class SpoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() /
-             ("spool-test-" + std::to_string(std::random_device{}()))).string();
+    root_ = (fs::temp_directory_path() / ("spool-test-" + std::to_string(std::random_device{}())))
+                .string();
     ASSERT_TRUE(fs::create_directory(root_)) << root_;
     dir_ = root_ + "/spool";
   }
@@ -244,7 +244,8 @@ TEST_F(SpoolTest, TheAgeBoundDropsOldReports) {
   auto o = Options();
   o.max_age_ms = 10000;
   auto s = OpenOk(o, 0);
-  for (int i = 1; i <= 10; ++i) s->Append("a", static_cast<uint64_t>(i), i * 1000, Payload(i), i * 1000);
+  for (int i = 1; i <= 10; ++i)
+    s->Append("a", static_cast<uint64_t>(i), i * 1000, Payload(i), i * 1000);
   s->DropExpired(15500);  // older than 5500 go: 1..5
   EXPECT_EQ(s->stats().dropped_total, 5u);
   EXPECT_EQ(Drain(*s).front(), "a:6");

@@ -23,7 +23,9 @@ Transport::Transport(TransportOptions options, std::unique_ptr<Spool> spool)
 
 Transport::~Transport() { Stop(); }
 
-void Transport::Start() { worker_ = std::thread([this] { Run(); }); }
+void Transport::Start() {
+  worker_ = std::thread([this] { Run(); });
+}
 
 void Transport::Stop() {
   {
@@ -118,7 +120,8 @@ bool Transport::RunStream() {
         stats_.connected = true;
         ++stats_.connects;
         const uint16_t port = binder_ ? binder_->last_port() : 0;
-        std::fprintf(stderr, "portwatch-agent: connected to collector %s%s; %llu reports wait "
+        std::fprintf(stderr,
+                     "portwatch-agent: connected to collector %s%s; %llu reports wait "
                      "for acknowledgement\n",
                      opts_.target.c_str(),
                      port ? (" from source port " + std::to_string(port)).c_str() : "",
@@ -126,8 +129,7 @@ bool Transport::RunStream() {
       }
       progressed = true;
       // The collector handles a stream's reports in order, so an ack covers everything before.
-      spool_->Acknowledge(ack.instance_id().empty() ? instance : ack.instance_id(),
-                          ack.sequence());
+      spool_->Acknowledge(ack.instance_id().empty() ? instance : ack.instance_id(), ack.sequence());
       if (ack.rejected_reason().empty()) {
         ++stats_.reports_acked;
       } else {
@@ -148,9 +150,7 @@ bool Transport::RunStream() {
     std::optional<SpoolEntry> entry;
     {
       std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] {
-        return stopping_ || reader_done || spool_->last_id() > sent_upto;
-      });
+      cv_.wait(lk, [&] { return stopping_ || reader_done || spool_->last_id() > sent_upto; });
       if (stopping_ || reader_done) break;
       entry = spool_->Next(sent_upto);
       sent_upto = entry ? entry->id : spool_->last_id();  // none: the rest was unreadable

@@ -18,13 +18,13 @@ struct HostView {
   std::string host;
   AgentHello hello;
   bool has_report = false;
-  Report last_report;              ///< the report collected last (a replayed older one does not
-                                   ///< replace it)
-  int64_t last_seen_unix_ms = 0;   ///< collector clock when the last report arrived
-  uint64_t reports_total = 0;      ///< reports stored since the collector started
+  Report last_report;             ///< the report collected last (a replayed older one does not
+                                  ///< replace it)
+  int64_t last_seen_unix_ms = 0;  ///< collector clock when the last report arrived
+  uint64_t reports_total = 0;     ///< reports stored since the collector started
   uint64_t reports_duplicate_total = 0;      ///< reports received again, acknowledged, not stored
   uint64_t agent_reports_dropped_total = 0;  ///< the host's agents' drops, all instances
-  int64_t last_contact_unix_ms = 0;  ///< last hello or report
+  int64_t last_contact_unix_ms = 0;          ///< last hello or report
   bool silent = false;  ///< in a snapshot: no contact for longer than the silent-after time
 };
 

@@ -9,8 +9,7 @@
 
 namespace portwatch::collector {
 
-class IngestReactor final
-    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
+class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
   IngestReactor(IngestService& svc, grpc::CallbackServerContext* ctx) : svc_(svc) {
     svc_.streams_gauge_.Increment();
@@ -147,9 +146,9 @@ class IngestReactor final
       }
     }
     if (!report.ok()) {
-      svc_.rejections_.Reject("invalid_report", host_ + " report " +
-                                                    std::to_string(wire.sequence()) + ": " +
-                                                    report.error());
+      svc_.rejections_.Reject(
+          "invalid_report",
+          host_ + " report " + std::to_string(wire.sequence()) + ": " + report.error());
     } else {
       WriteRequest req;
       req.op.kind = StoreOp::Kind::kReport;
@@ -234,8 +233,8 @@ class IngestReactor final
 
   // Refuses in the constructor, before any read.
   void Refuse(const std::string& reason, grpc::StatusCode code, const std::string& message) {
-    svc_.rejections_.Reject(reason, (host_.empty() ? std::string("unknown peer") : host_) + ": " +
-                                        message);
+    svc_.rejections_.Reject(reason,
+                            (host_.empty() ? std::string("unknown peer") : host_) + ": " + message);
     std::lock_guard<std::mutex> lk(mu_);
     finished_ = true;
     Finish(grpc::Status(code, message));
@@ -264,14 +263,13 @@ class IngestReactor final
   bool writing_ = false;
   bool read_paused_ = false;
   bool read_closed_ = false;
-  bool broken_ = false;      // a write failed: the peer is gone
+  bool broken_ = false;  // a write failed: the peer is gone
   bool finished_ = false;
-  bool done_ = false;        // OnDone ran; the last store callback deletes
+  bool done_ = false;  // OnDone ran; the last store callback deletes
 };
 
-IngestService::IngestService(FleetState& fleet, StoreWriter& writer,
-                             prometheus::Registry& registry, Rejections& rejections,
-                             IngestLimits limits)
+IngestService::IngestService(FleetState& fleet, StoreWriter& writer, prometheus::Registry& registry,
+                             Rejections& rejections, IngestLimits limits)
     : fleet_(fleet),
       writer_(writer),
       rejections_(rejections),

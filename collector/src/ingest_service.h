@@ -19,9 +19,9 @@
 namespace portwatch::collector {
 
 struct IngestLimits {
-  int max_streams = 50000;        ///< concurrent agent streams; more are refused
-  size_t max_unsent_acks = 256;   ///< reports awaiting storage or ack on one stream before
-                                  ///< reading pauses
+  int max_streams = 50000;       ///< concurrent agent streams; more are refused
+  size_t max_unsent_acks = 256;  ///< reports awaiting storage or ack on one stream before
+                                 ///< reading pauses
 };
 
 class IngestService final : public v1::Ingest::CallbackService {

@@ -62,9 +62,7 @@ std::string MarkKey(const std::string& host, const std::string& instance) {
 // SQLite does.
 class Store::Statement {
  public:
-  Statement(sqlite3* db, const char* sql) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
-  }
+  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
   ~Statement() { sqlite3_finalize(s_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -129,8 +127,8 @@ Store::~Store() {
 }
 
 Status Store::Error(const std::string& doing) const {
-  return Status::Error(doing + " in database '" + opts_.path + "': " +
-                       (db_ ? sqlite3_errmsg(db_) : "out of memory") +
+  return Status::Error(doing + " in database '" + opts_.path +
+                       "': " + (db_ ? sqlite3_errmsg(db_) : "out of memory") +
                        "; check the disk (space, permissions) or pass another --db");
 }
 
@@ -147,12 +145,12 @@ Status Store::Exec(const char* sql) {
 
 Status Store::Init() {
   if (opts_.path.empty()) return Status::Error("no database path given; pass --db FILE");
-  int rc = sqlite3_open_v2(opts_.path.c_str(), &db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(opts_.path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    return Status::Error("cannot open database '" + opts_.path + "': " +
-                         (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)) +
+    return Status::Error("cannot open database '" + opts_.path +
+                         "': " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)) +
                          "; check that its directory exists and is writable, or pass another "
                          "--db");
   }
@@ -174,7 +172,8 @@ Status Store::Init() {
                            wal.Text(0) + "); put it on a local file system with --db");
     }
   }
-  Status st = Exec(opts_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  Status st =
+      Exec(opts_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   if (!st.ok()) return st;
   {
     Statement v(db_, "PRAGMA user_version");
@@ -183,8 +182,10 @@ Status Store::Init() {
                            sqlite3_errmsg(db_) + "); pass another --db");
     }
     if (v.Int(0) > kSchemaVersion) {
-      return Status::Error("database '" + opts_.path + "' was written by a newer collector "
-                           "(schema " + std::to_string(v.Int(0)) + "); upgrade this collector");
+      return Status::Error("database '" + opts_.path +
+                           "' was written by a newer collector "
+                           "(schema " +
+                           std::to_string(v.Int(0)) + "); upgrade this collector");
     }
   }
   st = Exec(kSchema);

@@ -28,10 +28,10 @@ struct sqlite3_stmt;
 namespace portwatch::collector {
 
 struct StoreOptions {
-  std::string path;                                ///< the database file (created if missing)
-  int64_t history_max_age_ms = 7LL * 86400000;     ///< reports older than this are pruned
-  int64_t max_reports_per_host = 100000;           ///< and at most this many per host
-  bool synchronous_full = true;                    ///< false: synchronous=NORMAL
+  std::string path;                             ///< the database file (created if missing)
+  int64_t history_max_age_ms = 7LL * 86400000;  ///< reports older than this are pruned
+  int64_t max_reports_per_host = 100000;        ///< and at most this many per host
+  bool synchronous_full = true;                 ///< false: synchronous=NORMAL
 };
 
 /// One accepted report, as stored.
@@ -41,7 +41,7 @@ struct StoredReport {
   uint64_t sequence = 0;
   int64_t collected_unix_ms = 0;
   int64_t received_unix_ms = 0;
-  uint32_t ports_in_use = 0;      ///< summary columns, so history reads need not decode
+  uint32_t ports_in_use = 0;  ///< summary columns, so history reads need not decode
   uint32_t ports_usable = 0;
   uint32_t time_wait = 0;
   uint64_t agent_dropped_total = 0;  ///< the instance's reports_dropped_total in this report
@@ -59,7 +59,7 @@ struct StoreOp {
 };
 
 struct StoreOpResult {
-  bool duplicate = false;            ///< the report was stored before; nothing was written
+  bool duplicate = false;                 ///< the report was stored before; nothing was written
   uint64_t host_agent_dropped_total = 0;  ///< the host's agents' drops over all instances
 };
 
@@ -127,10 +127,10 @@ class Store {
 
   StoreOptions opts_;
   sqlite3* db_ = nullptr;
-  int lock_fd_ = -1;  // flock held: one collector per database
-  std::unordered_map<std::string, InstanceMark> marks_;   // key: host '\n' instance
-  std::unordered_map<std::string, uint64_t> host_dropped_; // retired + sum over instances
-  std::unordered_map<std::string, int64_t> host_rows_;     // reports held per host
+  int lock_fd_ = -1;                                     // flock held: one collector per database
+  std::unordered_map<std::string, InstanceMark> marks_;  // key: host '\n' instance
+  std::unordered_map<std::string, uint64_t> host_dropped_;  // retired + sum over instances
+  std::unordered_map<std::string, int64_t> host_rows_;      // reports held per host
 };
 
 }  // namespace portwatch::collector

@@ -5,7 +5,6 @@
 //
 //   store_bench [--dir DIR] [--reports N] [--payload BYTES]
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -83,8 +82,8 @@ int main(int argc, char** argv) {
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::sort(commit_ms.begin(), commit_ms.end());
-      std::printf("%-7s %6zu %10d %12.0f %10.2fms %10.2fms\n", full ? "full" : "normal", batch,
-                  n, n / secs, commit_ms[commit_ms.size() / 2], commit_ms.back());
+      std::printf("%-7s %6zu %10d %12.0f %10.2fms %10.2fms\n", full ? "full" : "normal", batch, n,
+                  n / secs, commit_ms[commit_ms.size() / 2], commit_ms.back());
       if (full && batch == 512) prune_store = std::move(*store);
       store->reset();
       if (prune_store && prune_path.empty()) {
@@ -97,10 +96,10 @@ int main(int argc, char** argv) {
   // The writer runs retention once a minute; its cost grows with the number of hosts.
   const auto p0 = std::chrono::steady_clock::now();
   auto pruned = prune_store->Prune(portwatch::NowUnixMs());
-  std::printf("retention pass over %d hosts: %.1f ms (%llu reports deleted)\n", kHosts,
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p0)
-                  .count(),
-              static_cast<unsigned long long>(pruned.ok() ? *pruned : 0));
+  std::printf(
+      "retention pass over %d hosts: %.1f ms (%llu reports deleted)\n", kHosts,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p0).count(),
+      static_cast<unsigned long long>(pruned.ok() ? *pruned : 0));
   prune_store.reset();
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(prune_path + suffix);
   return 0;

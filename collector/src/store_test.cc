@@ -84,8 +84,8 @@ class StoreTest : public ::testing::Test {
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {
       v = sqlite3_column_type(st, 0) == SQLITE_TEXT
-              ? static_cast<int64_t>(std::string(reinterpret_cast<const char*>(
-                                                     sqlite3_column_text(st, 0))) == "wal")
+              ? static_cast<int64_t>(
+                    std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal")
               : sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);

@@ -44,12 +44,14 @@ StoreWriter::StoreWriter(Store& store, FleetState& fleet, prometheus::Registry& 
                           .Help("Time to write and commit one batch")
                           .Register(registry)
                           .Add({}, prometheus::Histogram::BucketBoundaries{
-                                       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                       0.25, 0.5, 1, 2.5})) {}
+                                       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                       0.5, 1, 2.5})) {}
 
 StoreWriter::~StoreWriter() { Stop(); }
 
-void StoreWriter::Start() { thread_ = std::thread([this] { Run(); }); }
+void StoreWriter::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void StoreWriter::Stop() {
   {
@@ -98,7 +100,8 @@ void StoreWriter::Run() {
         write_errors_.Increment();
         std::fprintf(stderr, "portwatch-collector: %s\n", pruned.error().c_str());
       }
-      next_prune = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.prune_every_ms);
+      next_prune =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.prune_every_ms);
     }
   }
 }

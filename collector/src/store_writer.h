@@ -36,9 +36,9 @@ struct WriteRequest {
 };
 
 struct StoreWriterOptions {
-  size_t max_queue = 20000;         ///< requests waiting; more are refused (and counted)
-  size_t max_batch = 512;           ///< requests per transaction
-  int64_t prune_every_ms = 60000;   ///< how often retention runs
+  size_t max_queue = 20000;        ///< requests waiting; more are refused (and counted)
+  size_t max_batch = 512;          ///< requests per transaction
+  int64_t prune_every_ms = 60000;  ///< how often retention runs
 };
 
 class StoreWriter {

@@ -45,9 +45,10 @@ Expected<int64_t> ParseDurationMs(const std::string& text, const std::string& wh
 }
 
 Expected<uint64_t> ParseByteSize(const std::string& text, const std::string& what) {
-  static const std::pair<const char*, uint64_t> kUnits[] = {
-      {"", 1},          {"B", 1},          {"K", 1ull << 10}, {"KiB", 1ull << 10},
-      {"M", 1ull << 20}, {"MiB", 1ull << 20}, {"G", 1ull << 30}, {"GiB", 1ull << 30}};
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"", 1},           {"B", 1},
+                                                            {"K", 1ull << 10}, {"KiB", 1ull << 10},
+                                                            {"M", 1ull << 20}, {"MiB", 1ull << 20},
+                                                            {"G", 1ull << 30}, {"GiB", 1ull << 30}};
   uint64_t n = 0, bytes = 0;
   std::string unit;
   if (SplitNumberUnit(text, &n, &unit)) {
