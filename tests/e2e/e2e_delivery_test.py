@@ -165,8 +165,8 @@ class DeliveryTest(ProcessTestCase):
         rss_start = rss_kib(p.pid)
         newest = waiting[-1]["seq"]
         # A whole spool's worth more, all while the collector is still down.
-        wait_for(lambda: self.waiting(spool)[-1]["seq"] > newest + capacity
-                 and spool_format.size_on_disk(spool) <= bound,
+        wait_for(lambda: max([r["seq"] for r in self.waiting(spool)], default=0)
+                 > newest + capacity and spool_format.size_on_disk(spool) <= bound,
                  timeout=90, what="another spool's worth of reports")
         rss_end = rss_kib(p.pid)
         print(f"agent RSS {rss_start} KiB when drops began, {rss_end} KiB after another "

@@ -24,9 +24,13 @@ def _intact(data, pos):
 
 
 def read_segment(path, number):
-    """Records of one segment file, in order, skipping damage as the agent does."""
-    with open(path, "rb") as f:
-        data = f.read()
+    """Records of one segment file, in order, skipping damage as the agent does. A segment the
+    agent removed meanwhile (all of it acknowledged or dropped) has none."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
     out, pos = [], 0
     while pos < len(data):
         body = _intact(data, pos)
@@ -72,4 +76,10 @@ def waiting_reports(spool_dir):
 
 
 def size_on_disk(spool_dir):
-    return sum(os.path.getsize(p) for _, p in segments(spool_dir))
+    total = 0
+    for _, p in segments(spool_dir):
+        try:
+            total += os.path.getsize(p)
+        except FileNotFoundError:
+            pass
+    return total
