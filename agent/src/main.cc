@@ -11,13 +11,11 @@
 #include <random>
 #include <string>
 
-#include "collect/socket_table.h"
-#include "collect/tcp_config.h"
 #include "portwatch/files.h"
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
 #include "src/report_format.h"
-#include "src/summary.h"
+#include "src/sampler.h"
 #include "src/transport.h"
 
 #ifndef PORTWATCH_VERSION
@@ -67,25 +65,6 @@ bool ParseDurationMs(const std::string& text, int64_t* ms) {
   return true;
 }
 
-struct Scan {
-  pw::SocketSummary summary;
-  uint32_t duration_us = 0;
-};
-
-pw::Expected<Scan> ScanOnce(pa::SocketTable& table, std::vector<pw::SocketEntry>* scratch) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto ports = pa::ReadEphemeralPorts();
-  if (!ports.ok()) return ports.status();
-  pw::Status st = table.Scan(scratch);
-  if (!st.ok()) return st;
-  Scan s;
-  s.summary = pa::BuildSummary(*scratch, *ports);
-  s.duration_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                            std::chrono::steady_clock::now() - t0)
-                                            .count());
-  return s;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,21 +95,30 @@ int main(int argc, char** argv) {
                   "Reports kept in memory while the collector is unreachable")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
 
+  size_t top_k = 20;
+  run->add_option("--top-k", top_k, "Destinations and processes listed per report")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+
   bool json = false;
-  CLI::App* snapshot = app.add_subcommand("snapshot", "Print one summary of this host and exit");
+  CLI::App* snapshot = app.add_subcommand(
+      "snapshot", "Print one report of this host (sockets, destinations, processes, settings, "
+                  "kernel counters) and exit; no collector needed");
   snapshot->add_flag("--json", json, "JSON instead of a table");
+  snapshot->add_option("--top-k", top_k, "Destinations and processes listed")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
 
   CLI11_PARSE(app, argc, argv);
 
-  auto table = pa::MakeSocketTable();
-  std::vector<pw::SocketEntry> scratch;
+  pa::SamplerOptions sopts;
+  sopts.usage.top_destinations = top_k;
+  sopts.usage.top_processes = top_k;
+  auto sampler = pa::Sampler::ForThisHost(sopts);
 
   if (snapshot->parsed()) {
-    auto scan = ScanOnce(*table, &scratch);
-    if (!scan.ok()) return Fail(scan.error());
-    std::fputs((json ? pa::SummaryToJson(host_name, scan->summary)
-                     : pa::SummaryToTable(host_name, scan->summary))
-                   .c_str(),
+    pw::Report r;
+    pw::Status st = sampler->Sample(&r);
+    if (!st.ok()) return Fail(st.message());
+    std::fputs((json ? pa::ReportToJson(host_name, r) : pa::ReportToTable(host_name, r)).c_str(),
                stdout);
     return 0;
   }
@@ -153,8 +141,12 @@ int main(int argc, char** argv) {
                 " or issue a certificate for " + host_name);
   }
   // Fail early on a host without what the agent reads, rather than streaming nothing.
-  auto first = ScanOnce(*table, &scratch);
-  if (!first.ok()) return Fail(first.error());
+  {
+    pw::Report probe;
+    pw::Status st = sampler->Sample(&probe);
+    if (!st.ok()) return Fail(st.message());
+    sampler->ForceConfig();  // the first real report carries the settings
+  }
 
   // Signals are taken synchronously by the collection loop below; block them in every thread.
   sigset_t sigs = pw::BlockTerminationSignals();
@@ -184,18 +176,21 @@ int main(int argc, char** argv) {
   auto next = std::chrono::steady_clock::now();
   std::string last_error;
   for (;;) {
-    auto scan = ScanOnce(*table, &scratch);
-    if (scan.ok()) {
-      pw::Report r;
+    pw::Report r;
+    const auto t0 = std::chrono::steady_clock::now();
+    pw::Status st = sampler->Sample(&r);
+    if (st.ok()) {
       r.sequence = ++seq;
       r.collected_unix_ms = pw::NowUnixMs();
-      r.sockets = scan->summary;
-      r.health.scan_duration_us = scan->duration_us;
+      r.health.scan_duration_us = static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                t0)
+              .count());
       transport.Enqueue(std::move(r));
       last_error.clear();
-    } else if (scan.error() != last_error) {
+    } else if (st.message() != last_error) {
       // Log a changed error once, not every interval.
-      last_error = scan.error();
+      last_error = st.message();
       std::fprintf(stderr, "portwatch-agent: scan failed, will retry: %s\n", last_error.c_str());
     }
     next += interval;
