@@ -85,8 +85,8 @@ class LinuxAttribution final : public LinuxProcessAttribution {
       // Processes that already own sockets are the likeliest to have opened the new ones.
       std::vector<uint32_t> order;
       std::unordered_set<uint32_t> owners;
-      for (const auto& [inode, pid] : owner_) {
-        if (owners.insert(pid).second) order.push_back(pid);
+      for (const auto& [inode, owner] : owner_) {
+        if (owners.insert(owner.pid).second) order.push_back(owner.pid);
       }
       for (uint32_t pid : pids) {
         if (!owners.count(pid)) order.push_back(pid);
@@ -100,18 +100,19 @@ class LinuxAttribution final : public LinuxProcessAttribution {
     stats_.unresolved = static_cast<uint32_t>(wanted.size());
     scanned_this_call_.clear();
 
-    // Assign owners, and drop cache entries for sockets that are gone.
-    std::unordered_map<uint64_t, uint32_t> live;
-    live.reserve(sockets->size());
+    // Assign owners, then drop cache entries for sockets that are gone (mark and sweep, so no
+    // second map is built per scan).
     for (SocketEntry& e : *sockets) {
       if (e.inode == 0) continue;
       auto it = owner_.find(e.inode);
-      if (it != owner_.end() && procs_.count(it->second)) {
-        e.owner_pid = it->second;
-        live.emplace(e.inode, it->second);
+      if (it != owner_.end() && procs_.count(it->second.pid)) {
+        e.owner_pid = it->second.pid;
+        it->second.seen = calls_;
       }
     }
-    owner_.swap(live);
+    for (auto it = owner_.begin(); it != owner_.end();) {
+      it = it->second.seen == calls_ ? std::next(it) : owner_.erase(it);
+    }
     return Status::Ok();
   }
 
@@ -166,7 +167,8 @@ class LinuxAttribution final : public LinuxProcessAttribution {
       ssize_t n = ::readlinkat(dfd, ent->d_name, link, sizeof link);
       uint64_t inode;
       if (n <= 0 || !SocketInode(link, static_cast<size_t>(n), &inode)) continue;
-      owner_.emplace(inode, pid);  // a socket shared after fork keeps its first owner
+      // A socket shared after fork keeps its first owner; `seen` is set when it is assigned.
+      owner_.emplace(inode, Owner{pid, 0});
       wanted->erase(inode);
     }
     ::closedir(d);
@@ -175,7 +177,11 @@ class LinuxAttribution final : public LinuxProcessAttribution {
   std::string root_;
   uint64_t calls_ = 0;
   std::unordered_map<uint32_t, ProcessInfo> procs_;   // every process seen (and still alive)
-  std::unordered_map<uint64_t, uint32_t> owner_;      // socket inode -> pid
+  struct Owner {
+    uint32_t pid;
+    uint64_t seen;  // the Attribute call that last saw the socket
+  };
+  std::unordered_map<uint64_t, Owner> owner_;         // socket inode -> owner
   std::unordered_set<uint64_t> unplaceable_;          // inodes the last search could not place
   std::unordered_set<uint32_t> scanned_this_call_;
   AttributionStats stats_;
