@@ -1,4 +1,4 @@
-// Human and JSON renderings of a summary, for `portwatch-agent snapshot`.
+// Human and JSON renderings of a report, for `portwatch-agent snapshot`.
 #pragma once
 
 #include <string>
@@ -7,7 +7,7 @@
 
 namespace portwatch::agent {
 
-std::string SummaryToJson(const std::string& hostname, const SocketSummary& s);
-std::string SummaryToTable(const std::string& hostname, const SocketSummary& s);
+std::string ReportToJson(const std::string& hostname, const Report& r);
+std::string ReportToTable(const std::string& hostname, const Report& r);
 
 }  // namespace portwatch::agent

@@ -25,6 +25,13 @@ bool FleetState::OnReport(const std::string& host, const Report& report, int64_t
     h.last_report.instance_id.clear();
   }
   h.has_report = true;
+  // Likewise for settings: a replayed report's older snapshot does not replace a newer one.
+  if (report.has_config &&
+      (!h.has_config || report.collected_unix_ms >= h.config_collected_unix_ms)) {
+    h.has_config = true;
+    h.config = report.config;
+    h.config_collected_unix_ms = report.collected_unix_ms;
+  }
   h.last_seen_unix_ms = now_unix_ms;
   h.last_contact_unix_ms = std::max(h.last_contact_unix_ms, now_unix_ms);
   ++h.reports_total;
