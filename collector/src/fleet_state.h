@@ -18,14 +18,14 @@ struct HostView {
   std::string host;
   AgentHello hello;
   bool has_report = false;
-  Report last_report;             ///< the report collected last (a replayed older one does not
-                                  ///< replace it)
+  Report last_report;  ///< the report collected last (a replayed older one does not
+                       ///< replace it)
   /// Settings arrive on change and periodically, not with every report: the newest kept here.
   bool has_config = false;
   ConfigSnapshot config;
-  int64_t config_collected_unix_ms = 0;  ///< when the agent sampled `config`
-  int64_t last_seen_unix_ms = 0;         ///< collector clock when the last report arrived
-  uint64_t reports_total = 0;            ///< reports stored (restored from the store at start)
+  int64_t config_collected_unix_ms = 0;      ///< when the agent sampled `config`
+  int64_t last_seen_unix_ms = 0;             ///< collector clock when the last report arrived
+  uint64_t reports_total = 0;                ///< reports stored (restored from the store at start)
   uint64_t reports_duplicate_total = 0;      ///< reports received again, acknowledged, not stored
   uint64_t agent_reports_dropped_total = 0;  ///< the host's agents' drops, all instances
   int64_t last_contact_unix_ms = 0;          ///< last hello or report

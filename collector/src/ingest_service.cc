@@ -164,6 +164,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       r.time_wait = report->sockets.count(Family::kIpv4, TcpState::kTimeWait) +
                     report->sockets.count(Family::kIpv6, TcpState::kTimeWait);
       r.agent_dropped_total = report->health.reports_dropped_total;
+      r.has_config = report->has_config;
       wire.SerializeToString(&r.payload);
       req.report = std::move(*report);
       req.done = [this, id](const WriteOutcome& o) { OnStored(id, o); };

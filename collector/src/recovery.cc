@@ -5,6 +5,15 @@
 #include "portwatch/wire.h"
 
 namespace portwatch::collector {
+namespace {
+
+Expected<Report> Decode(const std::string& payload) {
+  v1::Report wire;
+  if (!wire.ParseFromString(payload)) return Status::Error("not a portwatch.v1.Report");
+  return FromProto(wire);
+}
+
+}  // namespace
 
 Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
   auto hosts = store.LoadHosts();
@@ -18,9 +27,7 @@ Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
     v.reports_duplicate_total = s.duplicates_total;
     v.agent_reports_dropped_total = s.agent_dropped_total;
     if (s.has_report) {
-      v1::Report wire;
-      Expected<Report> report = Status::Error("not a portwatch.v1.Report");
-      if (wire.ParseFromString(s.last_payload)) report = FromProto(wire);
+      Expected<Report> report = Decode(s.last_payload);
       if (report.ok()) {
         v.has_report = true;
         v.last_report = std::move(*report);
@@ -30,6 +37,15 @@ Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
                      "portwatch-collector: the stored latest report of '%s' cannot be read (%s); "
                      "the host is listed without it until it reports again\n",
                      s.host.c_str(), report.error().c_str());
+      }
+    }
+    // Settings come on change and periodically: the newest stored snapshot stands until then.
+    if (!s.last_config_payload.empty()) {
+      Expected<Report> with_config = Decode(s.last_config_payload);
+      if (with_config.ok() && with_config->has_config) {
+        v.has_config = true;
+        v.config = std::move(with_config->config);
+        v.config_collected_unix_ms = with_config->collected_unix_ms;
       }
     }
     fleet.Restore(std::move(v));

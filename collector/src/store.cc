@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS reports(
   ports_in_use INTEGER NOT NULL,
   ports_usable INTEGER NOT NULL,
   time_wait INTEGER NOT NULL,
+  has_config INTEGER NOT NULL DEFAULT 0,
   report BLOB NOT NULL,
   UNIQUE(host, instance_id, sequence));
 CREATE INDEX IF NOT EXISTS reports_by_host_time ON reports(host, collected_ms);
@@ -222,8 +223,8 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
       last_seen_ms = max(last_seen_ms, excluded.last_seen_ms))sql");
   Statement report(db_, R"sql(
     INSERT OR IGNORE INTO reports(host, instance_id, sequence, collected_ms, received_ms,
-                                  ports_in_use, ports_usable, time_wait, report)
-    VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))sql");
+                                  ports_in_use, ports_usable, time_wait, has_config, report)
+    VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql");
   Statement instance(db_, R"sql(
     INSERT INTO instances(host, instance_id, max_sequence, dropped_total, last_seen_ms)
     VALUES(?1, ?2, ?3, ?4, ?5)
@@ -287,7 +288,8 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
                .Bind(6, r.ports_in_use)
                .Bind(7, r.ports_usable)
                .Bind(8, r.time_wait)
-               .BindBlob(9, r.payload)
+               .Bind(9, r.has_config ? 1 : 0)
+               .BindBlob(10, r.payload)
                .Run();
       // The unique key is the last word on identity, should a mark ever have been lost.
       duplicate = ok && sqlite3_changes(db_) == 0;
@@ -342,7 +344,10 @@ Expected<std::vector<StoredHost>> Store::LoadHosts() {
            reports_total, duplicates_total FROM hosts ORDER BY host)sql");
   Statement last(db_, R"sql(
     SELECT report FROM reports WHERE host = ?1 ORDER BY collected_ms DESC, id DESC LIMIT 1)sql");
-  if (!hosts.ok() || !last.ok()) return Error("cannot read hosts");
+  Statement config(db_, R"sql(
+    SELECT report FROM reports WHERE host = ?1 AND has_config
+    ORDER BY collected_ms DESC, id DESC LIMIT 1)sql");
+  if (!hosts.ok() || !last.ok() || !config.ok()) return Error("cannot read hosts");
   std::vector<StoredHost> out;
   int rc;
   while ((rc = hosts.Step()) == SQLITE_ROW) {
@@ -367,6 +372,9 @@ Expected<std::vector<StoredHost>> Store::LoadHosts() {
       h.last_payload = last.Blob(0);
     }
     last.Reset();
+    config.BindText(1, h.host);
+    if (config.Step() == SQLITE_ROW) h.last_config_payload = config.Blob(0);
+    config.Reset();
     out.push_back(std::move(h));
   }
   if (rc != SQLITE_DONE) return Error("cannot read hosts");

@@ -45,6 +45,7 @@ struct StoredReport {
   uint32_t ports_usable = 0;
   uint32_t time_wait = 0;
   uint64_t agent_dropped_total = 0;  ///< the instance's reports_dropped_total in this report
+  bool has_config = false;           ///< carries a settings snapshot (sent on change, not always)
   std::string payload;               ///< serialized portwatch.v1.Report
 };
 
@@ -73,6 +74,8 @@ struct StoredHost {
   uint64_t agent_dropped_total = 0;
   bool has_report = false;
   std::string last_payload;  ///< the report collected last
+  /// The newest report that carried settings (they are not in every report); empty if none.
+  std::string last_config_payload;
 };
 
 /// One row of a host's history, oldest first.

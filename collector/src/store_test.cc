@@ -126,9 +126,10 @@ TEST_F(StoreTest, SequencesAreScopedByInstanceAndHost) {
 TEST_F(StoreTest, EverythingCommittedSurvivesAReopen) {
   {
     auto s = OpenOk();
-    WriteOk(*s, {Hello("web01", "a", 100), Report("web01", "a", 1, 1000, 0),
-                 Report("web01", "a", 3, 3000, 4), Report("web01", "a", 2, 2000, 1),
-                 Report("web01", "a", 3, 3000, 4)});
+    StoreOp with_settings = Report("web01", "a", 1, 1000, 0);
+    with_settings.report.has_config = true;
+    WriteOk(*s, {Hello("web01", "a", 100), with_settings, Report("web01", "a", 3, 3000, 4),
+                 Report("web01", "a", 2, 2000, 1), Report("web01", "a", 3, 3000, 4)});
   }
   auto s = OpenOk();
   auto hosts = s->LoadHosts();
@@ -145,7 +146,8 @@ TEST_F(StoreTest, EverythingCommittedSurvivesAReopen) {
   EXPECT_EQ(h.agent_dropped_total, 4u);
   EXPECT_EQ(h.last_seen_unix_ms, 3005);
   ASSERT_TRUE(h.has_report);
-  EXPECT_EQ(h.last_payload, "payload a/3");  // the latest collected
+  EXPECT_EQ(h.last_payload, "payload a/3");         // the latest collected
+  EXPECT_EQ(h.last_config_payload, "payload a/1");  // the latest with settings
   // The marks came back too: old sequences stay duplicates.
   EXPECT_EQ(WriteOk(*s, {Report("web01", "a", 3, 3000), Report("web01", "a", 4, 4000)}), "DS");
 }

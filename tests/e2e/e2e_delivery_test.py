@@ -111,6 +111,8 @@ class DeliveryTest(ProcessTestCase):
                      what=f"{h} to be listed as silent")
             text = self.scrape(col["metrics_port"])
             self.assertEqual(self.metric(text, "portwatch_host_reports_total", host=h), total)
+            # Settings come only now and then; the stored ones are back without a new report.
+            self.assertIn(f'portwatch_host_config_value{{host="{h}",', text)
         self.assertIn("2 hosts restored", self.log_of("collector3"))
 
     def test_agent_killed_with_a_full_spool_replays_it_after_restart(self):
