@@ -144,6 +144,18 @@ Status Store::Exec(const char* sql) {
   return Status::Ok();
 }
 
+Status Store::EndTransaction(bool ok, const char* doing) {
+  if (ok) {
+    Status st = Exec("COMMIT");
+    if (st.ok()) return st;
+    Exec("ROLLBACK");
+    return st;
+  }
+  Status e = Error(doing);  // read SQLite's message before the rollback replaces it
+  Exec("ROLLBACK");
+  return e;
+}
+
 Status Store::Init() {
   if (opts_.path.empty()) return Status::Error("no database path given; pass --db FILE");
   int rc =
@@ -239,9 +251,7 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
       duplicates_total = duplicates_total + excluded.duplicates_total,
       last_seen_ms = max(last_seen_ms, excluded.last_seen_ms))sql");
   if (!hello.ok() || !report.ok() || !instance.ok() || !counts.ok()) {
-    Status e = Error("cannot prepare statements");
-    Exec("ROLLBACK");
-    return e;
+    return EndTransaction(false, "cannot prepare statements");
   }
 
   // Changes become visible in memory only once the transaction commits.
@@ -322,16 +332,8 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
              .Bind(4, it->second.duplicates)
              .Run();
   }
-  if (!ok) {
-    Status e = Error("cannot store reports");
-    Exec("ROLLBACK");
-    return e;
-  }
-  st = Exec("COMMIT");
-  if (!st.ok()) {
-    Exec("ROLLBACK");
-    return st;
-  }
+  st = EndTransaction(ok, "cannot store reports");
+  if (!st.ok()) return st;
   for (auto& [key, mark] : marks) marks_[key] = mark;
   for (auto& [host, n] : dropped) host_dropped_[host] += n;
   for (auto& [host, c] : per_host) host_rows_[host] += c.stored;
@@ -448,16 +450,8 @@ Expected<uint64_t> Store::Prune(int64_t now_unix_ms) {
     old_marks.Reset();
   }
   if (ok) ok = forget.Bind(1, cutoff).Run();
-  if (!ok) {
-    Status e = Error("cannot prune history");
-    Exec("ROLLBACK");
-    return e;
-  }
-  st = Exec("COMMIT");
-  if (!st.ok()) {
-    Exec("ROLLBACK");
-    return st;
-  }
+  st = EndTransaction(ok, "cannot prune history");
+  if (!st.ok()) return st;
   host_rows_ = std::move(rows);
   for (const std::string& key : forgotten) marks_.erase(key);
   return deleted;

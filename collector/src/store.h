@@ -126,6 +126,8 @@ class Store {
   explicit Store(StoreOptions options) : opts_(std::move(options)) {}
   Status Init();
   Status Exec(const char* sql);
+  /// Commits when `ok`, else rolls back and says what failed (`doing`, with SQLite's reason).
+  Status EndTransaction(bool ok, const char* doing);
   Status Error(const std::string& doing) const;
 
   StoreOptions opts_;
