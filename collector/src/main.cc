@@ -99,6 +99,22 @@ int main(int argc, char** argv) {
   store_opts.history_max_age_ms = *max_age;
   auto silent_ms = pw::ParseDurationMs(silent_after, "--silent-after");
   if (!silent_ms.ok()) return Fail(silent_ms.error());
+
+  // Signals are taken synchronously by main below; block them before any thread starts.
+  sigset_t sigs = pw::BlockTerminationSignals();
+
+  // Ports first: a taken port is a configuration error that must not touch the database.
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(metrics_addr->ToString());
+  } catch (const std::exception& e) {
+    return Fail("cannot serve metrics on " + metrics_listen + " (" + e.what() +
+                "): is the port taken or the address not on this host? Choose another with "
+                "--metrics-listen");
+  }
+  exposer->RegisterCollectable(registry);
+
   if (const auto parent = std::filesystem::path(db).parent_path(); !parent.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
@@ -113,10 +129,6 @@ int main(int argc, char** argv) {
   auto restored = pc::RestoreFleet(**store, fleet);
   if (!restored.ok()) return Fail(restored.error());
 
-  // Signals are taken synchronously by main below; block them before any thread starts.
-  sigset_t sigs = pw::BlockTerminationSignals();
-
-  auto registry = std::make_shared<prometheus::Registry>();
   pc::Rejections rejections(*registry);
   pc::IngestLimits limits;
   limits.max_streams = max_streams;
@@ -124,17 +136,13 @@ int main(int argc, char** argv) {
   writer.Start();
   pc::IngestService service(fleet, writer, *registry, rejections, limits);
   auto fleet_metrics = std::make_shared<pc::FleetCollectable>(fleet);
-
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(metrics_addr->ToString());
-  } catch (const std::exception& e) {
-    return Fail("cannot serve metrics on " + metrics_listen + " (" + e.what() +
-                "): is the port taken or the address not on this host? Choose another with "
-                "--metrics-listen");
-  }
-  exposer->RegisterCollectable(registry);
   exposer->RegisterCollectable(fleet_metrics);
+  // The exposer was made first; on every way out, it must stop serving scrapes before the state
+  // they read (declared after it) is destroyed.
+  struct StopServingMetrics {
+    std::unique_ptr<prometheus::Exposer>& exposer;
+    ~StopServingMetrics() { exposer.reset(); }
+  } stop_serving_metrics{exposer};
 
   grpc::ServerBuilder builder;
   int grpc_port = 0;
