@@ -6,7 +6,9 @@
 
 namespace portwatch::agent {
 
-std::string SummaryToJson(const std::string& hostname, const SocketSummary& s) {
+namespace {
+
+nlohmann::json SummaryObject(const std::string& hostname, const SocketSummary& s) {
   nlohmann::json j;
   j["host"] = hostname;
   j["total_sockets"] = s.total_sockets;
@@ -26,7 +28,76 @@ std::string SummaryToJson(const std::string& hostname, const SocketSummary& s) {
     states[std::string(FamilyName(static_cast<Family>(f)))] = fam;
   }
   j["states"] = states;
-  return j.dump(2) + "\n";
+  return j;
+}
+
+nlohmann::json StatesObject(const StateCounts& states) {
+  nlohmann::json j = nlohmann::json::object();
+  for (int st = 1; st < kTcpStateCount; ++st) {
+    if (states[st] != 0) j[std::string(TcpStateName(static_cast<TcpState>(st)))] = states[st];
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string SummaryToJson(const std::string& hostname, const SocketSummary& s) {
+  return SummaryObject(hostname, s).dump(2) + "\n";
+}
+
+std::string ReportToJson(const std::string& hostname, const Report& r,
+                         const std::vector<std::string>& notes) {
+  nlohmann::json j = SummaryObject(hostname, r.sockets);
+  j["collected_unix_ms"] = r.collected_unix_ms;
+  nlohmann::json dests = nlohmann::json::array();
+  for (const DestinationUsage& d : r.destinations.top) {
+    dests.push_back({{"remote", d.remote.ToString()},
+                     {"local_ports", d.local_ports},
+                     {"states", StatesObject(d.states)}});
+  }
+  j["destinations"] = {{"top", dests}, {"others", r.destinations.other_count}};
+  nlohmann::json procs = nlohmann::json::array();
+  for (const ProcessUsage& p : r.processes.top) {
+    procs.push_back({{"pid", p.pid},
+                     {"name", p.name},
+                     {"program", p.program},
+                     {"ephemeral_ports", p.ephemeral_ports},
+                     {"states", StatesObject(p.states)}});
+  }
+  j["processes"] = {{"top", procs}, {"others", r.processes.other_count}};
+  nlohmann::json listeners = nlohmann::json::array();
+  for (const ListenerUsage& l : r.listeners) {
+    listeners.push_back({{"local", l.local.ToString()},
+                         {"pid", l.pid},
+                         {"process", l.process},
+                         {"accept_queue", l.accept_queue},
+                         {"backlog", l.backlog}});
+  }
+  j["listeners"] = listeners;
+  if (r.has_config) {
+    nlohmann::json values = nlohmann::json::object();
+    for (const ConfigValue& v : r.config.values) {
+      // null: absent, the OS default applies (not 0).
+      if (!v.present) {
+        values[v.key] = nullptr;
+      } else if (v.type == ConfigValue::Type::kInt) {
+        values[v.key] = v.int_value;
+      } else {
+        values[v.key] = v.string_value;
+      }
+    }
+    j["config"] = {{"os_version", r.config.os_version}, {"values", values}};
+  }
+  nlohmann::json counters = nlohmann::json::object();
+  for (const EventCounter& c : r.events.counters) {
+    counters[c.name] = {{"count", c.value}, {"last_unix_ms", c.last_unix_ms}};
+  }
+  j["events"] = {{"counters", counters},
+                 {"degraded", r.events.degraded},
+                 {"degraded_reason", r.events.degraded_reason}};
+  j["notes"] = notes;
+  // Replace rather than fail on text that is not UTF-8 (a process name from an odd locale).
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string SummaryToTable(const std::string& hostname, const SocketSummary& s) {
