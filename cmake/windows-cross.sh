@@ -44,6 +44,17 @@ case "$mode" in
     rc=0
     wine "$exe" --gtest_brief=0 || rc=$?
     echo "windows-cross: tests under $(wine --version) took $(( $(date +%s) - start )) s, exit $rc"
+    # The Windows example config must be read by the agent: every key known, the first failure
+    # is that this build cannot stream (the full MSVC build fails on the absent CA file instead).
+    agent="$bin/agent/src/windows/portwatch-agent.exe"
+    example=$(winepath -w "$src/deploy/windows/agent.ini.example")
+    if out=$(wine "$agent" --config "$example" run 2>&1); then
+      echo "windows-cross: agent.ini.example: the agent did not refuse to start: $out" >&2; rc=1
+    elif ! grep -q "built without gRPC" <<<"$out"; then
+      echo "windows-cross: agent.ini.example not accepted: $out" >&2; rc=1
+    else
+      echo "windows-cross: deploy/windows/agent.ini.example is read by portwatch-agent.exe"
+    fi
     wineserver -k 2>/dev/null || true
     exit $rc
     ;;

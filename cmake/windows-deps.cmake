@@ -2,6 +2,12 @@
 # protobuf and OpenSSL are found and the agent can stream to a collector. The mingw-w64
 # cross-build has none of them: it builds the probes, summary, snapshot, service plumbing and
 # tests, with a report sink that writes JSON to a file.
+# windows.h must not define min/max macros over std::min / std::max.
+add_compile_definitions(NOMINMAX)
+if(MSVC)
+  # Link the static CRT like the vcpkg x64-windows-static triplet, so the .exe stands alone.
+  set(CMAKE_MSVC_RUNTIME_LIBRARY "MultiThreaded$<$<CONFIG:Debug>:Debug>")
+endif()
 find_package(Threads REQUIRED)
 find_package(gRPC CONFIG QUIET)
 if(gRPC_FOUND)

@@ -10,6 +10,7 @@
 #include <windows.h>
 #include <wbemidl.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
