@@ -9,6 +9,7 @@
 #include <windows.h>
 #include <iphlpapi.h>
 
+#include <algorithm>
 #include <cstddef>
 
 #include "collect/socket_table.h"
@@ -81,6 +82,12 @@ class WindowsSocketTable final : public SocketTable {
           DWORD n = *size;
           // bOrder FALSE: sorting costs the OS time and the summary does not need it.
           DWORD rc = GetExtendedTcpTable(b->data(), &n, FALSE, family, TCP_TABLE_OWNER_PID_ALL, 0);
+          if (rc == ERROR_NOT_SUPPORTED && family == AF_INET6) {
+            // No IPv6 stack on this host: an empty IPv6 table, not a failed scan.
+            std::fill(b->begin(), b->begin() + win::kTableRowsOffset, 0);
+            *size = win::kTableRowsOffset;
+            return NO_ERROR;
+          }
           *size = n;
           return rc;
         },

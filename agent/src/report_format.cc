@@ -105,11 +105,15 @@ std::string SummaryToTable(const std::string& hostname, const SocketSummary& s) 
   char line[160];
   std::snprintf(line, sizeof line, "host %s: %u TCP sockets\n", hostname.c_str(), s.total_sockets);
   out += line;
-  std::snprintf(line, sizeof line,
-                "ephemeral range %u-%u: %u of %u usable ports held (%.1f%%)\n\n",
-                s.ephemeral_range.low, s.ephemeral_range.high, s.ephemeral_ports_in_use,
-                s.ephemeral_ports_usable, 100.0 * s.ephemeral_utilization());
-  out += line;
+  if (s.ephemeral_range.empty()) {
+    out += "ephemeral range unknown: port use not computed\n\n";
+  } else {
+    std::snprintf(line, sizeof line,
+                  "ephemeral range %u-%u: %u of %u usable ports held (%.1f%%)\n\n",
+                  s.ephemeral_range.low, s.ephemeral_range.high, s.ephemeral_ports_in_use,
+                  s.ephemeral_ports_usable, 100.0 * s.ephemeral_utilization());
+    out += line;
+  }
   std::snprintf(line, sizeof line, "%-12s %10s %10s\n", "STATE", "IPV4", "IPV6");
   out += line;
   for (int st = 1; st < kTcpStateCount; ++st) {
