@@ -11,6 +11,7 @@
 #include <wbemidl.h>
 
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -252,20 +253,39 @@ win::DynamicPorts ReadDynamicPorts(const OsVersion& os,
   return d;
 }
 
+// ReadTcpConfig and ReadEphemeralPorts are called together each refresh; one set of WMI
+// queries (four COM round trips, tens of milliseconds) serves both.
+win::DynamicPorts CachedDynamicPorts(const OsVersion& os,
+                                     const std::vector<ConfigValue>& parameters) {
+  constexpr ULONGLONG kReuseMs = 5000;
+  static std::mutex mu;
+  static ULONGLONG read_at = 0;
+  static bool have = false;
+  static win::DynamicPorts cached;
+  std::lock_guard<std::mutex> lock(mu);
+  const ULONGLONG now = GetTickCount64();
+  if (!have || now - read_at > kReuseMs) {
+    cached = ReadDynamicPorts(os, parameters);
+    read_at = now;
+    have = true;
+  }
+  return cached;
+}
+
 }  // namespace
 
 Expected<ConfigSnapshot> ReadTcpConfig(const std::string& /*root*/) {
   OsVersion os = ReadOsVersion();
   auto params = ReadTcpipParameters();
   if (!params.ok()) return params.status();
-  return win::BuildWindowsConfig(OsVersionText(os), *params, ReadDynamicPorts(os, *params));
+  return win::BuildWindowsConfig(OsVersionText(os), *params, CachedDynamicPorts(os, *params));
 }
 
 Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& /*root*/) {
   OsVersion os = ReadOsVersion();
   auto params = ReadTcpipParameters();
   if (!params.ok()) return params.status();
-  win::DynamicPorts d = ReadDynamicPorts(os, *params);
+  win::DynamicPorts d = CachedDynamicPorts(os, *params);
   if (d.source.empty()) {
     return Status::Error("the dynamic TCP port range is unknown: " + d.unknown_reason +
                          ". `netsh int ipv4 show dynamicport tcp` shows it on the host");
