@@ -104,6 +104,12 @@ Status ParseSockDiagDatagram(const uint8_t* data, size_t len, std::vector<Socket
       std::memcpy(e.local_addr.data(), m.id.idiag_src, alen);
       std::memcpy(e.remote_addr.data(), m.id.idiag_dst, alen);
       e.inode = m.idiag_inode;
+      if (e.state == TcpState::kListen) {
+        // For listeners the kernel reports the accept queue length and its limit (backlog) in
+        // the receive and send queue fields.
+        e.accept_queue = m.idiag_rqueue;
+        e.backlog = m.idiag_wqueue;
+      }
       out->push_back(e);
     }
     // Other types (none expected) are skipped: their length was checked above.

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <unistd.h>
 
 namespace portwatch::agent {
 namespace {
@@ -63,6 +65,55 @@ TEST(EphemeralPorts, ReadsFromARootDirectory) {
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.error().find("cannot open ip_local_port_range"), std::string::npos);
   fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace portwatch::agent
+
+namespace portwatch::agent {
+namespace {
+
+TEST(TcpConfig, ReadsTypedValuesAndAbsentIsNotZero) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("pw_tcpconf_" + std::to_string(::getpid()));
+  fs::create_directories(root / "proc/sys/net/ipv4");
+  fs::create_directories(root / "proc/sys/net/core");
+  fs::create_directories(root / "proc/sys/kernel");
+  std::ofstream(root / "proc/sys/kernel/osrelease") << "6.1.0-test\n";
+  std::ofstream(root / "proc/sys/net/ipv4/ip_local_port_range") << "32768\t60999\n";
+  std::ofstream(root / "proc/sys/net/ipv4/tcp_fin_timeout") << "60\n";
+  std::ofstream(root / "proc/sys/net/ipv4/tcp_tw_reuse") << "2\n";
+  std::ofstream(root / "proc/sys/net/core/somaxconn") << "4096\n";
+  auto snap = ReadTcpConfig(root.string());
+  ASSERT_TRUE(snap.ok()) << snap.error();
+  EXPECT_EQ(snap->os_version, "Linux 6.1.0-test");
+  std::map<std::string, ConfigValue> by_key;
+  for (const auto& v : snap->values) by_key[v.key] = v;
+  EXPECT_TRUE(by_key.at("net.ipv4.tcp_fin_timeout").present);
+  EXPECT_EQ(by_key.at("net.ipv4.tcp_fin_timeout").int_value, 60);
+  EXPECT_EQ(by_key.at("net.ipv4.tcp_tw_reuse").int_value, 2);
+  EXPECT_EQ(by_key.at("net.core.somaxconn").int_value, 4096);
+  EXPECT_EQ(by_key.at("net.ipv4.ip_local_port_range").type, ConfigValue::Type::kString);
+  EXPECT_EQ(by_key.at("net.ipv4.ip_local_port_range").string_value, "32768 60999");
+  EXPECT_FALSE(by_key.at("net.ipv4.tcp_max_tw_buckets").present);  // no such file here
+  for (size_t i = 1; i < snap->values.size(); ++i) {
+    EXPECT_LT(snap->values[i - 1].key, snap->values[i].key);
+  }
+  // A value that is not a number is an error naming the sysctl.
+  std::ofstream(root / "proc/sys/net/ipv4/tcp_fin_timeout") << "sixty\n";
+  auto bad = ReadTcpConfig(root.string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("net.ipv4.tcp_fin_timeout"), std::string::npos);
+  fs::remove_all(root);
+}
+
+TEST(TcpConfig, ReadsThisHost) {
+  auto snap = ReadTcpConfig();
+  ASSERT_TRUE(snap.ok()) << snap.error();
+  EXPECT_EQ(snap->os_version.rfind("Linux ", 0), 0u);
+  bool range = false;
+  for (const auto& v : snap->values) range |= v.key == "net.ipv4.ip_local_port_range" && v.present;
+  EXPECT_TRUE(range);
 }
 
 }  // namespace

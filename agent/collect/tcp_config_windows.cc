@@ -253,11 +253,12 @@ win::DynamicPorts ReadDynamicPorts(const OsVersion& os,
   return d;
 }
 
-// ReadTcpConfig and ReadEphemeralPorts are called together each refresh; one set of WMI
-// queries (four COM round trips, tens of milliseconds) serves both.
+// ReadTcpConfig and ReadEphemeralPorts are called together every sample; one set of WMI queries
+// (four COM round trips, tens of milliseconds) serves both, and is reused for a minute: the range
+// changes rarely (netsh / Set-NetTCPSetting) and a change shows within that minute.
 win::DynamicPorts CachedDynamicPorts(const OsVersion& os,
                                      const std::vector<ConfigValue>& parameters) {
-  constexpr ULONGLONG kReuseMs = 5000;
+  constexpr ULONGLONG kReuseMs = 60000;
   static std::mutex mu;
   static ULONGLONG read_at = 0;
   static bool have = false;
@@ -287,7 +288,7 @@ Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& /*root*/) {
   if (!params.ok()) return params.status();
   win::DynamicPorts d = CachedDynamicPorts(os, *params);
   if (d.source.empty()) {
-    return Status::Error("the dynamic TCP port range is unknown: " + d.unknown_reason +
+    return Status::Error("the dynamic TCP port range could not be read: " + d.unknown_reason +
                          ". `netsh int ipv4 show dynamicport tcp` shows it on the host");
   }
   EphemeralPorts ep;

@@ -1,23 +1,26 @@
 // portwatch-agent: watches this host's TCP socket table and streams summaries to the collector.
+#include <malloc.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <random>
 #include <string>
 
-#include "collect/socket_table.h"
-#include "collect/tcp_config.h"
 #include "portwatch/files.h"
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
 #include "src/report_format.h"
-#include "src/summary.h"
+#include "src/sampler.h"
 #include "src/transport.h"
 
 #ifndef PORTWATCH_VERSION
@@ -67,28 +70,84 @@ bool ParseDurationMs(const std::string& text, int64_t* ms) {
   return true;
 }
 
-struct Scan {
-  pw::SocketSummary summary;
-  uint32_t duration_us = 0;
+uint64_t StatusKb(const char* field) {
+  auto text = pw::ReadFileLimited("/proc/self/status", 1 << 16, "status");
+  if (!text.ok()) return 0;
+  size_t pos = text->find(field);
+  return pos == std::string::npos ? 0 : std::strtoull(text->c_str() + pos + std::strlen(field), nullptr, 10);
+}
+
+double CpuMs() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+struct Timing {
+  double wall_median = 0, wall_max = 0, cpu_median = 0, first_wall = 0;
 };
 
-pw::Expected<Scan> ScanOnce(pa::SocketTable& table, std::vector<pw::SocketEntry>* scratch) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto ports = pa::ReadEphemeralPorts();
-  if (!ports.ok()) return ports.status();
-  pw::Status st = table.Scan(scratch);
-  if (!st.ok()) return st;
-  Scan s;
-  s.summary = pa::BuildSummary(*scratch, *ports);
-  s.duration_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                            std::chrono::steady_clock::now() - t0)
-                                            .count());
-  return s;
+// Times `iterations` samples after one warm-up: wall and CPU (user + system) milliseconds. CPU
+// time is what a sample costs the host, and unlike wall time it does not grow while the process
+// waits for a core on a busy machine.
+Timing TimeSamples(pa::Sampler& sampler, int iterations) {
+  std::vector<double> ms, cpu;
+  Timing t;
+  pw::Report r;
+  for (int i = 0; i <= iterations; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    const double c0 = CpuMs();
+    pw::Status st = sampler.Sample(&r);
+    const double c = CpuMs() - c0;
+    double d = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                   .count();
+    if (!st.ok()) {
+      std::fprintf(stderr, "portwatch-agent: bench sample failed: %s\n", st.message().c_str());
+      std::exit(1);
+    }
+    if (i == 0) {
+      t.first_wall = d;
+      continue;  // the first sample fills caches: reported apart
+    }
+    ms.push_back(d);
+    cpu.push_back(c);
+  }
+  std::sort(ms.begin(), ms.end());
+  std::sort(cpu.begin(), cpu.end());
+  t.wall_median = ms[ms.size() / 2];
+  t.wall_max = ms.back();
+  t.cpu_median = cpu[cpu.size() / 2];
+  return t;
+}
+
+// Prints the cost of one scan + summary (socket table only), and of the full sample the agent
+// takes every interval (with process attribution, settings and counters), in steady state.
+int RunBench(int iterations, const pa::SamplerOptions& opts) {
+  pa::Sampler bare(pa::MakeSocketTable(), nullptr, nullptr, opts);
+  const Timing scan = TimeSamples(bare, iterations);
+  auto full_sampler = pa::Sampler::ForThisHost(opts);
+  const Timing full = TimeSamples(*full_sampler, iterations);
+  pw::Report r;
+  (void)full_sampler->Sample(&r);
+  std::printf(
+      "{\"sockets\": %u, \"scan_ms_median\": %.3f, \"scan_ms_max\": %.3f, "
+      "\"scan_cpu_ms_median\": %.3f, \"full_first_ms\": %.3f, \"full_ms_median\": %.3f, "
+      "\"full_ms_max\": %.3f, \"full_cpu_ms_median\": %.3f, \"rss_kb\": %llu, "
+      "\"rss_peak_kb\": %llu}\n",
+      r.sockets.total_sockets, scan.wall_median, scan.wall_max, scan.cpu_median, full.first_wall,
+      full.wall_median, full.wall_max, full.cpu_median,
+      static_cast<unsigned long long>(StatusKb("VmRSS:")),
+      static_cast<unsigned long long>(StatusKb("VmHWM:")));
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // gRPC's threads would each get a glibc malloc arena; the agent allocates little, so two
+  // arenas keep its private memory small (see BENCHMARKS.md).
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{
       "portwatch-agent: watches this host's TCP ports (socket states, ephemeral range use) and "
       "streams summaries to a portwatch collector over mutual TLS."};
@@ -116,21 +175,38 @@ int main(int argc, char** argv) {
                   "Reports kept in memory while the collector is unreachable")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
 
+  size_t top_k = 20;
+  run->add_option("--top-k", top_k, "Destinations and processes listed per report")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+
   bool json = false;
-  CLI::App* snapshot = app.add_subcommand("snapshot", "Print one summary of this host and exit");
+  CLI::App* snapshot = app.add_subcommand(
+      "snapshot", "Print one report of this host (sockets, destinations, processes, settings, "
+                  "kernel counters) and exit; no collector needed");
   snapshot->add_flag("--json", json, "JSON instead of a table");
+  snapshot->add_option("--top-k", top_k, "Destinations and processes listed")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+
+  int bench_iterations = 20;
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Measure scan cost on this host and print JSON (see BENCHMARKS.md)");
+  bench->add_option("--iterations", bench_iterations, "Scans to time per mode")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
 
   CLI11_PARSE(app, argc, argv);
 
-  auto table = pa::MakeSocketTable();
-  std::vector<pw::SocketEntry> scratch;
+  pa::SamplerOptions sopts;
+  sopts.usage.top_destinations = top_k;
+  sopts.usage.top_processes = top_k;
+  auto sampler = pa::Sampler::ForThisHost(sopts);
+
+  if (bench->parsed()) return RunBench(bench_iterations, sopts);
 
   if (snapshot->parsed()) {
-    auto scan = ScanOnce(*table, &scratch);
-    if (!scan.ok()) return Fail(scan.error());
-    std::fputs((json ? pa::SummaryToJson(host_name, scan->summary)
-                     : pa::SummaryToTable(host_name, scan->summary))
-                   .c_str(),
+    pw::Report r;
+    pw::Status st = sampler->Sample(&r);
+    if (!st.ok()) return Fail(st.message());
+    std::fputs((json ? pa::ReportToJson(host_name, r) : pa::ReportToTable(host_name, r)).c_str(),
                stdout);
     return 0;
   }
@@ -153,8 +229,12 @@ int main(int argc, char** argv) {
                 " or issue a certificate for " + host_name);
   }
   // Fail early on a host without what the agent reads, rather than streaming nothing.
-  auto first = ScanOnce(*table, &scratch);
-  if (!first.ok()) return Fail(first.error());
+  {
+    pw::Report probe;
+    pw::Status st = sampler->Sample(&probe);
+    if (!st.ok()) return Fail(st.message());
+    sampler->ForceConfig();  // the first real report carries the settings
+  }
 
   // Signals are taken synchronously by the collection loop below; block them in every thread.
   sigset_t sigs = pw::BlockTerminationSignals();
@@ -184,18 +264,23 @@ int main(int argc, char** argv) {
   auto next = std::chrono::steady_clock::now();
   std::string last_error;
   for (;;) {
-    auto scan = ScanOnce(*table, &scratch);
-    if (scan.ok()) {
-      pw::Report r;
+    pw::Report r;
+    const auto t0 = std::chrono::steady_clock::now();
+    pw::Status st = sampler->Sample(&r);
+    if (st.ok()) {
       r.sequence = ++seq;
       r.collected_unix_ms = pw::NowUnixMs();
-      r.sockets = scan->summary;
-      r.health.scan_duration_us = scan->duration_us;
+      r.health.scan_duration_us = static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                t0)
+              .count());
       transport.Enqueue(std::move(r));
       last_error.clear();
-    } else if (scan.error() != last_error) {
+      // A scan's temporary maps are freed now; give the pages back rather than keep the peak.
+      malloc_trim(0);
+    } else if (st.message() != last_error) {
       // Log a changed error once, not every interval.
-      last_error = scan.error();
+      last_error = st.message();
       std::fprintf(stderr, "portwatch-agent: scan failed, will retry: %s\n", last_error.c_str());
     }
     next += interval;

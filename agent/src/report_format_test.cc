@@ -7,21 +7,25 @@ namespace portwatch::agent {
 namespace {
 
 TEST(ReportFormat, TableSaysWhenTheRangeIsUnknown) {
-  SocketSummary s;
+  Report r;
+  SocketSummary& s = r.sockets;
   s.counts[0][static_cast<int>(TcpState::kListen)] = 1;
   s.total_sockets = 1;
-  const std::string unknown = SummaryToTable("web01", s);
+  r.events.degraded = true;
+  r.events.degraded_reason = "ephemeral port range unknown: no WMI";
+  const std::string unknown = ReportToTable("web01", r);
   EXPECT_NE(unknown.find("ephemeral range unknown"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("DEGRADED: ephemeral port range unknown: no WMI"), std::string::npos);
   s.ephemeral_range = {49152, 65535};
   s.ephemeral_ports_usable = 16384;
   s.ephemeral_ports_in_use = 4096;
-  const std::string known = SummaryToTable("web01", s);
+  const std::string known = ReportToTable("web01", r);
   EXPECT_NE(known.find("ephemeral range 49152-65535: 4096 of 16384 usable ports held (25.0%)"),
             std::string::npos)
       << known;
 }
 
-TEST(ReportFormat, JsonReportCarriesTopListsConfigEventsAndNotes) {
+TEST(ReportFormat, JsonReportCarriesTopListsConfigAndEventTimes) {
   Report r;
   r.sockets.total_sockets = 3;
   DestinationUsage d;
@@ -48,7 +52,7 @@ TEST(ReportFormat, JsonReportCarriesTopListsConfigEventsAndNotes) {
   r.events.degraded = true;
   r.events.degraded_reason = "bound-only sockets cannot be counted";
 
-  nlohmann::json j = nlohmann::json::parse(ReportToJson("web01", r, {"range unknown"}));
+  nlohmann::json j = nlohmann::json::parse(ReportToJson("web01", r));
   EXPECT_EQ(j["host"], "web01");
   EXPECT_EQ(j["destinations"]["top"][0]["remote"], "10.0.4.12:1433");
   EXPECT_EQ(j["destinations"]["top"][0]["states"]["time_wait"], 2);
@@ -56,9 +60,10 @@ TEST(ReportFormat, JsonReportCarriesTopListsConfigEventsAndNotes) {
   EXPECT_EQ(j["processes"]["top"][0]["states"]["bound"], 7);
   EXPECT_TRUE(j["config"]["values"]["Tcpip.MaxUserPort"].is_null()) << "absent is null, not 0";
   EXPECT_EQ(j["config"]["values"]["Tcpip.TcpTimedWaitDelay"], 30);
-  EXPECT_EQ(j["events"]["counters"]["Tcpip.4227"]["count"], 3);
+  EXPECT_EQ(j["events"]["counters"]["Tcpip.4227"], 3);
+  EXPECT_EQ(j["events"]["last_unix_ms"]["Tcpip.4227"], 1683706530123);
   EXPECT_EQ(j["events"]["degraded"], true);
-  EXPECT_EQ(j["notes"][0], "range unknown");
+  EXPECT_EQ(j["events"]["degraded_reason"], "bound-only sockets cannot be counted");
 }
 
 }  // namespace

@@ -83,15 +83,23 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
                 Report* report) {
   report->sockets = BuildSummary(sockets, ports);
 
-  struct DestAcc {
-    StateCounts states{};
-    std::vector<uint16_t> local_ports;
-  };
+  // A connection whose local port is a listening port was accepted: it is inbound and uses no
+  // port of this host's ephemeral range toward its peer, even when a service listens on a port
+  // inside that range.
+  std::bitset<65536> listening;
+  for (const SocketEntry& e : sockets) {
+    if (e.state == TcpState::kListen) listening.set(e.local_port);
+  }
+
   struct ProcAcc {
     StateCounts states{};
     std::vector<uint16_t> ephemeral_ports;
   };
-  std::unordered_map<Endpoint, DestAcc, EndpointHash> dests;
+  // Destinations are indexed once; their (index, local port) pairs go into one flat vector that
+  // is sorted at the end, instead of a small vector per destination.
+  std::unordered_map<Endpoint, uint32_t, EndpointHash> dest_index;
+  std::vector<DestinationUsage> dest_list;
+  std::vector<uint64_t> dest_ports;  // index << 16 | port
   std::unordered_map<uint32_t, ProcAcc> procs;
   std::vector<ListenerUsage> listeners;
 
@@ -102,14 +110,18 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
     // Outbound connections: from an ephemeral local port toward a remote endpoint. Listeners and
     // bound-only sockets have no remote endpoint.
     if (ephemeral && e.remote_port != 0 && e.state != TcpState::kListen &&
-        e.state != TcpState::kBound) {
+        e.state != TcpState::kBound && !listening.test(e.local_port)) {
       Endpoint remote;
       remote.family = e.family;
       remote.addr = e.remote_addr;
       remote.port = e.remote_port;
-      DestAcc& d = dests[remote];
-      ++d.states[st];
-      d.local_ports.push_back(e.local_port);
+      auto [it, inserted] = dest_index.try_emplace(remote, static_cast<uint32_t>(dest_list.size()));
+      if (inserted) {
+        dest_list.emplace_back();
+        dest_list.back().remote = remote;
+      }
+      ++dest_list[it->second].states[st];
+      dest_ports.push_back(uint64_t{it->second} << 16 | e.local_port);
     }
     ProcAcc& p = procs[e.owner_pid];
     ++p.states[st];
@@ -126,15 +138,11 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
     }
   }
 
-  std::vector<DestinationUsage> dest_list;
-  dest_list.reserve(dests.size());
-  for (auto& [remote, acc] : dests) {
-    DestinationUsage d;
-    d.remote = remote;
-    d.states = acc.states;
-    d.local_ports = DistinctPorts(&acc.local_ports);
-    dest_list.push_back(std::move(d));
+  std::sort(dest_ports.begin(), dest_ports.end());
+  for (size_t i = 0; i < dest_ports.size(); ++i) {
+    if (i == 0 || dest_ports[i] != dest_ports[i - 1]) ++dest_list[dest_ports[i] >> 16].local_ports;
   }
+  dest_index.clear();
   report->destinations = TopK(
       std::move(dest_list), options.top_destinations,
       [](const DestinationUsage& a, const DestinationUsage& b) {

@@ -80,3 +80,65 @@ TEST(Summary, EmptyTable) {
 
 }  // namespace
 }  // namespace portwatch::agent
+
+namespace portwatch::agent {
+namespace {
+
+TEST(Usage, InboundConnectionsToAListenerInTheRangeAreNotDestinations) {
+  // A service listening on 50005, inside the ephemeral range: its accepted connections use no
+  // ephemeral port toward their clients. The client side (local 50001 -> 50005) is outbound.
+  SocketEntry listen = Sock(Family::kIpv4, TcpState::kListen, 50005);
+  SocketEntry accepted = Sock(Family::kIpv4, TcpState::kEstablished, 50005, 50001);
+  SocketEntry client = Sock(Family::kIpv4, TcpState::kEstablished, 50001, 50005);
+  Report r;
+  BuildUsage({listen, accepted, client}, EphemeralPorts{{50000, 50009}, {}}, nullptr, {}, &r);
+  ASSERT_EQ(r.destinations.top.size(), 1u);
+  EXPECT_EQ(r.destinations.top[0].remote.port, 50005);
+  EXPECT_EQ(r.destinations.top[0].local_ports, 1u);
+}
+
+TEST(Usage, TopKFoldsTheRestAndCountsDistinctPorts) {
+  std::vector<SocketEntry> v;
+  // Destination port 1000 gets 5 connections from 5 ports, 2000 gets 3 (two share a port, in
+  // TIME_WAIT and ESTABLISHED: one port), 3000 and 4000 get 1 each.
+  for (uint16_t p = 0; p < 5; ++p) v.push_back(Sock(Family::kIpv4, TcpState::kEstablished, 50000 + p, 1000));
+  v.push_back(Sock(Family::kIpv4, TcpState::kTimeWait, 50010, 2000));
+  v.push_back(Sock(Family::kIpv4, TcpState::kEstablished, 50010, 2000));
+  v.push_back(Sock(Family::kIpv4, TcpState::kEstablished, 50011, 2000));
+  v.push_back(Sock(Family::kIpv4, TcpState::kEstablished, 50012, 3000));
+  v.push_back(Sock(Family::kIpv4, TcpState::kSynSent, 50013, 4000));
+  for (auto& e : v) e.owner_pid = e.remote_port == 1000 ? 7 : 8;
+  UsageOptions opts;
+  opts.top_destinations = 2;
+  opts.top_processes = 1;
+  Report r;
+  BuildUsage(v, EphemeralPorts{{50000, 50099}, {}}, nullptr, opts, &r);
+  ASSERT_EQ(r.destinations.top.size(), 2u);
+  EXPECT_EQ(r.destinations.top[0].remote.port, 1000);
+  EXPECT_EQ(r.destinations.top[0].local_ports, 5u);
+  EXPECT_EQ(r.destinations.top[1].remote.port, 2000);
+  EXPECT_EQ(r.destinations.top[1].local_ports, 2u);
+  EXPECT_EQ(r.destinations.top[1].total(), 3u);
+  EXPECT_EQ(r.destinations.other_count, 2u);
+  EXPECT_EQ(r.destinations.other.local_ports, 2u);
+  EXPECT_EQ(r.destinations.other.states[static_cast<int>(TcpState::kSynSent)], 1u);
+  ASSERT_EQ(r.processes.top.size(), 1u);
+  EXPECT_EQ(r.processes.top[0].pid, 7u);  // 5 ports beat 4
+  EXPECT_EQ(r.processes.top[0].ephemeral_ports, 5u);
+  EXPECT_EQ(r.processes.top[0].name, "");  // no attribution given: pid known, name not
+  EXPECT_EQ(r.processes.other_count, 1u);
+  EXPECT_EQ(r.processes.other.ephemeral_ports, 4u);
+}
+
+TEST(Usage, UnattributedSocketsAreNamedNotDropped) {
+  Report r;
+  BuildUsage({Sock(Family::kIpv6, TcpState::kBound, 50003)}, EphemeralPorts{{50000, 50009}, {}},
+             nullptr, {}, &r);
+  ASSERT_EQ(r.processes.top.size(), 1u);
+  EXPECT_EQ(r.processes.top[0].name, kUnattributedProcess);
+  EXPECT_EQ(r.processes.top[0].ephemeral_ports, 1u);
+  EXPECT_TRUE(r.destinations.top.empty());  // bound-only: no destination
+}
+
+}  // namespace
+}  // namespace portwatch::agent

@@ -37,6 +37,118 @@ const char* OsName(OsKind os) {
   return "unknown";
 }
 
+// Per-host detail from the agent's bounded top-K lists, its settings and its kernel counters.
+// Cardinality stays bounded: an agent sends at most K destinations and processes, a fixed set of
+// settings and counters, and the wire layer refuses longer lists.
+struct HostDetailFamilies {
+  prometheus::MetricFamily dest_ports = NewFamily(
+      "portwatch_host_destination_local_ports",
+      "Distinct local ports in use toward a remote endpoint (its 4-tuple use), top-K per host",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily dest_pressure = NewFamily(
+      "portwatch_host_destination_pressure_ratio",
+      "Local ports in use toward a remote endpoint over the usable ephemeral ports, top-K per host",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily dest_conns = NewFamily(
+      "portwatch_host_destination_connections",
+      "Connections toward a remote endpoint from ephemeral ports, by state, top-K per host",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily proc_ports = NewFamily(
+      "portwatch_host_process_ephemeral_ports",
+      "Ephemeral ports held by a process, top-K per host (process=(unattributed) for sockets "
+      "whose owner could not be read)",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily proc_sockets = NewFamily(
+      "portwatch_host_process_sockets", "TCP sockets of a process by state, top-K per host",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily listener_queue = NewFamily(
+      "portwatch_host_listener_accept_queue",
+      "Connections waiting in a listener's accept queue (fullest listeners per host)",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily listener_backlog = NewFamily(
+      "portwatch_host_listener_backlog", "A listener's accept queue limit",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily config_value = NewFamily(
+      "portwatch_host_config_value",
+      "Numeric TCP settings of the host as last reported (absent settings are not exported)",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily config_info = NewFamily(
+      "portwatch_host_config_info",
+      "Text TCP settings of the host as last reported, in the value label; always 1",
+      prometheus::MetricType::Gauge);
+  prometheus::MetricFamily events = NewFamily(
+      "portwatch_host_events_total",
+      "Kernel TCP counters and counted TCP events (Windows Tcpip events, kernel log lines) as "
+      "last reported by the host",
+      prometheus::MetricType::Counter);
+  prometheus::MetricFamily degraded = NewFamily(
+      "portwatch_host_agent_degraded",
+      "1 when the agent could not read a source (counts from it are missing, not zero)",
+      prometheus::MetricType::Gauge);
+
+  std::vector<prometheus::MetricFamily*> all() {
+    return {&dest_ports,   &dest_pressure,    &dest_conns,   &proc_ports,  &proc_sockets,
+            &listener_queue, &listener_backlog, &config_value, &config_info, &events, &degraded};
+  }
+};
+
+void RenderHostDetail(const std::vector<HostView>& hosts, HostDetailFamilies* f) {
+  for (const HostView& h : hosts) {
+    if (!h.has_report) continue;
+    const Report& r = h.last_report;
+    const double usable = r.sockets.ephemeral_ports_usable;
+    for (const DestinationUsage& d : r.destinations.top) {
+      const std::string dest = d.remote.ToString();
+      AddSample(f->dest_ports, {{"host", h.host}, {"destination", dest}}, d.local_ports);
+      AddSample(f->dest_pressure, {{"host", h.host}, {"destination", dest}},
+                usable > 0 ? d.local_ports / usable : 0);
+      for (int st = 1; st < kTcpStateCount; ++st) {
+        if (d.states[st] == 0) continue;
+        AddSample(f->dest_conns,
+                  {{"host", h.host},
+                   {"destination", dest},
+                   {"state", std::string(TcpStateName(static_cast<TcpState>(st)))}},
+                  d.states[st]);
+      }
+    }
+    for (const ProcessUsage& p : r.processes.top) {
+      const std::string pid = std::to_string(p.pid);
+      AddSample(f->proc_ports, {{"host", h.host}, {"process", p.name}, {"pid", pid}},
+                p.ephemeral_ports);
+      for (int st = 1; st < kTcpStateCount; ++st) {
+        if (p.states[st] == 0) continue;
+        AddSample(f->proc_sockets,
+                  {{"host", h.host},
+                   {"process", p.name},
+                   {"pid", pid},
+                   {"state", std::string(TcpStateName(static_cast<TcpState>(st)))}},
+                  p.states[st]);
+      }
+    }
+    for (const ListenerUsage& l : r.listeners) {
+      const std::string local = l.local.ToString();
+      AddSample(f->listener_queue, {{"host", h.host}, {"listener", local}}, l.accept_queue);
+      AddSample(f->listener_backlog, {{"host", h.host}, {"listener", local}}, l.backlog);
+    }
+    if (h.has_config) {
+      for (const ConfigValue& v : h.config.values) {
+        if (!v.present) continue;
+        if (v.type == ConfigValue::Type::kInt) {
+          AddSample(f->config_value, {{"host", h.host}, {"key", v.key}},
+                    static_cast<double>(v.int_value));
+        } else {
+          AddSample(f->config_info, {{"host", h.host}, {"key", v.key}, {"value", v.string_value}},
+                    1);
+        }
+      }
+    }
+    for (const EventCounter& c : r.events.counters) {
+      AddSample(f->events, {{"host", h.host}, {"event", c.name}}, static_cast<double>(c.value));
+    }
+    AddSample(f->degraded, {{"host", h.host}}, r.events.degraded ? 1 : 0);
+  }
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> RenderFleet(const std::vector<HostView>& hosts) {
@@ -75,6 +187,7 @@ std::vector<prometheus::MetricFamily> RenderFleet(const std::vector<HostView>& h
   auto scan = NewFamily("portwatch_host_agent_scan_duration_seconds",
                      "How long the agent's last socket table scan took", MetricType::Gauge);
 
+  HostDetailFamilies detail;
   for (const HostView& h : hosts) {
     AddSample(info,
               {{"host", h.host},
@@ -105,13 +218,16 @@ std::vector<prometheus::MetricFamily> RenderFleet(const std::vector<HostView>& h
     AddSample(pending, {{"host", h.host}}, h.last_report.health.reports_pending);
     AddSample(scan, {{"host", h.host}}, h.last_report.health.scan_duration_us / 1e6);
   }
+  RenderHostDetail(hosts, &detail);
   auto hosts_total = NewFamily("portwatch_fleet_hosts", "Hosts known to this collector",
                             MetricType::Gauge);
   AddSample(hosts_total, {}, static_cast<double>(hosts.size()));
-  return {std::move(info),  std::move(sockets),     std::move(in_use),      std::move(usable),
+  std::vector<prometheus::MetricFamily> out{std::move(info),  std::move(sockets),     std::move(in_use),      std::move(usable),
           std::move(util),  std::move(range_low),   std::move(range_high),  std::move(last_report),
           std::move(reports), std::move(dropped),   std::move(pending),     std::move(scan),
           std::move(hosts_total)};
+  for (auto* f : detail.all()) out.push_back(std::move(*f));
+  return out;
 }
 
 std::vector<prometheus::MetricFamily> FleetCollectable::Collect() const {

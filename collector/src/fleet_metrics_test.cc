@@ -67,3 +67,61 @@ TEST(FleetMetrics, RendersEachHostWithItsLabel) {
 
 }  // namespace
 }  // namespace portwatch::collector
+
+namespace portwatch::collector {
+namespace {
+
+TEST(FleetMetrics, RendersTopListsSettingsAndEvents) {
+  FleetState fleet;
+  AgentHello hello;
+  hello.hostname = "web01";
+  fleet.OnHello("web01", hello);
+  Report r;
+  r.sequence = 1;
+  r.sockets.ephemeral_range = {49152, 65535};
+  r.sockets.ephemeral_ports_usable = 16384;
+  DestinationUsage d;
+  ASSERT_TRUE(Endpoint::Parse("10.0.4.12:1433", &d.remote));
+  d.local_ports = 4096;
+  d.states[static_cast<int>(TcpState::kTimeWait)] = 4000;
+  r.destinations.top.push_back(d);
+  ProcessUsage p;
+  p.pid = 4242;
+  p.name = "w3wp.exe";
+  p.ephemeral_ports = 4000;
+  p.states[static_cast<int>(TcpState::kBound)] = 3000;
+  r.processes.top.push_back(p);
+  r.has_config = true;
+  r.config.values.push_back({"Tcpip.TcpTimedWaitDelay", true, ConfigValue::Type::kInt, 240, ""});
+  r.config.values.push_back({"Tcpip.MaxUserPort", false, ConfigValue::Type::kInt, 0, ""});
+  r.config.values.push_back(
+      {"net.ipv4.ip_local_port_range", true, ConfigValue::Type::kString, 0, "32768 60999"});
+  r.events.counters.push_back({"Tcpip.4227", 3, 0});
+  ASSERT_TRUE(fleet.OnReport("web01", r, 1));
+  // A later report without settings keeps the ones already known.
+  r.sequence = 2;
+  r.has_config = false;
+  ASSERT_TRUE(fleet.OnReport("web01", r, 2));
+
+  const std::string text = prometheus::TextSerializer().Serialize(RenderFleet(fleet.Snapshot()));
+  auto has = [&](const std::string& line) {
+    EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line;
+  };
+  has("portwatch_host_destination_local_ports{host=\"web01\",destination=\"10.0.4.12:1433\"} 4096");
+  has("portwatch_host_destination_pressure_ratio{host=\"web01\",destination=\"10.0.4.12:1433\"} 0.25");
+  has("portwatch_host_destination_connections{host=\"web01\",destination=\"10.0.4.12:1433\","
+      "state=\"time_wait\"} 4000");
+  has("portwatch_host_process_ephemeral_ports{host=\"web01\",process=\"w3wp.exe\",pid=\"4242\"} "
+      "4000");
+  has("portwatch_host_process_sockets{host=\"web01\",process=\"w3wp.exe\",pid=\"4242\","
+      "state=\"bound\"} 3000");
+  has("portwatch_host_config_value{host=\"web01\",key=\"Tcpip.TcpTimedWaitDelay\"} 240");
+  has("portwatch_host_config_info{host=\"web01\",key=\"net.ipv4.ip_local_port_range\","
+      "value=\"32768 60999\"} 1");
+  has("portwatch_host_events_total{host=\"web01\",event=\"Tcpip.4227\"} 3");
+  // Absent is not zero: an absent setting is not exported at all.
+  EXPECT_EQ(text.find("Tcpip.MaxUserPort"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portwatch::collector

@@ -16,6 +16,10 @@ bool FleetState::OnReport(const std::string& host, const Report& report, int64_t
   HostView& h = it->second;
   h.has_report = true;
   h.last_report = report;
+  if (report.has_config) {
+    h.has_config = true;
+    h.config = report.config;
+  }
   h.last_seen_unix_ms = now_unix_ms;
   ++h.reports_total;
   return true;

@@ -18,6 +18,9 @@ struct HostView {
   AgentHello hello;
   bool has_report = false;
   Report last_report;
+  /// Settings arrive on change and periodically, not with every report: the latest kept here.
+  bool has_config = false;
+  ConfigSnapshot config;
   int64_t last_seen_unix_ms = 0;   ///< collector clock when the last report arrived
   uint64_t reports_total = 0;
 };

@@ -3,22 +3,27 @@
 # client certificate per agent host (EC P-256, subject alternative names). Idempotent: files that
 # exist and are valid for at least another day are kept, so re-running only adds what is missing.
 #
-#   deploy/pki/make-dev-pki.sh [--out DIR] [--collector-name NAME]... [--days N] HOST...
+#   deploy/pki/make-dev-pki.sh [--out DIR] [--collector-name NAME]... [--operator NAME]...
+#                              [--days N] HOST...
 #
-# Writes DIR/ca.pem, DIR/ca.key, DIR/collector.pem, DIR/collector.key and, for each HOST,
-# DIR/agents/HOST.pem and DIR/agents/HOST.key. The collector certificate names localhost,
-# 127.0.0.1 and ::1 plus every --collector-name. For production, use your own CA; see README.
+# Writes DIR/ca.pem, DIR/ca.key, DIR/collector.pem, DIR/collector.key, for each HOST
+# DIR/agents/HOST.pem and .key, and for each --operator DIR/operators/NAME.pem and .key (client
+# certificates for portwatchctl; the collector answers queries only from names it is told).
+# The collector certificate names localhost, 127.0.0.1 and ::1 plus every --collector-name.
+# For production, use your own CA; see README.
 set -euo pipefail
 
 out=./pki
 days=365
 collector_names=()
+operators=()
 hosts=()
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --collector-name) collector_names+=("${2:?--collector-name needs a name}"); shift 2 ;;
+    --operator) operators+=("${2:?--operator needs a name}"); shift 2 ;;
     --days) days=${2:?--days needs a number}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "make-dev-pki: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -26,14 +31,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v openssl >/dev/null || { echo "make-dev-pki: openssl is not installed; apt-get install openssl" >&2; exit 2; }
-for h in "${hosts[@]+"${hosts[@]}"}"; do
+for h in "${hosts[@]+"${hosts[@]}"}" "${operators[@]+"${operators[@]}"}"; do
   if ! [[ "$h" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$ ]]; then
     echo "make-dev-pki: '$h' is not a valid host name (letters, digits, dots and dashes)" >&2
     exit 2
   fi
 done
 
-mkdir -p "$out/agents"
+mkdir -p "$out/agents" "$out/operators"
 umask 077
 
 valid() {  # a certificate that exists and is good for at least one more day
@@ -47,7 +52,7 @@ if ! valid "$out/ca.pem"; then
     -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
   # A new CA invalidates every certificate it did not sign.
-  rm -f "$out/collector.pem" "$out"/agents/*.pem
+  rm -f "$out/collector.pem" "$out"/agents/*.pem "$out"/operators/*.pem
   echo "make-dev-pki: made CA $out/ca.pem" >&2
 fi
 
@@ -72,4 +77,7 @@ issue "$out/collector.pem" "portwatch-collector" "$san" "serverAuth"
 for h in "${hosts[@]+"${hosts[@]}"}"; do
   issue "$out/agents/$h.pem" "$h" "DNS:$h" "clientAuth"
 done
-chmod 0644 "$out"/*.pem "$out"/agents/*.pem 2>/dev/null || true
+for o in "${operators[@]+"${operators[@]}"}"; do
+  issue "$out/operators/$o.pem" "$o" "DNS:$o" "clientAuth"
+done
+chmod 0644 "$out"/*.pem "$out"/agents/*.pem "$out"/operators/*.pem 2>/dev/null || true

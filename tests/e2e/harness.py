@@ -50,6 +50,31 @@ def parse_metrics(text):
     return out
 
 
+class NetNs:
+    """A network namespace made for one test, removed on close. Needs root (CI runs as root)."""
+
+    def __init__(self, name):
+        self.name = name
+        r = subprocess.run(["ip", "netns", "add", name], capture_output=True)
+        if r.returncode != 0:
+            raise unittest.SkipTest(
+                f"cannot create a network namespace ({r.stderr.decode().strip()}): this test "
+                "needs root and iproute2")
+        self.run("ip", "link", "set", "lo", "up")
+
+    def argv(self, *argv):
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def run(self, *argv, **kw):
+        return subprocess.run(self.argv(*argv), check=True, capture_output=True, **kw)
+
+    def sysctl(self, key, value):
+        self.run("sysctl", "-q", "-w", f"{key}={value}")
+
+    def close(self):
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
+
+
 class ProcessTestCase(unittest.TestCase):
     """A test case with a temp dir, a dev PKI and process bookkeeping."""
 
@@ -77,9 +102,15 @@ class ProcessTestCase(unittest.TestCase):
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self, name, argv):
+    def netns(self):
+        """A fresh network namespace for this test, removed at cleanup (after its processes)."""
+        ns = NetNs(f"pw{os.getpid()}-{len(self.procs)}-{int(time.monotonic() * 1000) % 100000}")
+        self.addCleanup(ns.close)
+        return ns
+
+    def start(self, name, argv, stdin=None):
         log = open(os.path.join(self.tmp, f"{name}.log"), "wb")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=stdin)
         self.procs.append((p, log))
         return p
 

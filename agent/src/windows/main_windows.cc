@@ -1,5 +1,5 @@
 // portwatch-agent.exe: the Windows agent. Same collection and summary as on Linux
-// (src/collection.h, src/summary.h); Windows-specific are the probes in collect/*_windows.cc,
+// (src/sampler.h, src/summary.h); Windows-specific are the probes in collect/*_windows.cc,
 // the service plumbing (service.h) and this entry point.
 //
 //   portwatch-agent.exe snapshot [--json]          one local report, no collector needed
@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -22,9 +23,10 @@
 #include "collect/process_attribution.h"
 #include "collect/socket_table.h"
 #include "collect/windows_mapping.h"
+#include "portwatch/files.h"
 #include "portwatch/win32.h"
 #include "src/agent_util.h"
-#include "src/collection.h"
+#include "src/sampler.h"
 #include "src/report_format.h"
 #include "src/windows/report_sink.h"
 #include "src/windows/service.h"
@@ -104,29 +106,40 @@ struct RunSettings {
   std::string data_dir;
   int64_t interval_ms = 15000;
   pa::SinkOptions sink;
-  pa::CollectionOptions collection;
+  pa::SamplerOptions sampler;
 };
 
-pa::Collection MakeCollection(const RunSettings& s) {
+// The shared sampler on the Windows probes, with the event bookmark kept in the data directory.
+pa::Sampler MakeSampler(const RunSettings& s) {
   CreateDirectoryW(Wide(s.data_dir).c_str(), nullptr);
-  return pa::Collection(pa::MakeSocketTable(), pa::MakeProcessAttribution(),
-                        pa::MakeWindowsEventSource(s.data_dir + "\\tcpip-events.json"),
-                        s.collection);
+  return pa::Sampler(pa::MakeSocketTable(), pa::MakeProcessAttribution(),
+                     pa::MakeWindowsEventSource(s.data_dir + "\\tcpip-events.json"), s.sampler);
+}
+
+// One sample with the scan time the report carries.
+pw::Status SampleOnce(pa::Sampler& sampler, pw::Report* r) {
+  const auto t0 = std::chrono::steady_clock::now();
+  pw::Status st = sampler.Sample(r);
+  r->collected_unix_ms = pw::NowUnixMs();
+  r->health.scan_duration_us = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  return st;
 }
 
 // The collection loop, shared by the console and the service: until `stop` is signalled.
 int RunLoop(const RunSettings& s, HANDLE stop) {
-  pa::Collection collection = MakeCollection(s);
-  std::vector<std::string> notes;
-  auto first = collection.Collect(&notes);
+  pa::Sampler sampler = MakeSampler(s);
+  pw::Report report;
   // Fail early on a host without what the agent reads, rather than reporting nothing.
-  if (!first.ok()) return Fail(first.error());
+  pw::Status st = SampleOnce(sampler, &report);
+  if (!st.ok()) return Fail(st.message());
 
   pw::AgentHello hello;
   hello.hostname = s.host_name;
   hello.agent_version = PORTWATCH_VERSION;
   hello.os = pw::OsKind::kWindows;
-  hello.os_version = first->has_config ? first->config.os_version : "Windows";
+  hello.os_version = report.has_config ? report.config.os_version : "Windows";
   hello.instance_id = pa::RandomHex(16);
   hello.interval_ms = static_cast<uint32_t>(s.interval_ms);
   auto sink = pa::StartReportSink(s.sink, hello);
@@ -135,24 +148,23 @@ int RunLoop(const RunSettings& s, HANDLE stop) {
 
   uint64_t seq = 0;
   std::string last_problem;
-  pw::Expected<pw::Report> report = std::move(first);
   for (;;) {
     std::string problem;
-    if (report.ok()) {
-      report->sequence = ++seq;
-      (*sink)->Submit(std::move(*report));
+    if (st.ok()) {
+      if (report.events.degraded) problem = report.events.degraded_reason;
+      report.sequence = ++seq;
+      (*sink)->Submit(std::move(report));
     } else {
-      problem = "scan failed, will retry: " + report.error();
+      problem = "scan failed, will retry: " + st.message();
     }
-    for (const std::string& n : notes) problem += (problem.empty() ? "" : "; ") + n;
     // Log a changed problem once, not every interval.
     if (problem != last_problem) {
       g_log.Line(problem.empty() ? "all sources readable again" : problem);
       last_problem = problem;
     }
     if (WaitForSingleObject(stop, static_cast<DWORD>(s.interval_ms)) == WAIT_OBJECT_0) break;
-    notes.clear();
-    report = collection.Collect(&notes);
+    report = pw::Report{};
+    st = SampleOnce(sampler, &report);
   }
   g_log.Line("stopping");
   (*sink)->Stop();
@@ -160,18 +172,12 @@ int RunLoop(const RunSettings& s, HANDLE stop) {
 }
 
 int Snapshot(const RunSettings& s, bool json) {
-  RunSettings once = s;
-  once.collection.config_every = 1;
-  pa::Collection collection = MakeCollection(once);
-  std::vector<std::string> notes;
-  auto r = collection.Collect(&notes);
-  if (!r.ok()) return Fail(r.error());
-  if (json) {
-    std::fputs(pa::ReportToJson(s.host_name, *r, notes).c_str(), stdout);
-  } else {
-    std::fputs(pa::SummaryToTable(s.host_name, r->sockets).c_str(), stdout);
-    for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
-  }
+  pa::Sampler sampler = MakeSampler(s);
+  pw::Report r;
+  pw::Status st = SampleOnce(sampler, &r);
+  if (!st.ok()) return Fail(st.message());
+  std::fputs((json ? pa::ReportToJson(s.host_name, r) : pa::ReportToTable(s.host_name, r)).c_str(),
+             stdout);
   return 0;
 }
 

@@ -10,7 +10,7 @@ class FileSink final : public ReportSink {
  public:
   FileSink(std::string path, std::string host) : path_(std::move(path)), host_(std::move(host)) {}
   void Submit(Report report) override {
-    Status s = WriteFileAtomic(path_, ReportToJson(host_, report, {}));
+    Status s = WriteFileAtomic(path_, ReportToJson(host_, report));
     if (!s.ok()) std::fprintf(stderr, "portwatch-agent: %s\n", s.message().c_str());
   }
   void Stop() override {}
