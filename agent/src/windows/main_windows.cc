@@ -80,11 +80,17 @@ int Fail(const std::string& msg) {
   return 2;
 }
 
+// Lower-cased: Windows keeps the case the name was typed in at setup ("WEB01"), DNS names are
+// case-insensitive, and certificates carry them in lower case.
 std::string LocalHostName() {
   wchar_t buf[256];
   DWORD n = 256;
   if (!GetComputerNameExW(ComputerNameDnsHostname, buf, &n)) return "localhost";
-  return Narrow(buf, n);
+  std::string name = Narrow(buf, n);
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return name;
 }
 
 std::string ExecutablePath() {

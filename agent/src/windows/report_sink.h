@@ -1,7 +1,7 @@
 // Where the Windows agent's reports go. Two implementations, chosen in CMake: with gRPC
 // (report_sink_grpc.cc, the native MSVC + vcpkg build) they stream to the collector over mutual
-// TLS; without it (report_sink_file.cc, the mingw cross-build) the latest report is written as
-// JSON to a file, for local inspection and tests.
+// TLS, and can also be written to a file; without it (report_sink_file.cc, the mingw
+// cross-build) the latest report is only written as JSON to a file, for local use and tests.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -36,5 +36,12 @@ class ReportSink {
 /// Checks the options (certificates match the host name, addresses parse) and starts the sink.
 Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& options,
                                                       const AgentHello& hello);
+
+// Shared by both implementations (report_sink.cc).
+/// Adds --output.
+void AddOutputOption(CLI::App* run, SinkOptions* options);
+/// A sink writing each report as JSON to `path` (atomically replaced); fails if it cannot write.
+Expected<std::unique_ptr<ReportSink>> StartFileSink(const std::string& path,
+                                                    const std::string& host);
 
 }  // namespace portwatch::agent

@@ -9,28 +9,33 @@ namespace {
 
 class GrpcSink final : public ReportSink {
  public:
-  explicit GrpcSink(TransportOptions o) : transport_(std::move(o)) { transport_.Start(); }
+  GrpcSink(TransportOptions o, std::unique_ptr<ReportSink> copy)
+      : transport_(std::move(o)), copy_(std::move(copy)) {
+    transport_.Start();
+  }
   void Submit(Report report) override {
     const TransportStats st = transport_.stats();
     report.health.reports_dropped_total = st.reports_dropped;
     report.health.reports_pending = static_cast<uint32_t>(st.pending);
+    if (copy_) copy_->Submit(report);
     transport_.Enqueue(std::move(report));
   }
   void Stop() override { transport_.Stop(); }
 
  private:
   Transport transport_;
+  std::unique_ptr<ReportSink> copy_;  // --output, if given
 };
 
 }  // namespace
 
 void AddSinkOptions(CLI::App* run, SinkOptions* o) {
+  AddOutputOption(run, o);
   run->add_option("--collector", o->collector, "Collector address HOST:PORT")
       ->capture_default_str();
-  run->add_option("--ca", o->ca, "Fleet CA certificate (PEM)")->required();
-  run->add_option("--cert", o->cert, "This host's certificate (PEM), signed by the fleet CA")
-      ->required();
-  run->add_option("--key", o->key, "This host's private key (PEM)")->required();
+  run->add_option("--ca", o->ca, "Fleet CA certificate (PEM)");
+  run->add_option("--cert", o->cert, "This host's certificate (PEM), signed by the fleet CA");
+  run->add_option("--key", o->key, "This host's private key (PEM)");
   run->add_option("--server-name", o->server_name,
                   "Name expected in the collector's certificate, when it differs from HOST");
   run->add_option("--max-pending", o->max_pending,
@@ -41,6 +46,20 @@ void AddSinkOptions(CLI::App* run, SinkOptions* o) {
 
 Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
                                                       const AgentHello& hello) {
+  // Without certificates the agent can still write reports locally (and tests use that).
+  if (o.ca.empty() && o.cert.empty() && o.key.empty() && !o.output.empty()) {
+    return StartFileSink(o.output, hello.hostname);
+  }
+  if (o.ca.empty() || o.cert.empty() || o.key.empty()) {
+    return Status::Error("run needs --ca, --cert and --key to stream to the collector (or only "
+                         "--output FILE to write reports to a file)");
+  }
+  std::unique_ptr<ReportSink> copy;
+  if (!o.output.empty()) {
+    auto file = StartFileSink(o.output, hello.hostname);
+    if (!file.ok()) return file.status();
+    copy = std::move(*file);
+  }
   auto target = ParseHostPort(o.collector, "--collector");
   if (!target.ok()) return target.status();
   if (target->port == 0) {
@@ -60,7 +79,7 @@ Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
   t.tls = std::move(*tls);
   t.max_pending = o.max_pending;
   t.hello = hello;
-  return std::unique_ptr<ReportSink>(new GrpcSink(std::move(t)));
+  return std::unique_ptr<ReportSink>(new GrpcSink(std::move(t), std::move(copy)));
 }
 
 }  // namespace portwatch::agent
