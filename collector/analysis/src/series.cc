@@ -164,7 +164,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   fit_.segment_start_ms = segment_start_bucket_ * series.bucket_ms;
   fit_.trend = Trend{};
   fit_.forecast = Forecast{};
-  fit_.evidence = fit_.sustained = false;
+  fit_.evidence = fit_.sustained = fit_.growing = false;
 
   const size_t n = pts.size();
   const double bucket_s = static_cast<double>(series.bucket_ms) / 1000.0;
@@ -253,6 +253,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   t.per_hour_low = c.est.low * buckets_per_hour;
   t.per_hour_high = c.est.high * buckets_per_hour;
   t.pct_per_hour = capacity == 0 ? 0 : t.per_hour / cap * 100;
+  fit_.growing = t.per_hour_low > 0 && t.pct_per_hour >= options.min_growth_pct_per_h;
   t.span_s = c.span_buckets * bucket_s;
   t.points = static_cast<uint32_t>(c.len);
   t.time_wait_per_hour =

@@ -41,6 +41,9 @@ struct SeriesFit {
   Forecast forecast;
   bool evidence = false;   ///< the strict drift conditions hold (to enter drifting)
   bool sustained = false;  ///< the relaxed conditions hold (to stay drifting)
+  /// Significant growth of at least min_growth_pct_per_h, however far exhaustion is: what the
+  /// fleet aggregates count, since a detail window is too short to forecast far ahead.
+  bool growing = false;
   int64_t segment_start_ms = 0;  ///< start of the data after the last change point
   uint32_t level_shifts = 0;     ///< change points found since the series began
 };
