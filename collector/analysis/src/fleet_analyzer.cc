@@ -8,11 +8,16 @@ namespace {
 
 int Severity(HostState s) {
   switch (s) {
-    case HostState::kExhausted: return 4;
-    case HostState::kCritical: return 3;
-    case HostState::kDrifting: return 2;
-    case HostState::kSilent: return 1;
-    case HostState::kOk: break;
+    case HostState::kExhausted:
+      return 4;
+    case HostState::kCritical:
+      return 3;
+    case HostState::kDrifting:
+      return 2;
+    case HostState::kSilent:
+      return 1;
+    case HostState::kOk:
+      break;
   }
   return 0;
 }
@@ -35,8 +40,7 @@ Status FleetAnalyzer::OnSample(const std::string& host, const HostSample& sample
   Entry* e = it->second.get();
   Status st = e->analyzer.Update(sample, received_unix_ms, options_, &workspace_);
   if (!st.ok()) return st;
-  Withdraw(e);
-  Contribute(e);
+  Recontribute(e);
   // Most recently heard from goes last, so Tick() only ever looks at the front.
   if (e->in_lru) by_last_seen_.erase(e->lru);
   e->lru = by_last_seen_.insert(by_last_seen_.end(), e);
@@ -60,7 +64,8 @@ bool FleetAnalyzer::RemoveHost(const std::string& host) {
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return false;
   Entry* e = it->second.get();
-  Withdraw(e);
+  Release(&destinations_, e->destinations);
+  Release(&processes_, e->processes);
   if (e->in_lru) by_last_seen_.erase(e->lru);
   if (e->ranked) ranking_.erase(e->rank);
   --state_counts_[static_cast<int>(e->counted_state)];
@@ -68,39 +73,45 @@ bool FleetAnalyzer::RemoveHost(const std::string& host) {
   return true;
 }
 
-void FleetAnalyzer::Apply(AggregateMap* map, const std::string& key, const Contribution& c,
-                          int sign) {
+FleetAggregate* FleetAnalyzer::Find(AggregateMap* map, const std::string& key) {
   auto it = map->find(key);
   if (it == map->end()) {
-    if (sign < 0) return;  // nothing to take out
     it = map->emplace(key, FleetAggregate{}).first;
     it->second.key = key;
   }
-  FleetAggregate& a = it->second;
-  a.hosts += sign;
-  a.growing_hosts += c.growing ? sign : 0;
-  a.ports += sign * static_cast<int64_t>(c.ports);
-  a.time_wait += sign * static_cast<int64_t>(c.time_wait);
-  a.growth_milli_per_hour += sign * c.growth_milli_per_hour;
-  if (a.hosts == 0) map->erase(it);
+  return &it->second;
 }
 
-void FleetAnalyzer::Withdraw(Entry* e) {
-  for (const auto& [key, c] : e->destinations) Apply(&destinations_, key, c, -1);
-  for (const auto& [key, c] : e->processes) Apply(&processes_, key, c, -1);
-  e->destinations.clear();
-  e->processes.clear();
+void FleetAnalyzer::Apply(FleetAggregate* a, const Contribution& c, int sign) {
+  a->hosts += sign;
+  a->growing_hosts += c.growing ? sign : 0;
+  a->ports += sign * static_cast<int64_t>(c.ports);
+  a->time_wait += sign * static_cast<int64_t>(c.time_wait);
+  a->growth_milli_per_hour += sign * c.growth_milli_per_hour;
 }
 
-void FleetAnalyzer::Contribute(Entry* e) {
+void FleetAnalyzer::Release(AggregateMap* map, const std::vector<Share>& shares) {
+  for (const Share& s : shares) {
+    Apply(s.aggregate, s.contribution, -1);
+    if (s.aggregate->hosts == 0) map->erase(map->find(s.aggregate->key));
+  }
+}
+
+void FleetAnalyzer::Recontribute(Entry* e) {
+  fresh_.clear();
   e->analyzer.ForEachDestination([&](const std::string& key, const Contribution& c) {
-    e->destinations.emplace_back(key, c);
-    Apply(&destinations_, key, c, +1);
+    fresh_.push_back({Find(&destinations_, key), c});
+    Apply(fresh_.back().aggregate, c, +1);
   });
+  Release(&destinations_, e->destinations);
+  e->destinations.assign(fresh_.begin(), fresh_.end());
+  fresh_.clear();
   e->analyzer.ForEachProcess([&](const std::string& key, const Contribution& c) {
-    e->processes.emplace_back(key, c);
-    Apply(&processes_, key, c, +1);
+    fresh_.push_back({Find(&processes_, key), c});
+    Apply(fresh_.back().aggregate, c, +1);
   });
+  Release(&processes_, e->processes);
+  e->processes.assign(fresh_.begin(), fresh_.end());
 }
 
 void FleetAnalyzer::Rerank(Entry* e) {
@@ -124,8 +135,7 @@ void FleetAnalyzer::Rerank(Entry* e) {
   }
 }
 
-std::optional<HostStatus> FleetAnalyzer::Host(const std::string& host,
-                                              int64_t now_unix_ms) const {
+std::optional<HostStatus> FleetAnalyzer::Host(const std::string& host, int64_t now_unix_ms) const {
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return std::nullopt;
   return it->second->analyzer.Describe(options_, now_unix_ms);
@@ -178,8 +188,7 @@ size_t FleetAnalyzer::MemoryBytes() const {
   for (const auto& [name, e] : hosts_) {
     bytes += sizeof(std::pair<const std::string, std::unique_ptr<Entry>>) + sizeof(void*) +
              name.capacity() + sizeof(Entry) - sizeof(HostAnalyzer) + e->analyzer.MemoryBytes() +
-             (e->destinations.capacity() + e->processes.capacity()) *
-                 sizeof(std::pair<std::string, Contribution>) +
+             (e->destinations.capacity() + e->processes.capacity()) * sizeof(Share) +
              (e->in_lru ? 3 * sizeof(void*) : 0);
   }
   for (const AggregateMap* map : {&destinations_, &processes_}) {

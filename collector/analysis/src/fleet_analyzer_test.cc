@@ -27,20 +27,22 @@ HostSample With(HostSample s, std::vector<DetailSample> destinations,
 
 TEST(FleetAnalyzerTest, AggregatesDestinationsAndProcessNamesAcrossHosts) {
   auto fleet = NewFleet();
-  ASSERT_TRUE(fleet->OnSample("web01",
-                              With(PortsSample(0, 900), {{"10.0.4.12:1433", 100, 10}},
-                                   {{"w3wp.exe", 120, 10}}),
-                              0)
+  ASSERT_TRUE(
+      fleet
+          ->OnSample(
+              "web01",
+              With(PortsSample(0, 900), {{"10.0.4.12:1433", 100, 10}}, {{"w3wp.exe", 120, 10}}), 0)
+          .ok());
+  ASSERT_TRUE(fleet
+                  ->OnSample("web02",
+                             With(PortsSample(0, 900),
+                                  {{"10.0.4.12:1433", 200, 20}, {"10.0.9.1:443", 50, 0}},
+                                  {{"w3wp.exe", 230, 20}, {"sqlcmd.exe", 5, 0}}),
+                             0)
                   .ok());
-  ASSERT_TRUE(fleet->OnSample("web02",
-                              With(PortsSample(0, 900),
-                                   {{"10.0.4.12:1433", 200, 20}, {"10.0.9.1:443", 50, 0}},
-                                   {{"w3wp.exe", 230, 20}, {"sqlcmd.exe", 5, 0}}),
-                              0)
-                  .ok());
-  ASSERT_TRUE(fleet->OnSample("web03", With(PortsSample(0, 900), {{"10.0.4.12:1433", 300, 30}}, {}),
-                              0)
-                  .ok());
+  ASSERT_TRUE(
+      fleet->OnSample("web03", With(PortsSample(0, 900), {{"10.0.4.12:1433", 300, 30}}, {}), 0)
+          .ok());
   auto db = fleet->Destination("10.0.4.12:1433");
   ASSERT_TRUE(db.has_value());
   EXPECT_EQ(db->hosts, 3u);
@@ -55,9 +57,10 @@ TEST(FleetAnalyzerTest, AggregatesDestinationsAndProcessNamesAcrossHosts) {
 
   // web02 stops listing the database (it fell out of its top-K): its share leaves the aggregate
   // with the report that no longer lists it.
-  ASSERT_TRUE(fleet->OnSample("web02", With(PortsSample(kMinute, 900), {{"10.0.9.1:443", 60, 0}},
-                                            {}),
-                              kMinute)
+  ASSERT_TRUE(fleet
+                  ->OnSample("web02",
+                             With(PortsSample(kMinute, 900), {{"10.0.9.1:443", 60, 0}}, {}),
+                             kMinute)
                   .ok());
   EXPECT_EQ(fleet->Destination("10.0.4.12:1433")->ports, 400u);
   EXPECT_EQ(fleet->Destination("10.0.4.12:1433")->hosts, 2u);
@@ -74,9 +77,9 @@ TEST(FleetAnalyzerTest, AggregatesDestinationsAndProcessNamesAcrossHosts) {
 
 TEST(FleetAnalyzerTest, DetailSeriesOutsideTheTopKExpire) {
   auto fleet = NewFleet();
-  ASSERT_TRUE(fleet->OnSample("web01", With(PortsSample(0, 900), {{"10.0.4.12:1433", 100, 0}}, {}),
-                              0)
-                  .ok());
+  ASSERT_TRUE(
+      fleet->OnSample("web01", With(PortsSample(0, 900), {{"10.0.4.12:1433", 100, 0}}, {}), 0)
+          .ok());
   const int64_t expiry = fleet->options().detail_expiry_ms;
   ASSERT_TRUE(fleet->OnSample("web01", PortsSample(expiry, 900), expiry).ok());
   EXPECT_EQ(fleet->Host("web01", expiry)->destinations.size(), 1u) << "kept while it may return";
@@ -137,7 +140,7 @@ TEST(FleetAnalyzerTest, IncrementalUpdatesEqualARecomputationFromScratch) {
   bool saw_growth = false;
   for (int64_t t = 0; t < 12 * kHour; t += kMinute) {
     for (size_t h = 0; h < hosts.size(); ++h) {
-      if (rng() % 10 == 0) continue;  // a missed report now and then
+      if (rng() % 10 == 0) continue;                                // a missed report now and then
       if (h % 13 == 5 && t > 6 * kHour && t < 7 * kHour) continue;  // silent for an hour
       const bool leaks = h % 3 == 0;
       const double leak = leaks ? 0.05 * kCapacity * static_cast<double>(t) / kHour : 0;
@@ -150,10 +153,10 @@ TEST(FleetAnalyzerTest, IncrementalUpdatesEqualARecomputationFromScratch) {
         for (const DetailSample& d : s.destinations) dup = dup || d.key == key;
         if (!dup) s.destinations.push_back({key, static_cast<uint32_t>(rng() % 300), 3});
       }
-      s.processes.push_back({leaks ? "leaky.exe" : "calm.exe",
-                             static_cast<uint32_t>(150 + leak + rng() % 20), 2});
-      s.processes.push_back({proc_pool[h % proc_pool.size()], static_cast<uint32_t>(rng() % 90),
-                             1});
+      s.processes.push_back(
+          {leaks ? "leaky.exe" : "calm.exe", static_cast<uint32_t>(150 + leak + rng() % 20), 2});
+      s.processes.push_back(
+          {proc_pool[h % proc_pool.size()], static_cast<uint32_t>(rng() % 90), 1});
       ASSERT_TRUE(fleet->OnSample(hosts[h], s, t).ok());
     }
     fleet->Tick(t);
@@ -231,9 +234,9 @@ TEST(FleetAnalyzerTest, RefusesBadOptionsAndOutOfOrderSamples) {
   EXPECT_NE(fleet.error().find("silent_after_ms"), std::string::npos) << fleet.error();
 
   auto good = NewFleet();
-  ASSERT_TRUE(good->OnSample("web01", With(PortsSample(kHour, 100), {{"10.0.4.12:1433", 7, 0}}, {}),
-                             kHour)
-                  .ok());
+  ASSERT_TRUE(
+      good->OnSample("web01", With(PortsSample(kHour, 100), {{"10.0.4.12:1433", 7, 0}}, {}), kHour)
+          .ok());
   EXPECT_FALSE(good->OnSample("web01", PortsSample(0, 100), kHour).ok());
   EXPECT_EQ(good->Destination("10.0.4.12:1433")->ports, 7u) << "a refused sample changes nothing";
 }

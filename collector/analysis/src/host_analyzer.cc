@@ -74,11 +74,16 @@ void SortLargestFirst(std::vector<SeriesStatus>* v) {
 
 std::string_view HostStateName(HostState state) {
   switch (state) {
-    case HostState::kOk: return "ok";
-    case HostState::kDrifting: return "drifting";
-    case HostState::kCritical: return "critical";
-    case HostState::kExhausted: return "exhausted";
-    case HostState::kSilent: return "silent";
+    case HostState::kOk:
+      return "ok";
+    case HostState::kDrifting:
+      return "drifting";
+    case HostState::kCritical:
+      return "critical";
+    case HostState::kExhausted:
+      return "exhausted";
+    case HostState::kSilent:
+      return "silent";
   }
   return "ok";
 }
@@ -148,16 +153,17 @@ Status HostAnalyzer::Update(const HostSample& sample, int64_t received_unix_ms,
         exhausted_reason_ = what;
       }
       if (critical) {
-        critical_until_ms_ = std::max(critical_until_ms_, sample.unix_ms + options.critical_hold_ms);
+        critical_until_ms_ =
+            std::max(critical_until_ms_, sample.unix_ms + options.critical_hold_ms);
         critical_reason_ = what;
       }
     }
     it->second = c.value;
   }
 
-  const bool host_refit = ports_.Add(sample.unix_ms, sample.ports_in_use, sample.time_wait,
-                                     options.host, options) ==
-                          TrackedSeries::AddResult::kBucketClosed;
+  const bool host_refit =
+      ports_.Add(sample.unix_ms, sample.ports_in_use, sample.time_wait, options.host, options) ==
+      TrackedSeries::AddResult::kBucketClosed;
   if (host_refit) ports_.Refit(capacity_, options.host, options, ws);
   last_sample_ms_ = sample.unix_ms;
   has_sample_ = true;
@@ -166,8 +172,8 @@ Status HostAnalyzer::Update(const HostSample& sample, int64_t received_unix_ms,
 
   // Exhausted: the range, or the 4-tuples toward one destination, at (nearly) 100%.
   double utilization = Utilization(sample.ports_in_use, capacity_);
-  std::string full_what = FormatPercent(utilization) + " of " + std::to_string(capacity_) +
-                          " ports in use";
+  std::string full_what =
+      FormatPercent(utilization) + " of " + std::to_string(capacity_) + " ports in use";
   for (const DetailSample& d : sample.destinations) {
     const double u = Utilization(d.ports, capacity_);
     if (u > utilization) {
@@ -183,8 +189,8 @@ Status HostAnalyzer::Update(const HostSample& sample, int64_t received_unix_ms,
   // Enter at once on evidence; stay while utilisation is above the (lower) leave threshold, and
   // at least min_dwell_ms after the last evidence, so one sample under the line does not flip it.
   const bool evidence_now = exhausted_evidence_ms_ == sample.unix_ms && !exhausted_reason_.empty();
-  const bool recent = !exhausted_reason_.empty() &&
-                      sample.unix_ms - exhausted_evidence_ms_ < options.min_dwell_ms;
+  const bool recent =
+      !exhausted_reason_.empty() && sample.unix_ms - exhausted_evidence_ms_ < options.min_dwell_ms;
   exhausted_ = evidence_now || recent ||
                (exhausted_ && capacity_ > 0 && utilization >= options.exhausted_leave_utilization);
   Evaluate(sample.unix_ms, host_refit, options);
@@ -244,7 +250,8 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
     std::string key;
     const SeriesFit* fit = nullptr;
     Headline(&key, &fit);
-    if (fit->sustained && fit->forecast.eta_s * 1000 < static_cast<double>(options.critical_eta_ms)) {
+    if (fit->sustained &&
+        fit->forecast.eta_s * 1000 < static_cast<double>(options.critical_eta_ms)) {
       critical_until_ms_ = std::max(critical_until_ms_, unix_ms + options.min_dwell_ms);
       critical_reason_ = "full in " + FormatDuration(fit->forecast.eta_s);
     }
@@ -307,7 +314,7 @@ HostSummary HostAnalyzer::Summarize() const {
   const SeriesFit* fit = nullptr;
   Headline(&key, &fit);
   out.growth_pct_per_hour = fit->trend.pct_per_hour;
-  if (state_ != HostState::kOk) out.eta_s = fit->forecast.eta_s;
+  if (state_ != HostState::kOk && fit->sustained) out.eta_s = fit->forecast.eta_s;
   return out;
 }
 
@@ -342,8 +349,8 @@ HostStatus HostAnalyzer::Describe(const Options& options, int64_t now_unix_ms) c
   if (out.state == HostState::kSilent) {
     line += "silent, no report for " +
             FormatDuration(static_cast<double>(now_unix_ms - last_seen_ms_) / 1000) + "; last ";
-    out.reason = "no report for " +
-                 FormatDuration(static_cast<double>(now_unix_ms - last_seen_ms_) / 1000);
+    out.reason =
+        "no report for " + FormatDuration(static_cast<double>(now_unix_ms - last_seen_ms_) / 1000);
   } else if (out.state != HostState::kOk && out.state != HostState::kDrifting) {
     line += std::string(HostStateName(out.state)) + " (" + out.reason + "), ";
   }

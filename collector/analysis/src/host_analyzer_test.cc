@@ -33,31 +33,32 @@ TEST_P(LeakTest, CaughtEarlyWithAnAccurateForecast) {
   auto level = [&](int64_t t) { return c.base_ports + per_hour * static_cast<double>(t) / kHour; };
   double eta_at_drift_s = -1;
   double true_remaining_s = -1;
-  run.Feed(0, static_cast<int64_t>(true_full_h * kHour), kInterval,
-           [&](int64_t t) { return level(t) + noise(); },
-           [&](int64_t t) {
-             if (eta_at_drift_s < 0 && run.host().state() == HostState::kDrifting) {
-               eta_at_drift_s = run.Describe(t).headline_fit.forecast.eta_s;
-               true_remaining_s = (kCapacity - level(t)) / per_hour * 3600;
-             }
-           });
+  run.Feed(
+      0, static_cast<int64_t>(true_full_h * kHour), kInterval,
+      [&](int64_t t) { return level(t) + noise(); },
+      [&](int64_t t) {
+        if (eta_at_drift_s < 0 && run.host().state() == HostState::kDrifting) {
+          eta_at_drift_s = run.Describe(t).headline_fit.forecast.eta_s;
+          true_remaining_s = (kCapacity - level(t)) / per_hour * 3600;
+        }
+      });
   const int64_t drift_at = run.FirstTime(HostState::kDrifting);
   ASSERT_GE(drift_at, 0) << run.History();
   const double drift_fraction = static_cast<double>(drift_at) / kHour / true_full_h;
   const double eta_error = (eta_at_drift_s - true_remaining_s) / true_remaining_s;
-  std::printf("leak %.1f%%/h from %.0f, noise %.0f: drifting after %.1f h of %.1f h (%.0f%%), "
-              "forecast %.1f h vs real %.1f h (%+.1f%%)\n",
-              c.pct_per_hour, c.base_ports, c.noise_ports, static_cast<double>(drift_at) / kHour,
-              true_full_h, drift_fraction * 100, eta_at_drift_s / 3600, true_remaining_s / 3600,
-              eta_error * 100);
+  std::printf(
+      "leak %.1f%%/h from %.0f, noise %.0f: drifting after %.1f h of %.1f h (%.0f%%), "
+      "forecast %.1f h vs real %.1f h (%+.1f%%)\n",
+      c.pct_per_hour, c.base_ports, c.noise_ports, static_cast<double>(drift_at) / kHour,
+      true_full_h, drift_fraction * 100, eta_at_drift_s / 3600, true_remaining_s / 3600,
+      eta_error * 100);
   // Early: the forecast may reach max_extrapolation times the span measured (at most the
-  // window), and no further than the horizon, so the earliest possible moment is the later of T / (1 + r) and
-  // T - horizon; dwell and noise may add a little.
+  // window), and no further than the horizon, so the earliest possible moment is the later of T /
+  // (1 + r) and T - horizon; dwell and noise may add a little.
   const Options& o = run.options();
-  const double window_h =
-      static_cast<double>(o.host.bucket_ms) * o.host.window_buckets / kHour;
-  const double reach_h = std::min(static_cast<double>(o.drift_horizon_ms) / kHour,
-                                  o.max_extrapolation * window_h);
+  const double window_h = static_cast<double>(o.host.bucket_ms) * o.host.window_buckets / kHour;
+  const double reach_h =
+      std::min(static_cast<double>(o.drift_horizon_ms) / kHour, o.max_extrapolation * window_h);
   const double earliest_h =
       std::max(true_full_h / (1 + o.max_extrapolation), true_full_h - reach_h);
   EXPECT_LT(static_cast<double>(drift_at) / kHour, earliest_h + 0.05 * true_full_h);
@@ -139,7 +140,7 @@ TEST(HostAnalyzerTest, SpikeOrDipDuringALeakDoesNotFlipFlop) {
   const double per_hour = 0.04 * kCapacity;
   run.Feed(0, 14 * kHour, kInterval, [&](int64_t t) {
     const double v = 2000 + per_hour * static_cast<double>(t) / kHour + noise();
-    if (t == 10 * kHour) return 100.0;           // a dip to nearly nothing
+    if (t == 10 * kHour) return 100.0;            // a dip to nearly nothing
     if (t == 11 * kHour) return 0.9 * kCapacity;  // and a spike
     return v;
   });
@@ -151,9 +152,8 @@ TEST(HostAnalyzerTest, SpikeOrDipDuringALeakDoesNotFlipFlop) {
 
 TEST(HostAnalyzerTest, SpikeToFullIsExhaustedOnceThenOkOnce) {
   HostRun run;
-  run.Feed(0, 4 * kHour, kInterval, [&](int64_t t) {
-    return t == 2 * kHour ? 0.99 * kCapacity : 0.3 * kCapacity;
-  });
+  run.Feed(0, 4 * kHour, kInterval,
+           [&](int64_t t) { return t == 2 * kHour ? 0.99 * kCapacity : 0.3 * kCapacity; });
   ASSERT_EQ(run.transitions().size(), 3u) << run.History();
   EXPECT_EQ(run.transitions()[1].state, HostState::kExhausted);
   EXPECT_EQ(run.transitions()[1].unix_ms, 2 * kHour) << "at once";
@@ -186,22 +186,24 @@ TEST(HostAnalyzerTest, LeakAfterARestartIsCaughtFromTheRestart) {
   };
   double eta_at_redrift = -1;
   int64_t redrift_at = -1;
-  run.Feed(0, 20 * kHour, kInterval, [&](int64_t t) { return level(t) + noise(); },
-           [&](int64_t t) {
-             if (t < 8 * kHour || redrift_at >= 0) return;
-             const SeriesFit fit = run.Describe(t).headline_fit;
-             if (fit.evidence && fit.segment_start_ms >= 8 * kHour) {
-               redrift_at = t;
-               eta_at_redrift = fit.forecast.eta_s;
-             }
-           });
+  run.Feed(
+      0, 20 * kHour, kInterval, [&](int64_t t) { return level(t) + noise(); },
+      [&](int64_t t) {
+        if (t < 8 * kHour || redrift_at >= 0) return;
+        const SeriesFit fit = run.Describe(t).headline_fit;
+        if (fit.evidence && fit.segment_start_ms >= 8 * kHour) {
+          redrift_at = t;
+          eta_at_redrift = fit.forecast.eta_s;
+        }
+      });
   const SeriesFit fit = run.Describe(20 * kHour).ports.fit;
   EXPECT_EQ(fit.level_shifts, 1u);
   EXPECT_NEAR(static_cast<double>(fit.segment_start_ms), 8.0 * kHour, 1.0 * kMinute);
   ASSERT_GE(redrift_at, 0) << run.History();
   const double real = (kCapacity - level(redrift_at)) / per_hour * 3600;
-  std::printf("leak after restart: evidence again %.1f h after it, forecast %.1f h vs real %.1f h\n",
-              static_cast<double>(redrift_at) / kHour - 8, eta_at_redrift / 3600, real / 3600);
+  std::printf(
+      "leak after restart: evidence again %.1f h after it, forecast %.1f h vs real %.1f h\n",
+      static_cast<double>(redrift_at) / kHour - 8, eta_at_redrift / 3600, real / 3600);
   EXPECT_NEAR(eta_at_redrift, real, 0.2 * real);
   EXPECT_EQ(run.host().state(), HostState::kDrifting) << run.History();
 }
@@ -366,9 +368,10 @@ TEST(HostAnalyzerTest, CompressedTimeDrillLeakIsCaughtBeforeFailure) {
   }
   ASSERT_GE(drift_at, 0);
   const double real_s = static_cast<double>(failed_at - drift_at) / kSecond;
-  std::printf("drill shape: drifting at %.0f s, failure at %.0f s, forecast %.0f s vs real %.0f s\n",
-              static_cast<double>(drift_at) / kSecond, static_cast<double>(failed_at) / kSecond,
-              eta_at_drift, real_s);
+  std::printf(
+      "drill shape: drifting at %.0f s, failure at %.0f s, forecast %.0f s vs real %.0f s\n",
+      static_cast<double>(drift_at) / kSecond, static_cast<double>(failed_at) / kSecond,
+      eta_at_drift, real_s);
   EXPECT_EQ(run.FirstTime(HostState::kDrifting), drift_at) << run.History();
   EXPECT_LT(drift_at, failed_at / 2);
   EXPECT_NEAR(eta_at_drift, real_s, 0.3 * real_s);

@@ -9,9 +9,7 @@ int64_t ScaleMs(int64_t ms, double factor) {
   return static_cast<int64_t>(std::llround(static_cast<double>(ms) * factor));
 }
 
-Status Bad(const std::string& what) {
-  return Status::Error("analysis option " + what);
-}
+Status Bad(const std::string& what) { return Status::Error("analysis option " + what); }
 
 }  // namespace
 
@@ -34,7 +32,8 @@ Options Options::Scaled(double factor) const {
 Status Options::Validate() const {
   for (const SeriesOptions* s : {&host, &detail}) {
     const char* name = s == &host ? "host" : "detail";
-    if (s->bucket_ms <= 0) return Bad(std::string(name) + ".bucket_ms must be positive (e.g. 60000)");
+    if (s->bucket_ms <= 0)
+      return Bad(std::string(name) + ".bucket_ms must be positive (e.g. 60000)");
     if (s->window_buckets < 2 * min_fit_points) {
       return Bad(std::string(name) + ".window_buckets must hold at least twice min_fit_points (" +
                  std::to_string(2 * min_fit_points) + "); raise it or lower min_fit_points");
@@ -49,8 +48,9 @@ Status Options::Validate() const {
   }
   if (!(exhausted_leave_utilization <= exhausted_enter_utilization) ||
       !(exhausted_enter_utilization > 0) || exhausted_enter_utilization > 1) {
-    return Bad("exhausted_enter_utilization must be in (0, 1] and not below "
-               "exhausted_leave_utilization (defaults 0.98 and 0.95)");
+    return Bad(
+        "exhausted_enter_utilization must be in (0, 1] and not below "
+        "exhausted_leave_utilization (defaults 0.98 and 0.95)");
   }
   if (silent_after_ms <= 0) return Bad("silent_after_ms must be positive (e.g. 300000)");
   if (shift_window_buckets == 0) return Bad("shift_window_buckets must be at least 1 (e.g. 5)");

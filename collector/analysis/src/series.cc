@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <functional>
 
 namespace portwatch::analysis {
 namespace {
@@ -17,9 +16,7 @@ uint16_t Saturate(uint64_t v) { return static_cast<uint16_t>(std::min<uint64_t>(
 
 // Standard error of the difference of two medians of m normal values each, per unit of noise:
 // a median's is sqrt(pi/2)/sqrt(m).
-double MedianDifferenceError(size_t m) {
-  return 1.2533 * std::sqrt(2.0 / static_cast<double>(m));
-}
+double MedianDifferenceError(size_t m) { return 1.2533 * std::sqrt(2.0 / static_cast<double>(m)); }
 
 // One candidate trend: the last `len` points, its slope, and the drift tests on it.
 struct Candidate {
@@ -47,25 +44,41 @@ size_t LocateStep(const Point* pts, size_t n, size_t c, size_t m, bool up) {
   return best;
 }
 
+constexpr size_t kLocalPoints = 256;
+
 // Dyadic suffixes: the whole segment, its recent half, quarter, ... A leak that began recently
 // shows in a short suffix long before it dominates the whole window; 12 levels cover any ring.
 constexpr size_t kMaxLevels = 12;
 
-// The m-th highest of the first n points: a level held for about m buckets, so one spike
-// bucket does not count.
-double HeldHigh(const Point* pts, size_t n, size_t m, Workspace* ws) {
-  if (n == 0) return -kNever;
-  ws->scratch.resize(n);
-  for (size_t i = 0; i < n; ++i) ws->scratch[i] = pts[i].x;
-  const size_t k = std::min(n, std::max<size_t>(m, 1)) - 1;
-  std::nth_element(ws->scratch.begin(), ws->scratch.begin() + static_cast<std::ptrdiff_t>(k),
-                   ws->scratch.end(), std::greater<double>());
-  return ws->scratch[k];
+// For each prefix length in `ends` (ascending), the m-th highest value among the first `end`
+// points (or the lowest, if fewer): a level held for about m buckets, so one spike bucket does
+// not count. One pass keeping the m highest seen so far.
+void HeldHighs(const Point* pts, const size_t* ends, size_t count, size_t m, double* out) {
+  m = std::clamp<size_t>(m, 1, 16);
+  std::array<double, 16> top{};  // ascending; top[0] is the m-th highest once full
+  size_t filled = 0;
+  size_t i = 0;
+  for (size_t e = 0; e < count; ++e) {
+    for (; i < ends[e]; ++i) {
+      const double x = pts[i].x;
+      if (filled < m) {
+        size_t j = filled++;
+        for (; j > 0 && top[j - 1] > x; --j) top[j] = top[j - 1];
+        top[j] = x;
+      } else if (x > top[0]) {
+        size_t j = 0;
+        for (; j + 1 < m && top[j + 1] < x; ++j) top[j] = top[j + 1];
+        top[j] = x;
+      }
+    }
+    out[e] = filled == 0 ? -kNever : top[0];
+  }
 }
 
 }  // namespace
 
-TrackedSeries::TrackedSeries(uint32_t window_buckets) : ring_(std::max<uint32_t>(window_buckets, 2)) {}
+TrackedSeries::TrackedSeries(uint32_t window_buckets)
+    : ring_(std::max<uint32_t>(window_buckets, 2)) {}
 
 TrackedSeries::Slot& TrackedSeries::SlotFor(int64_t bucket) {
   const int64_t n = static_cast<int64_t>(ring_.size());
@@ -73,16 +86,15 @@ TrackedSeries::Slot& TrackedSeries::SlotFor(int64_t bucket) {
 }
 
 TrackedSeries::AddResult TrackedSeries::Add(int64_t unix_ms, uint32_t ports, uint32_t time_wait,
-                                            const SeriesOptions& series,
-                                            const Options& options) {
+                                            const SeriesOptions& series, const Options& options) {
   if (unix_ms < last_ms_) return AddResult::kRejected;
   const int64_t bucket = FloorDiv(unix_ms, series.bucket_ms);
   AddResult result = AddResult::kSameBucket;
   if (newest_bucket_ == kNoBucket || bucket != newest_bucket_) {
     if (newest_bucket_ != kNoBucket) {
       // Buckets skipped over hold no data: mark them missing (at most one full turn of the ring).
-      const int64_t skipped = std::min<int64_t>(bucket - newest_bucket_ - 1,
-                                                static_cast<int64_t>(ring_.size()));
+      const int64_t skipped =
+          std::min<int64_t>(bucket - newest_bucket_ - 1, static_cast<int64_t>(ring_.size()));
       for (int64_t b = bucket - skipped; b < bucket; ++b) SlotFor(b) = Slot{};
       // A long silence may hide a reboot or a redeploy: what came before says little about the
       // trend after, so the fit starts again.
@@ -116,8 +128,11 @@ void TrackedSeries::Gather(Workspace* ws) const {
   const int64_t oldest = newest_bucket_ - static_cast<int64_t>(ring_.size()) + 1;
   const int64_t from = std::max(oldest, segment_start_bucket_);
   const int64_t n = static_cast<int64_t>(ring_.size());
+  // One division for the first slot, then a wrapping index: this loop runs over the whole ring.
+  size_t slot_index = static_cast<size_t>(((from % n) + n) % n);
   for (int64_t b = from; b < newest_bucket_; ++b) {
-    const Slot& slot = ring_[static_cast<size_t>(((b % n) + n) % n)];
+    const Slot& slot = ring_[slot_index];
+    if (++slot_index == ring_.size()) slot_index = 0;
     if (slot.ports == kMissing) continue;
     // A bucket's mean stands for its middle.
     const double t = static_cast<double>(b - newest_bucket_) + 0.5;
@@ -137,16 +152,22 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   const size_t m = options.shift_window_buckets;
   // The smallest change in level that is more than noise: for level shifts, and for how far a
   // rise must pass an earlier high to count as new.
-  const double shift_threshold =
-      std::max({options.shift_sigmas * DifferenceNoise(pts.data(), pts.size(), &ws->scratch) *
-                    MedianDifferenceError(m),
-                options.shift_min_fraction * capacity,
-                static_cast<double>(options.shift_min_ports)});
+  // Noise and the local slope are measured on the newest kLocalPoints only: they are local
+  // properties, and this keeps a refit's cost dominated by the trend fit itself.
+  const size_t noise_n = std::min(pts.size(), kLocalPoints);
+  const double shift_threshold = std::max(
+      {options.shift_sigmas *
+           DifferenceNoise(pts.data() + (pts.size() - noise_n), noise_n, &ws->scratch) *
+           MedianDifferenceError(m),
+       options.shift_min_fraction * capacity, static_cast<double>(options.shift_min_ports)});
   if (m > 0 && pts.size() >= 2 * m) {
     const size_t c = pts.size() - m;
     // The trend before the candidate, so a steady rise is not mistaken for a step.
     double slope = 0;
-    if (c >= 4) slope = HalfLagSlope(pts.data(), c, options.confidence_z, &ws->scratch).slope;
+    const size_t from = c > kLocalPoints ? c - kLocalPoints : 0;
+    if (c - from >= 4) {
+      slope = HalfLagSlope(pts.data() + from, c - from, options.confidence_z, &ws->scratch).slope;
+    }
     const LevelShift shift =
         TestLevelShift(pts.data(), pts.size(), c, m, slope, shift_threshold, &ws->scratch);
     if (shift.found) {
@@ -195,6 +216,12 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     if (len < 2) break;
   }
 
+  // The highest level held before each suffix began.
+  std::array<size_t, kMaxLevels> prefix_ends{};
+  std::array<double, kMaxLevels> held_high{};
+  for (size_t k = 0; k < level_count; ++k) prefix_ends[k] = n - levels[k].len;
+  HeldHighs(pts.data(), prefix_ends.data(), level_count, m, held_high.data());
+
   const double cap = static_cast<double>(capacity);
   const double horizon_s = static_cast<double>(options.drift_horizon_ms) / 1000.0;
   const double relax = options.leave_relax;
@@ -216,8 +243,8 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     }
     const size_t level_len = levels[speaker].len;
     c.est = levels[speaker].est;
-    c.level = RobustLevelAt(pts.data() + (n - level_len), level_len, c.est.slope, t_now,
-                            &ws->scratch);
+    c.level =
+        RobustLevelAt(pts.data() + (n - level_len), level_len, c.est.slope, t_now, &ws->scratch);
     if (capacity == 0 || c.est.slope <= 0) continue;
     const double pct = c.est.slope * buckets_per_hour / cap * 100;
     const double eta_s = std::max(0.0, cap - c.level) / c.est.slope * bucket_s;
@@ -226,17 +253,15 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     // A rise that has not clearly passed a level the series already held (for a few buckets)
     // earlier in the segment, and came back from, repeats a known cycle: not evidence of a
     // leak. A leak's level is the highest it has been.
-    const bool new_high =
-        c.len == n || recent_level > HeldHigh(pts.data(), n - c.len, m, ws) + shift_threshold;
+    const bool new_high = c.len == n || recent_level > held_high[k] + shift_threshold;
     c.evidence = long_enough && new_high && c.est.low > 0 && pct >= options.min_growth_pct_per_h &&
                  eta_s <= horizon_s && eta_s <= options.max_extrapolation * span_s;
     c.sustained = long_enough && pct >= options.min_growth_pct_per_h / relax &&
-                  eta_s <= horizon_s * relax &&
-                  eta_s <= options.max_extrapolation * relax * span_s;
+                  eta_s <= horizon_s * relax && eta_s <= options.max_extrapolation * relax * span_s;
     const int strength = c.evidence ? 2 : (c.sustained ? 1 : 0);
     // Report the most confidently fast candidate among the strongest verdicts.
-    if (strength > 0 && (strength > chosen_strength ||
-                         (strength == chosen_strength && c.est.low > chosen_low))) {
+    if (strength > 0 &&
+        (strength > chosen_strength || (strength == chosen_strength && c.est.low > chosen_low))) {
       chosen = static_cast<int>(k);
       chosen_strength = strength;
       chosen_low = c.est.low;
@@ -271,6 +296,8 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   }
 }
 
-size_t TrackedSeries::MemoryBytes() const { return sizeof(*this) + ring_.capacity() * sizeof(Slot); }
+size_t TrackedSeries::MemoryBytes() const {
+  return sizeof(*this) + ring_.capacity() * sizeof(Slot);
+}
 
 }  // namespace portwatch::analysis

@@ -19,13 +19,11 @@ class TrackedSeriesTest : public ::testing::Test {
 TEST_F(TrackedSeriesTest, AveragesSamplesIntoBucketsAndClosesThemInOrder) {
   TrackedSeries s(options_.host.window_buckets);
   EXPECT_EQ(s.Add(0, 100, 10, options_.host, options_), TrackedSeries::AddResult::kSameBucket);
-  EXPECT_EQ(s.Add(30'000, 200, 20, options_.host, options_),
-            TrackedSeries::AddResult::kSameBucket);
+  EXPECT_EQ(s.Add(30'000, 200, 20, options_.host, options_), TrackedSeries::AddResult::kSameBucket);
   EXPECT_EQ(s.Add(kMinute, 300, 30, options_.host, options_),
             TrackedSeries::AddResult::kBucketClosed);
   EXPECT_EQ(s.last_ports(), 300u);
-  EXPECT_EQ(s.Add(kMinute - 1, 1, 1, options_.host, options_),
-            TrackedSeries::AddResult::kRejected);
+  EXPECT_EQ(s.Add(kMinute - 1, 1, 1, options_.host, options_), TrackedSeries::AddResult::kRejected);
   EXPECT_EQ(s.last_ports(), 300u) << "a refused sample changes nothing";
 }
 
@@ -67,8 +65,8 @@ TEST_F(TrackedSeriesTest, MemoryIsBoundedByTheWindowNotByHowLongItRuns) {
 
 TEST_F(TrackedSeriesTest, ALongGapRestartsTheTrend) {
   TrackedSeries s(options_.host.window_buckets);
-  for (int64_t i = 0; i < 60; ++i) s.Add(i * kMinute, 1000 + 10 * static_cast<uint32_t>(i), 0,
-                                         options_.host, options_);
+  for (int64_t i = 0; i < 60; ++i)
+    s.Add(i * kMinute, 1000 + 10 * static_cast<uint32_t>(i), 0, options_.host, options_);
   const int64_t resume = 60 * kMinute + options_.gap_reset_ms + kMinute;
   s.Add(resume, 1000, 0, options_.host, options_);
   s.Add(resume + kMinute, 1000, 0, options_.host, options_);

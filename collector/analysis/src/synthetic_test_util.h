@@ -26,8 +26,8 @@ inline HostSample PortsSample(int64_t unix_ms, double ports, uint32_t capacity =
   HostSample s;
   s.unix_ms = unix_ms;
   s.ports_usable = capacity;
-  s.ports_in_use = static_cast<uint32_t>(std::clamp(std::lround(ports), 0L,
-                                                    static_cast<long>(capacity)));
+  s.ports_in_use =
+      static_cast<uint32_t>(std::clamp(std::lround(ports), 0L, static_cast<long>(capacity)));
   s.time_wait = s.ports_in_use / 4;
   return s;
 }
@@ -78,8 +78,8 @@ class HostRun {
   std::string History() const {
     std::string out;
     for (const Transition& t : transitions_) {
-      out += std::to_string(static_cast<double>(t.unix_ms) / kHour) + "h:" +
-             std::string(HostStateName(t.state)) + " ";
+      out += std::to_string(static_cast<double>(t.unix_ms) / kHour) +
+             "h:" + std::string(HostStateName(t.state)) + " ";
     }
     return out;
   }

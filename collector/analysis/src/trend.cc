@@ -42,8 +42,9 @@ SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<
     s[i] = (points[i + lag].x - points[i].x) / (points[i + lag].t - points[i].t);
   }
   out.pairs = m;
-  // The interval first: MedianInPlace reorders, and so do the rank selections, but each
-  // selection is on the full set, so the order they run in does not matter.
+  // The median first: it partitions the slopes around the middle, so each bound is then
+  // selected within its own half, which halves the work of two more full selections.
+  out.slope = MedianInPlace(s, m);
   const double half_width = z * std::sqrt(static_cast<double>(m)) / 2;
   const double low_rank = std::floor(static_cast<double>(m) / 2 - half_width);
   if (low_rank < 0) {
@@ -51,10 +52,11 @@ SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<
     out.high = kInf;
   } else {
     const size_t lo = static_cast<size_t>(low_rank);
-    out.low = KthSmallest(s, m, lo);
-    out.high = KthSmallest(s, m, m - 1 - lo);
+    const size_t mid = m / 2;  // s[mid] is in place; smaller ranks lie before it
+    out.low = lo < mid ? KthSmallest(s, mid, lo) : s[mid];
+    const size_t hi = m - 1 - lo;
+    out.high = hi > mid ? KthSmallest(s + mid + 1, m - mid - 1, hi - mid - 1) : s[mid];
   }
-  out.slope = MedianInPlace(s, m);
   return out;
 }
 

@@ -25,17 +25,16 @@ namespace portwatch::analysis {
 /// latest sample lists it.
 struct FleetAggregate {
   std::string key;
-  uint32_t hosts = 0;            ///< hosts listing it in their latest sample
-  uint32_t growing_hosts = 0;    ///< of those, hosts where its own series grows significantly
-  uint64_t ports = 0;            ///< ports held toward it / by it, summed
-  uint64_t time_wait = 0;        ///< of those, TIME_WAIT
+  uint32_t hosts = 0;                 ///< hosts listing it in their latest sample
+  uint32_t growing_hosts = 0;         ///< of those, hosts where its own series grows significantly
+  uint64_t ports = 0;                 ///< ports held toward it / by it, summed
+  uint64_t time_wait = 0;             ///< of those, TIME_WAIT
   int64_t growth_milli_per_hour = 0;  ///< summed trends, 1/1000 port per hour
 
   double growth_per_hour() const { return static_cast<double>(growth_milli_per_hour) / 1000; }
   bool operator==(const FleetAggregate& o) const {
     return std::tie(key, hosts, growing_hosts, ports, time_wait, growth_milli_per_hour) ==
-           std::tie(o.key, o.hosts, o.growing_hosts, o.ports, o.time_wait,
-                    o.growth_milli_per_hour);
+           std::tie(o.key, o.hosts, o.growing_hosts, o.ports, o.time_wait, o.growth_milli_per_hour);
   }
 };
 
@@ -87,11 +86,17 @@ class FleetAnalyzer {
 
   using RankKey = std::tuple<int, double, std::string>;  // (-severity, eta, host)
   using AggregateMap = std::unordered_map<std::string, FleetAggregate>;
+  // What one host added to one aggregate. Map nodes do not move, and an aggregate is erased only
+  // when no host contributes to it, so the pointer stays valid while a Share holds it.
+  struct Share {
+    FleetAggregate* aggregate;
+    Contribution contribution;
+  };
   struct Entry {
     explicit Entry(const std::string& host) : analyzer(host) {}
     HostAnalyzer analyzer;
-    std::vector<std::pair<std::string, Contribution>> destinations;  // as last added
-    std::vector<std::pair<std::string, Contribution>> processes;
+    std::vector<Share> destinations;  // as last added
+    std::vector<Share> processes;
     std::list<Entry*>::iterator lru;  // position in by_last_seen_, if not silent
     bool in_lru = false;
     bool ranked = false;
@@ -99,10 +104,13 @@ class FleetAnalyzer {
     HostState counted_state = HostState::kOk;
   };
 
-  static void Apply(AggregateMap* map, const std::string& key, const Contribution& c, int sign);
+  static void Apply(FleetAggregate* a, const Contribution& c, int sign);
+  static FleetAggregate* Find(AggregateMap* map, const std::string& key);
+  static void Release(AggregateMap* map, const std::vector<Share>& shares);
   static std::vector<FleetAggregate> Ranked(const AggregateMap& map, size_t limit);
-  void Withdraw(Entry* e);
-  void Contribute(Entry* e);
+  // Adds the host's current contributions, then takes out its previous ones (in that order, so
+  // an aggregate the host keeps contributing to is never erased and re-created).
+  void Recontribute(Entry* e);
   void Rerank(Entry* e);
 
   Options options_;
@@ -111,8 +119,9 @@ class FleetAnalyzer {
   AggregateMap destinations_;
   AggregateMap processes_;
   std::array<uint32_t, kHostStateCount> state_counts_{};
-  std::set<RankKey> ranking_;          // hosts not ok
-  std::list<Entry*> by_last_seen_;     // oldest report first; silent hosts are not in it
+  std::set<RankKey> ranking_;       // hosts not ok
+  std::list<Entry*> by_last_seen_;  // oldest report first; silent hosts are not in it
+  std::vector<Share> fresh_;        // reused by Recontribute
 };
 
 }  // namespace portwatch::analysis

@@ -18,7 +18,13 @@
 namespace portwatch::analysis {
 
 /// Host states, in increasing severity (silent is separate: it says nothing about ports).
-enum class HostState : uint8_t { kOk = 0, kDrifting = 1, kCritical = 2, kExhausted = 3, kSilent = 4 };
+enum class HostState : uint8_t {
+  kOk = 0,
+  kDrifting = 1,
+  kCritical = 2,
+  kExhausted = 3,
+  kSilent = 4
+};
 inline constexpr int kHostStateCount = 5;
 
 /// "ok", "drifting", "critical", "exhausted", "silent".
@@ -40,10 +46,10 @@ struct CounterSample {
 /// What the analysis needs from one report. Build it with SampleFromReport(), or from stored
 /// history to replay a host after a restart (oldest first).
 struct HostSample {
-  int64_t unix_ms = 0;          ///< when the agent sampled
-  uint32_t ports_in_use = 0;    ///< ephemeral ports held
-  uint32_t ports_usable = 0;    ///< capacity: usable ephemeral ports (also each destination's)
-  uint32_t time_wait = 0;       ///< TIME_WAIT sockets, all families
+  int64_t unix_ms = 0;        ///< when the agent sampled
+  uint32_t ports_in_use = 0;  ///< ephemeral ports held
+  uint32_t ports_usable = 0;  ///< capacity: usable ephemeral ports (also each destination's)
+  uint32_t time_wait = 0;     ///< TIME_WAIT sockets, all families
   std::vector<DetailSample> destinations;  ///< the host's top-K destinations
   std::vector<DetailSample> processes;     ///< the host's top-K processes, summed by name
   std::vector<CounterSample> counters;
@@ -55,12 +61,12 @@ HostSample SampleFromReport(const Report& report);
 
 /// One series' view for output.
 struct SeriesStatus {
-  std::string key;             ///< "" for the host, "ip:port" or a process name
-  bool present = false;        ///< listed in the host's latest sample
-  uint32_t ports = 0;          ///< latest value
+  std::string key;       ///< "" for the host, "ip:port" or a process name
+  bool present = false;  ///< listed in the host's latest sample
+  uint32_t ports = 0;    ///< latest value
   uint32_t time_wait = 0;
   uint32_t capacity = 0;
-  double utilization = 0;      ///< ports / capacity, 0..1
+  double utilization = 0;  ///< ports / capacity, 0..1
   SeriesFit fit;
 };
 
@@ -77,8 +83,8 @@ struct HostStatus {
   /// destination key); its forecast is the host's ETA.
   std::string headline;
   SeriesFit headline_fit;
-  std::string driver_process;      ///< process whose growth drives the host's, if any
-  std::string driver_destination;  ///< destination likewise
+  std::string driver_process;              ///< process whose growth drives the host's, if any
+  std::string driver_destination;          ///< destination likewise
   std::vector<SeriesStatus> destinations;  ///< tracked, largest first
   std::vector<SeriesStatus> processes;     ///< tracked, largest first
   /// One line for a person: "web01: 71% of 16384 ports, +3.1%/h, full in ~9 h, driven by
@@ -91,7 +97,8 @@ struct HostSummary {
   HostState state = HostState::kOk;
   double utilization = 0;
   double growth_pct_per_hour = 0;  ///< of the headline series
-  double eta_s = kNever;           ///< of the headline series; never unless drifting or worse
+  /// Of the headline series, when the host is not ok and that series drifts; else never.
+  double eta_s = kNever;
   int64_t last_seen_ms = 0;
 };
 
@@ -126,9 +133,13 @@ class HostAnalyzer {
 
   /// Current contributions of the destinations / processes present in the latest sample.
   template <typename Fn>
-  void ForEachDestination(Fn&& fn) const { ForEachPresent(destinations_, fn); }
+  void ForEachDestination(Fn&& fn) const {
+    ForEachPresent(destinations_, fn);
+  }
   template <typename Fn>
-  void ForEachProcess(Fn&& fn) const { ForEachPresent(processes_, fn); }
+  void ForEachProcess(Fn&& fn) const {
+    ForEachPresent(processes_, fn);
+  }
 
   /// Heap and object bytes held for this host.
   size_t MemoryBytes() const;

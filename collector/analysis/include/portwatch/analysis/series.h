@@ -16,21 +16,21 @@ inline constexpr double kNever = std::numeric_limits<double>::infinity();
 
 /// Growth of a series as measured on its fitted segment.
 struct Trend {
-  bool valid = false;          ///< enough points after the last change point to measure
-  double level = 0;            ///< fitted value at the newest sample (ports), robust to spikes
-  double per_hour = 0;         ///< growth in ports per hour (the rate the forecast uses)
-  double per_hour_low = 0;     ///< lower confidence bound (may be -inf with few points)
-  double per_hour_high = 0;    ///< upper confidence bound (may be +inf)
-  double pct_per_hour = 0;     ///< per_hour as percent of capacity per hour
+  bool valid = false;             ///< enough points after the last change point to measure
+  double level = 0;               ///< fitted value at the newest sample (ports), robust to spikes
+  double per_hour = 0;            ///< growth in ports per hour (the rate the forecast uses)
+  double per_hour_low = 0;        ///< lower confidence bound (may be -inf with few points)
+  double per_hour_high = 0;       ///< upper confidence bound (may be +inf)
+  double pct_per_hour = 0;        ///< per_hour as percent of capacity per hour
   double time_wait_per_hour = 0;  ///< growth of the TIME_WAIT count over the same points
-  double span_s = 0;           ///< time covered by the points the trend was measured on
-  uint32_t points = 0;         ///< buckets the trend was measured on
+  double span_s = 0;              ///< time covered by the points the trend was measured on
+  uint32_t points = 0;            ///< buckets the trend was measured on
 };
 
 /// When the series reaches its capacity if it keeps growing at the trend's rate.
 struct Forecast {
-  bool finite = false;      ///< growth is positive: exhaustion is forecast
-  double eta_s = kNever;    ///< seconds from the newest sample to exhaustion
+  bool finite = false;          ///< growth is positive: exhaustion is forecast
+  double eta_s = kNever;        ///< seconds from the newest sample to exhaustion
   double eta_early_s = kNever;  ///< at the upper growth bound
   double eta_late_s = kNever;   ///< at the lower growth bound (never if it is <= 0)
 };
@@ -71,8 +71,7 @@ class TrackedSeries {
                 const Options& options);
 
   /// Re-evaluates change points, trend and forecast on the closed buckets. O(window).
-  void Refit(uint32_t capacity, const SeriesOptions& series, const Options& options,
-             Workspace* ws);
+  void Refit(uint32_t capacity, const SeriesOptions& series, const Options& options, Workspace* ws);
 
   const SeriesFit& fit() const { return fit_; }
   uint32_t last_ports() const { return last_ports_; }
