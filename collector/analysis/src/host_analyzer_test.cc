@@ -75,7 +75,15 @@ TEST_P(LeakTest, CaughtEarlyWithAnAccurateForecast) {
 
 INSTANTIATE_TEST_SUITE_P(Leaks, LeakTest,
                          ::testing::Values(LeakCase{2000, 1.5, 30}, LeakCase{3000, 5, 60},
-                                           LeakCase{1000, 0.8, 10}, LeakCase{5000, 10, 150}));
+                                           LeakCase{1000, 0.8, 10}, LeakCase{5000, 10, 150}),
+                         [](const ::testing::TestParamInfo<LeakCase>& param_info) {
+                           // e.g. "From2000At15PerMillePerHour": gtest names allow only
+                           // [A-Za-z0-9_].
+                           return "From" +
+                                  std::to_string(std::lround(param_info.param.base_ports)) + "At" +
+                                  std::to_string(std::lround(param_info.param.pct_per_hour * 10)) +
+                                  "PerMillePerHour";
+                         });
 
 TEST(HostAnalyzerTest, DailyCycleThatReturnsToBaselineIsNeverDrift) {
   // A busy host: 15% at night, 45% at the afternoon peak, for five days, starting at the trough
