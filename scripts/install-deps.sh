@@ -8,7 +8,8 @@ run_pkgs=(build-essential cmake ninja-build pkg-config openssl curl ca-certifica
   libssl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev python3
   libsqlite3-dev)
-test_pkgs=("${run_pkgs[@]}" prometheus iproute2)
+# mingw-w64 and Wine: the Windows agent is cross-built and its tests run under Wine.
+test_pkgs=("${run_pkgs[@]}" prometheus iproute2 g++-mingw-w64-x86-64 wine wine64)
 case "$mode" in
   run) pkgs=("${run_pkgs[@]}") ;;
   test) pkgs=("${test_pkgs[@]}") ;;
@@ -28,5 +29,6 @@ else SUDO=; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-# --no-install-recommends: the prometheus package otherwise pulls in node-exporter.
+# --no-install-recommends: the prometheus package otherwise pulls in node-exporter, and wine a
+# desktop's worth of fonts and audio libraries.
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

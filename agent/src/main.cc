@@ -13,12 +13,12 @@
 #include <cstring>
 #include <cstdio>
 #include <ctime>
-#include <random>
 #include <string>
 
 #include "portwatch/files.h"
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
+#include "src/agent_util.h"
 #include "src/delivery_setup.h"
 #include "src/report_format.h"
 #include "src/sampler.h"
@@ -41,34 +41,9 @@ std::string LocalHostName() {
   return buf;
 }
 
-std::string RandomHex(int bytes) {
-  std::random_device rd;
-  std::string s;
-  char b[3];
-  for (int i = 0; i < bytes; ++i) {
-    std::snprintf(b, sizeof b, "%02x", rd() & 0xff);
-    s += b;
-  }
-  return s;
-}
-
 std::string Trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-/// "15s", "500ms", "2m" or plain seconds.
-bool ParseDurationMs(const std::string& text, int64_t* ms) {
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i > 9) return false;
-  int64_t v = std::stoll(text.substr(0, i));
-  std::string unit = text.substr(i);
-  if (unit.empty() || unit == "s") *ms = v * 1000;
-  else if (unit == "ms") *ms = v;
-  else if (unit == "m") *ms = v * 60000;
-  else return false;
-  return true;
 }
 
 uint64_t StatusKb(const char* field) {
@@ -216,7 +191,7 @@ int main(int argc, char** argv) {
   }
 
   int64_t interval_ms = 0;
-  if (!ParseDurationMs(interval_text, &interval_ms) || interval_ms < 100 ||
+  if (!pa::ParseDurationMs(interval_text, &interval_ms) || interval_ms < 100 ||
       interval_ms > 3600 * 1000) {
     return Fail("--interval '" + interval_text +
                 "' must be a duration from 100ms to 1h, e.g. 15s or 500ms");
@@ -255,7 +230,7 @@ int main(int argc, char** argv) {
   topts.hello.os = pw::OsKind::kLinux;
   utsname u{};
   if (uname(&u) == 0) topts.hello.os_version = u.release;
-  topts.hello.instance_id = RandomHex(16);
+  topts.hello.instance_id = pa::RandomHex(16);
   auto boot = pw::ReadFileLimited("/proc/sys/kernel/random/boot_id", 128, "boot_id");
   if (boot.ok()) topts.hello.boot_id = Trimmed(*boot);
   topts.hello.interval_ms = static_cast<uint32_t>(interval_ms);

@@ -26,7 +26,9 @@ std::string StatesText(const StateCounts& states) {
   return out.empty() ? "-" : out;
 }
 
+#if defined(__GNUC__)
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+#endif
 std::string Format(const char* fmt, ...) {
   char buf[512];
   va_list ap;
@@ -101,8 +103,12 @@ std::string ReportToJson(const std::string& hostname, const Report& r) {
     j["config"] = {{"os_version", r.config.os_version}, {"values", cfg}};
   }
   nlohmann::json counters = nlohmann::json::object();
-  for (const EventCounter& c : r.events.counters) counters[c.name] = c.value;
-  j["events"] = {{"counters", counters}, {"degraded", r.events.degraded}};
+  nlohmann::json last = nlohmann::json::object();  // when the source says (Windows events)
+  for (const EventCounter& c : r.events.counters) {
+    counters[c.name] = c.value;
+    if (c.last_unix_ms != 0) last[c.name] = c.last_unix_ms;
+  }
+  j["events"] = {{"counters", counters}, {"last_unix_ms", last}, {"degraded", r.events.degraded}};
   if (r.events.degraded) j["events"]["degraded_reason"] = r.events.degraded_reason;
   return j.dump(2) + "\n";
 }
@@ -110,9 +116,13 @@ std::string ReportToJson(const std::string& hostname, const Report& r) {
 std::string ReportToTable(const std::string& hostname, const Report& r) {
   const SocketSummary& s = r.sockets;
   std::string out = Format("host %s: %u TCP sockets\n", hostname.c_str(), s.total_sockets);
-  out += Format("ephemeral range %u-%u: %u of %u usable ports held (%.1f%%)\n\n",
-                s.ephemeral_range.low, s.ephemeral_range.high, s.ephemeral_ports_in_use,
-                s.ephemeral_ports_usable, 100.0 * s.ephemeral_utilization());
+  if (s.ephemeral_range.empty()) {
+    out += "ephemeral range unknown: port use not computed (see DEGRADED below)\n\n";
+  } else {
+    out += Format("ephemeral range %u-%u: %u of %u usable ports held (%.1f%%)\n\n",
+                  s.ephemeral_range.low, s.ephemeral_range.high, s.ephemeral_ports_in_use,
+                  s.ephemeral_ports_usable, 100.0 * s.ephemeral_utilization());
+  }
   out += Format("%-12s %10s %10s\n", "STATE", "IPV4", "IPV6");
   for (int st = 1; st < kTcpStateCount; ++st) {
     const uint32_t v4 = s.counts[0][st], v6 = s.counts[1][st];

@@ -25,7 +25,6 @@ std::unique_ptr<Sampler> Sampler::ForThisHost(SamplerOptions options) {
 
 Status Sampler::Sample(Report* report) {
   auto ports = ReadEphemeralPorts();
-  if (!ports.ok()) return ports.status();
   Status st = table_->Scan(&scratch_);
   if (!st.ok()) return st;
 
@@ -34,6 +33,12 @@ Status Sampler::Sample(Report* report) {
     Status es = events_->Read(&report->events);
     if (!es.ok()) AddDegraded(&report->events, "event counters unavailable: " + es.message());
   }
+  // After the event source, which replaces report->events. An unknown range (Windows without
+  // WMI's StandardCimv2) leaves port use uncomputed, said so; the socket counts, destinations
+  // and processes are still worth sending.
+  if (!ports.ok()) AddDegraded(&report->events, "ephemeral port range unknown: " + ports.error());
+  const std::string missing = table_->MissingFromScan();
+  if (!missing.empty()) AddDegraded(&report->events, missing);
   const ProcessAttribution* attribution = nullptr;
   if (attribution_) {
     Status as = attribution_->Attribute(&scratch_);
@@ -43,7 +48,8 @@ Status Sampler::Sample(Report* report) {
       AddDegraded(&report->events, "process attribution unavailable: " + as.message());
     }
   }
-  BuildUsage(scratch_, *ports, attribution, options_.usage, report);
+  BuildUsage(scratch_, ports.ok() ? *ports : EphemeralPorts{}, attribution, options_.usage,
+             report);
 
   report->has_config = false;
   auto config = ReadTcpConfig();

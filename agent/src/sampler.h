@@ -33,8 +33,9 @@ class Sampler {
   static std::unique_ptr<Sampler> ForThisHost(SamplerOptions options);
 
   /// Takes one sample into `report` (sequence and health left for the caller). A failure of the
-  /// socket table or the port range fails the sample; a failing attribution, config or event
-  /// source degrades it (the reason is in report->events.degraded_reason) but does not.
+  /// socket table fails the sample; an unknown port range, sockets the table cannot see, or a
+  /// failing attribution, config or event source degrade it (the reason is in
+  /// report->events.degraded_reason) but do not.
   Status Sample(Report* report);
 
   /// Makes the next Sample include the config snapshot even if it did not change.

@@ -73,5 +73,25 @@ TEST(Sampler, FailingSourcesDegradeTheReportButDoNotFailIt) {
   EXPECT_EQ(r.processes.top[0].name, kUnattributedProcess);  // counted, not dropped
 }
 
+// A table that cannot see bound-only sockets, as Windows without the bound-endpoint exports.
+class BlindTable final : public SocketTable {
+ public:
+  Status Scan(std::vector<SocketEntry>* out) override {
+    *out = OneConnection();
+    return Status::Ok();
+  }
+  std::string MissingFromScan() const override { return "bound-only sockets are not counted"; }
+};
+
+TEST(Sampler, WhatTheTableCannotSeeIsSaid) {
+  Sampler s(std::make_unique<BlindTable>(), nullptr, nullptr, {});
+  Report r;
+  ASSERT_TRUE(s.Sample(&r).ok());
+  EXPECT_EQ(r.sockets.total_sockets, 1u);
+  EXPECT_TRUE(r.events.degraded);
+  EXPECT_NE(r.events.degraded_reason.find("bound-only sockets are not counted"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace portwatch::agent

@@ -235,7 +235,13 @@ Expected<Report> FromProto(const v1::Report& in) {
     sum += c.count();
   }
   const uint32_t low = s.ephemeral_range().low(), high = s.ephemeral_range().high();
-  if (low > kMaxPort || high > kMaxPort || low > high || low == 0) {
+  // 0-0 is an agent that could not read its range (e.g. WMI unavailable): it sends socket counts
+  // but no port use, and says why in events.degraded_reason.
+  const bool unknown_range = low == 0 && high == 0;
+  if (unknown_range && (s.ephemeral_ports_usable() != 0 || s.ephemeral_ports_in_use() != 0)) {
+    return Status::Error("ephemeral ports reported for an unknown range (0-0)");
+  }
+  if (!unknown_range && (low > kMaxPort || high > kMaxPort || low > high || low == 0)) {
     return Status::Error("ephemeral range " + std::to_string(low) + "-" + std::to_string(high) +
                          " is not a valid port range");
   }

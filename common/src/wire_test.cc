@@ -185,6 +185,23 @@ TEST(Endpoint, ParsesAndPrintsBothFamilies) {
   }
 }
 
+TEST(Wire, UnknownRangeCarriesNoPortUse) {
+  Report r = Sample();
+  r.sockets.ephemeral_range = {0, 0};
+  r.sockets.ephemeral_ports_usable = 0;
+  r.sockets.ephemeral_ports_in_use = 0;
+  v1::Report p;
+  ToProto(r, &p);
+  auto ok = FromProto(p);
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_TRUE(ok->sockets.ephemeral_range.empty());
+  EXPECT_EQ(ok->sockets.count(Family::kIpv4, TcpState::kEstablished), 10u);
+  p.mutable_sockets()->set_ephemeral_ports_in_use(3);
+  auto bad = FromProto(p);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("unknown range"), std::string::npos);
+}
+
 TEST(Wire, HelloValidation) {
   AgentHello h;
   h.hostname = "web01";

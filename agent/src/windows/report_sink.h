@@ -1,0 +1,47 @@
+// Where the Windows agent's reports go. Two implementations, chosen in CMake: with gRPC
+// (report_sink_grpc.cc, the native MSVC + vcpkg build) they stream to the collector over mutual
+// TLS, and can also be written to a file; without it (report_sink_file.cc, the mingw
+// cross-build) the latest report is only written as JSON to a file, for local use and tests.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "portwatch/model.h"
+#include "portwatch/status.h"
+
+namespace portwatch::agent {
+
+struct SinkOptions {
+  std::string output;  ///< file sink: where the latest report is written
+  std::string collector = "127.0.0.1:7443";
+  std::string ca, cert, key, server_name;
+  size_t max_pending = 5760;
+};
+
+/// Adds the `run` options this build's sink understands.
+void AddSinkOptions(CLI::App* run, SinkOptions* options);
+
+class ReportSink {
+ public:
+  virtual ~ReportSink() = default;
+  /// Hands over one report; never blocks on the network.
+  virtual void Submit(Report report) = 0;
+  /// Flushes what can be flushed and stops.
+  virtual void Stop() = 0;
+};
+
+/// Checks the options (certificates match the host name, addresses parse) and starts the sink.
+Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& options,
+                                                      const AgentHello& hello);
+
+// Shared by both implementations (report_sink.cc).
+/// Adds --output.
+void AddOutputOption(CLI::App* run, SinkOptions* options);
+/// A sink writing each report as JSON to `path` (atomically replaced); fails if it cannot write.
+Expected<std::unique_ptr<ReportSink>> StartFileSink(const std::string& path,
+                                                    const std::string& host);
+
+}  // namespace portwatch::agent

@@ -1,0 +1,85 @@
+// The sink of a build with gRPC: the collector stream (transport.cc), as on Linux.
+#include "portwatch/files.h"
+#include "portwatch/tls.h"
+#include "src/transport.h"
+#include "src/windows/report_sink.h"
+
+namespace portwatch::agent {
+namespace {
+
+class GrpcSink final : public ReportSink {
+ public:
+  GrpcSink(TransportOptions o, std::unique_ptr<ReportSink> copy)
+      : transport_(std::move(o)), copy_(std::move(copy)) {
+    transport_.Start();
+  }
+  void Submit(Report report) override {
+    const TransportStats st = transport_.stats();
+    report.health.reports_dropped_total = st.reports_dropped;
+    report.health.reports_pending = static_cast<uint32_t>(st.pending);
+    if (copy_) copy_->Submit(report);
+    transport_.Enqueue(std::move(report));
+  }
+  void Stop() override { transport_.Stop(); }
+
+ private:
+  Transport transport_;
+  std::unique_ptr<ReportSink> copy_;  // --output, if given
+};
+
+}  // namespace
+
+void AddSinkOptions(CLI::App* run, SinkOptions* o) {
+  AddOutputOption(run, o);
+  run->add_option("--collector", o->collector, "Collector address HOST:PORT")
+      ->capture_default_str();
+  run->add_option("--ca", o->ca, "Fleet CA certificate (PEM)");
+  run->add_option("--cert", o->cert, "This host's certificate (PEM), signed by the fleet CA");
+  run->add_option("--key", o->key, "This host's private key (PEM)");
+  run->add_option("--server-name", o->server_name,
+                  "Name expected in the collector's certificate, when it differs from HOST");
+  run->add_option("--max-pending", o->max_pending,
+                  "Reports kept in memory while the collector is unreachable")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+}
+
+Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
+                                                      const AgentHello& hello) {
+  // Without certificates the agent can still write reports locally (and tests use that).
+  if (o.ca.empty() && o.cert.empty() && o.key.empty() && !o.output.empty()) {
+    return StartFileSink(o.output, hello.hostname);
+  }
+  if (o.ca.empty() || o.cert.empty() || o.key.empty()) {
+    return Status::Error("run needs --ca, --cert and --key to stream to the collector (or only "
+                         "--output FILE to write reports to a file)");
+  }
+  std::unique_ptr<ReportSink> copy;
+  if (!o.output.empty()) {
+    auto file = StartFileSink(o.output, hello.hostname);
+    if (!file.ok()) return file.status();
+    copy = std::move(*file);
+  }
+  auto target = ParseHostPort(o.collector, "--collector");
+  if (!target.ok()) return target.status();
+  if (target->port == 0) {
+    return Status::Error("--collector '" + o.collector + "' needs a non-zero port");
+  }
+  auto tls = LoadTlsMaterial({o.ca, o.cert, o.key});
+  if (!tls.ok()) return tls.status();
+  if (tls->subject_name != hello.hostname) {
+    return Status::Error("certificate '" + o.cert + "' is for host '" + tls->subject_name +
+                         "' but this agent reports as '" + hello.hostname +
+                         "'; the collector would refuse it. Pass --host-name " +
+                         tls->subject_name + " or issue a certificate for " + hello.hostname);
+  }
+  TransportOptions t;
+  t.target = target->ToString();
+  t.server_name_override = o.server_name;
+  t.tls = std::move(*tls);
+  t.max_pending = o.max_pending;
+  t.hello = hello;
+  return std::unique_ptr<ReportSink>(new GrpcSink(std::move(t), std::move(copy)));
+}
+
+}  // namespace portwatch::agent

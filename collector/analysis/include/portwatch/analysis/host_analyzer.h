@@ -1,0 +1,195 @@
+// Drift analysis of one host: its ephemeral-port series, one series per destination and per
+// process it reports, its event counters, and the state machine that turns them into
+// ok / drifting / critical / exhausted / silent with hysteresis.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "portwatch/analysis/options.h"
+#include "portwatch/analysis/series.h"
+#include "portwatch/model.h"
+#include "portwatch/status.h"
+
+namespace portwatch::analysis {
+
+/// Host states, in increasing severity (silent is separate: it says nothing about ports).
+enum class HostState : uint8_t {
+  kOk = 0,
+  kDrifting = 1,
+  kCritical = 2,
+  kExhausted = 3,
+  kSilent = 4
+};
+inline constexpr int kHostStateCount = 5;
+
+/// "ok", "drifting", "critical", "exhausted", "silent".
+std::string_view HostStateName(HostState state);
+
+/// Ports one host holds toward one destination ("ip:port") or in one process (by name).
+struct DetailSample {
+  std::string key;
+  uint32_t ports = 0;      ///< destination: distinct local ports; process: ephemeral ports held
+  uint32_t time_wait = 0;  ///< of those, sockets in TIME_WAIT
+};
+
+/// A monotonic event counter as last read by the agent.
+struct CounterSample {
+  std::string name;
+  uint64_t value = 0;
+};
+
+/// What the analysis needs from one report. Build it with SampleFromReport(), or from stored
+/// history to replay a host after a restart (oldest first).
+struct HostSample {
+  int64_t unix_ms = 0;        ///< when the agent sampled
+  uint32_t ports_in_use = 0;  ///< ephemeral ports held
+  uint32_t ports_usable = 0;  ///< capacity: usable ephemeral ports (also each destination's)
+  uint32_t time_wait = 0;     ///< TIME_WAIT sockets, all families
+  std::vector<DetailSample> destinations;  ///< the host's top-K destinations
+  std::vector<DetailSample> processes;     ///< the host's top-K processes, summed by name
+  std::vector<CounterSample> counters;
+};
+
+/// Extracts a HostSample from a report: destinations keyed "ip:port" with their local-port count,
+/// processes summed by name (several pids of one program are one process), all counters.
+HostSample SampleFromReport(const Report& report);
+
+/// One series' view for output.
+struct SeriesStatus {
+  std::string key;       ///< "" for the host, "ip:port" or a process name
+  bool present = false;  ///< listed in the host's latest sample
+  uint32_t ports = 0;    ///< latest value
+  uint32_t time_wait = 0;
+  uint32_t capacity = 0;
+  double utilization = 0;  ///< ports / capacity, 0..1
+  SeriesFit fit;
+};
+
+/// Everything known about a host, for the query API, the CLI and metrics.
+struct HostStatus {
+  std::string host;
+  HostState state = HostState::kOk;
+  int64_t state_since_ms = 0;  ///< when the current state began
+  std::string reason;          ///< why this state, in a few words
+  int64_t last_sample_ms = 0;  ///< agent clock of the latest sample
+  int64_t last_seen_ms = 0;    ///< collector clock when it arrived
+  SeriesStatus ports;          ///< the host's own ephemeral ports
+  /// The series whose forecast is soonest among those drifting ("" the host, else a
+  /// destination key); its forecast is the host's ETA.
+  std::string headline;
+  SeriesFit headline_fit;
+  std::string driver_process;              ///< process whose growth drives the host's, if any
+  std::string driver_destination;          ///< destination likewise
+  std::vector<SeriesStatus> destinations;  ///< tracked, largest first
+  std::vector<SeriesStatus> processes;     ///< tracked, largest first
+  /// One line for a person: "web01: 71% of 16384 ports, +3.1%/h, full in ~9 h, driven by
+  /// w3wp.exe -> 10.0.4.12:1433".
+  std::string explanation;
+};
+
+/// A compact per-host summary, cheap enough to render for every host at scrape time.
+struct HostSummary {
+  HostState state = HostState::kOk;
+  double utilization = 0;
+  double growth_pct_per_hour = 0;  ///< of the headline series
+  /// Of the headline series, when the host is not ok and that series drifts; else never.
+  double eta_s = kNever;
+  int64_t last_seen_ms = 0;
+};
+
+/// What one destination or process of a host adds to the fleet aggregates. Integers, so adding
+/// and removing a contribution is exact.
+struct Contribution {
+  uint32_t ports = 0;
+  uint32_t time_wait = 0;
+  int64_t growth_milli_per_hour = 0;  ///< trend in 1/1000 ports per hour
+  bool growing = false;               ///< its own trend grows significantly (SeriesFit::growing)
+};
+
+/// Analysis state of one host. Not thread-safe; FleetAnalyzer serialises access.
+class HostAnalyzer {
+ public:
+  explicit HostAnalyzer(std::string host);
+
+  /// Feeds one sample. `received_unix_ms` is the collector's clock (drives silence). A sample
+  /// older than the previous one is refused with an error and changes nothing.
+  Status Update(const HostSample& sample, int64_t received_unix_ms, const Options& options,
+                Workspace* ws);
+
+  /// Marks the host silent (no sample since silent_after_ms). The next Update() lifts it.
+  void MarkSilent(int64_t now_unix_ms);
+
+  HostState state() const { return silent_ ? HostState::kSilent : state_; }
+  int64_t last_seen_ms() const { return last_seen_ms_; }
+  const std::string& host() const { return host_; }
+
+  HostStatus Describe(const Options& options, int64_t now_unix_ms) const;
+  HostSummary Summarize() const;
+
+  /// Current contributions of the destinations / processes present in the latest sample.
+  template <typename Fn>
+  void ForEachDestination(Fn&& fn) const {
+    ForEachPresent(destinations_, fn);
+  }
+  template <typename Fn>
+  void ForEachProcess(Fn&& fn) const {
+    ForEachPresent(processes_, fn);
+  }
+
+  /// Heap and object bytes held for this host.
+  size_t MemoryBytes() const;
+
+ private:
+  struct Detail {
+    explicit Detail(uint32_t window) : series(window) {}
+    TrackedSeries series;
+  };
+  using DetailMap = std::unordered_map<std::string, Detail>;
+
+  void UpdateDetails(DetailMap* map, const std::vector<DetailSample>& samples, int64_t unix_ms,
+                     const Options& options, Workspace* ws);
+  void Evaluate(int64_t unix_ms, bool host_refit, const Options& options);
+  void SetState(HostState s, int64_t unix_ms, std::string reason);
+  // The series with the soonest forecast among those drifting, or the host's own.
+  void Headline(std::string* key, const SeriesFit** fit) const;
+  static Contribution ContributionOf(const TrackedSeries& s);
+  template <typename Fn>
+  void ForEachPresent(const DetailMap& map, Fn& fn) const {
+    for (const auto& [key, d] : map) {
+      if (d.series.last_ms() == last_sample_ms_) fn(key, ContributionOf(d.series));
+    }
+  }
+
+  std::string host_;
+  TrackedSeries ports_;
+  DetailMap destinations_;
+  DetailMap processes_;
+  std::unordered_map<std::string, uint64_t> counters_;  // only the counters options name
+  uint32_t capacity_ = 0;
+  int64_t last_sample_ms_ = 0;
+  int64_t last_seen_ms_ = 0;
+  bool has_sample_ = false;
+
+  HostState state_ = HostState::kOk;
+  int64_t state_since_ms_ = 0;
+  std::string reason_;
+  bool silent_ = false;
+  int64_t silent_since_ms_ = 0;
+
+  bool drifting_ = false;
+  int64_t drifting_since_ms_ = 0;
+  uint32_t enter_streak_ = 0;
+  uint32_t leave_streak_ = 0;
+  int64_t critical_until_ms_ = 0;
+  std::string critical_reason_;
+  int64_t exhausted_evidence_ms_ = 0;
+  bool exhausted_ = false;
+  std::string exhausted_reason_;
+};
+
+}  // namespace portwatch::analysis

@@ -1,0 +1,106 @@
+// Tunables of drift analysis, with the defaults the collector runs with. Every duration is in
+// milliseconds of the samples' own clock, so a test or a drill can compress time with Scaled().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "portwatch/status.h"
+
+namespace portwatch::analysis {
+
+/// How one kind of series is stored: samples are averaged into fixed buckets of `bucket_ms`, and
+/// the newest `window_buckets` buckets are kept in a ring. Memory per series is 4 bytes a bucket.
+struct SeriesOptions {
+  int64_t bucket_ms = 60'000;
+  uint32_t window_buckets = 1440;
+};
+
+/// All thresholds of the analysis. The defaults suit agents reporting every 15 s to 60 s and leaks
+/// that take hours to days to exhaust a range; see collector/analysis/README.md for the reasoning.
+struct Options {
+  /// The host's own series (ephemeral ports in use): 2-minute buckets, 48 hours. The window
+  /// bounds how far ahead a forecast can reach (max_extrapolation times it) and holds the last
+  /// two daily peaks, which is how a daily cycle's rise is told from a leak.
+  SeriesOptions host{120'000, 1440};
+  /// Per-destination and per-process series (attribution and 4-tuple exhaustion): 5-minute
+  /// buckets, 6 hours. Coarser, because a host has up to 2K of them.
+  SeriesOptions detail{300'000, 72};
+
+  // --- Trend fit -------------------------------------------------------------------------------
+  /// A trend needs at least this many closed buckets after the last change point...
+  uint32_t min_fit_points = 12;
+  /// ...covering at least this much time.
+  int64_t min_fit_span_ms = 20 * 60'000;
+  /// Normal quantile for the slope's confidence bounds (1.96: a two-sided 95% interval, so
+  /// "significantly rising" is a one-sided 97.5% test).
+  double confidence_z = 1.96;
+
+  // --- Drifting ---------------------------------------------------------------------------------
+  /// Only exhaustion forecast within this horizon is drift.
+  int64_t drift_horizon_ms = 48 * 3'600'000LL;
+  /// A forecast may reach at most this multiple of the time span the trend was measured over
+  /// (with 1.5 the data must cover 40% of the way to exhaustion). This keeps the first rise of
+  /// a daily cycle, before any history shows it come back down, from being called a leak.
+  double max_extrapolation = 1.5;
+  /// Growth slower than this (percent of capacity per hour) is never drift.
+  double min_growth_pct_per_h = 0.5;
+  /// To stay drifting, the conditions are relaxed by this factor (horizon and extrapolation times
+  /// it, minimum growth divided by it) and the rise need not be significant: hysteresis.
+  double leave_relax = 1.5;
+  /// Consecutive bucket evaluations with drift evidence before a host turns drifting.
+  uint32_t enter_evaluations = 3;
+  /// Consecutive bucket evaluations without (relaxed) evidence before it stops drifting.
+  uint32_t leave_evaluations = 10;
+  /// A host stays at least this long in drifting, critical or exhausted once it got there.
+  int64_t min_dwell_ms = 15 * 60'000;
+
+  // --- Change points (level shifts: deploys, restarts) -----------------------------------------
+  /// Buckets on each side of a candidate shift whose medians are compared.
+  uint32_t shift_window_buckets = 5;
+  /// A shift must exceed this many standard errors of the median difference (noise from the
+  /// spread of first differences)...
+  double shift_sigmas = 6.0;
+  /// ...and this share of capacity...
+  double shift_min_fraction = 0.02;
+  /// ...and this many ports.
+  uint32_t shift_min_ports = 8;
+  /// A gap in the data longer than this restarts the trend (the host may have rebooted).
+  int64_t gap_reset_ms = 30 * 60'000;
+
+  // --- Exhausted, critical, silent -------------------------------------------------------------
+  /// Utilisation (host ports, or a destination's 4-tuples) at which the host is exhausted at once.
+  double exhausted_enter_utilization = 0.98;
+  /// Utilisation below which it may leave exhausted (after min_dwell_ms).
+  double exhausted_leave_utilization = 0.95;
+  /// A host stays critical this long after the last increase of a critical counter.
+  int64_t critical_hold_ms = 15 * 60'000;
+  /// A drifting host whose forecast is closer than this is critical (0 disables).
+  int64_t critical_eta_ms = 3'600'000;
+  /// No sample for this long (collector clock) makes a host silent.
+  int64_t silent_after_ms = 5 * 60'000;
+  /// A destination or process series not reported (outside the host's top-K) for this long is
+  /// forgotten.
+  int64_t detail_expiry_ms = 30 * 60'000;
+  /// Counters whose increase marks a host critical at once.
+  std::vector<std::string> critical_counters{"Tcpip.4227", "Tcpip.4231", "Tcpip.4266",
+                                             "TcpExt.TCPTimeWaitOverflow",
+                                             "TcpExt.ListenOverflows"};
+  /// Counters whose increase means a connect failed for lack of ports: exhausted at once.
+  /// Tcpip.4231 is Windows' "all ephemeral ports in use".
+  std::vector<std::string> exhausted_counters{"Tcpip.4231"};
+
+  // --- Explanation -----------------------------------------------------------------------------
+  /// A destination or process is named as the driver only if its own growth is at least this
+  /// share of the host's.
+  double driver_min_share = 0.2;
+
+  /// The same options with every duration (bucket widths included) multiplied by `factor`:
+  /// Scaled(1.0 / 60) makes an hour a minute, for drills and tests on compressed time.
+  Options Scaled(double factor) const;
+  /// Checks that the options make sense; the message names the bad option and what to set.
+  Status Validate() const;
+};
+
+}  // namespace portwatch::analysis

@@ -1,0 +1,108 @@
+// One tracked series (a host's ephemeral ports, its ports toward one destination, or one
+// process's ports): a bounded ring of bucket means, the position of the last change point, and
+// the latest trend fit and forecast.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "portwatch/analysis/options.h"
+#include "portwatch/analysis/trend.h"
+
+namespace portwatch::analysis {
+
+inline constexpr double kNever = std::numeric_limits<double>::infinity();
+
+/// Growth of a series as measured on its fitted segment.
+struct Trend {
+  bool valid = false;             ///< enough points after the last change point to measure
+  double level = 0;               ///< fitted value at the newest sample (ports), robust to spikes
+  double per_hour = 0;            ///< growth in ports per hour (the rate the forecast uses)
+  double per_hour_low = 0;        ///< lower confidence bound (may be -inf with few points)
+  double per_hour_high = 0;       ///< upper confidence bound (may be +inf)
+  double pct_per_hour = 0;        ///< per_hour as percent of capacity per hour
+  double time_wait_per_hour = 0;  ///< growth of the TIME_WAIT count over the same points
+  double span_s = 0;              ///< time covered by the points the trend was measured on
+  uint32_t points = 0;            ///< buckets the trend was measured on
+};
+
+/// When the series reaches its capacity if it keeps growing at the trend's rate.
+struct Forecast {
+  bool finite = false;          ///< growth is positive: exhaustion is forecast
+  double eta_s = kNever;        ///< seconds from the newest sample to exhaustion
+  double eta_early_s = kNever;  ///< at the upper growth bound
+  double eta_late_s = kNever;   ///< at the lower growth bound (never if it is <= 0)
+};
+
+/// The latest evaluation of a series.
+struct SeriesFit {
+  Trend trend;
+  Forecast forecast;
+  bool evidence = false;   ///< the strict drift conditions hold (to enter drifting)
+  bool sustained = false;  ///< the relaxed conditions hold (to stay drifting)
+  /// Significant growth of at least min_growth_pct_per_h, however far exhaustion is: what the
+  /// fleet aggregates count, since a detail window is too short to forecast far ahead.
+  bool growing = false;
+  int64_t segment_start_ms = 0;  ///< start of the data after the last change point
+  uint32_t level_shifts = 0;     ///< change points found since the series began
+};
+
+/// Reused buffers, so refits do not allocate in steady state. One per thread.
+struct Workspace {
+  std::vector<Point> ports;
+  std::vector<Point> time_wait;
+  std::vector<double> scratch;
+};
+
+/// A bucketed series with change-point tracking and a trend fit refreshed when a bucket closes.
+/// Samples must come in time order; an older one is refused.
+class TrackedSeries {
+ public:
+  explicit TrackedSeries(uint32_t window_buckets);
+
+  enum class AddResult : uint8_t {
+    kRejected,      ///< older than the newest sample: ignored
+    kSameBucket,    ///< averaged into the open bucket
+    kBucketClosed,  ///< opened a new bucket: the previous ones are final, call Refit()
+  };
+  /// Adds a sample. Values above 65534 saturate (the ring stores 16-bit bucket means).
+  AddResult Add(int64_t unix_ms, uint32_t ports, uint32_t time_wait, const SeriesOptions& series,
+                const Options& options);
+
+  /// Re-evaluates change points, trend and forecast on the closed buckets. O(window).
+  void Refit(uint32_t capacity, const SeriesOptions& series, const Options& options, Workspace* ws);
+
+  const SeriesFit& fit() const { return fit_; }
+  uint32_t last_ports() const { return last_ports_; }
+  uint32_t last_time_wait() const { return last_time_wait_; }
+  int64_t last_ms() const { return last_ms_; }
+  bool empty() const { return newest_bucket_ == kNoBucket; }
+  /// Heap and object bytes this series holds.
+  size_t MemoryBytes() const;
+
+ private:
+  static constexpr int64_t kNoBucket = std::numeric_limits<int64_t>::min();
+  static constexpr uint16_t kMissing = 0xFFFF;
+  struct Slot {
+    uint16_t ports = kMissing;
+    uint16_t time_wait = 0;
+  };
+
+  Slot& SlotFor(int64_t bucket);
+  // Closed buckets after the segment start, as points with t relative to the newest bucket.
+  void Gather(Workspace* ws) const;
+
+  std::vector<Slot> ring_;
+  int64_t newest_bucket_ = kNoBucket;
+  int64_t segment_start_bucket_ = kNoBucket;
+  int64_t last_ms_ = std::numeric_limits<int64_t>::min();
+  uint64_t open_sum_ = 0;
+  uint64_t open_time_wait_sum_ = 0;
+  uint32_t open_count_ = 0;
+  uint32_t last_ports_ = 0;
+  uint32_t last_time_wait_ = 0;
+  SeriesFit fit_;
+};
+
+}  // namespace portwatch::analysis

@@ -1,0 +1,402 @@
+#include "portwatch/analysis/host_analyzer.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+namespace portwatch::analysis {
+namespace {
+
+bool Listed(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+double Utilization(uint32_t ports, uint32_t capacity) {
+  return capacity == 0 ? 0.0 : static_cast<double>(ports) / capacity;
+}
+
+std::string Printf(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+std::string FormatPercent(double ratio) { return Printf("%.0f%%", ratio * 100); }
+
+std::string FormatRate(double pct_per_hour) {
+  return Printf(std::fabs(pct_per_hour) < 0.95 ? "%+.2f%%/h" : "%+.1f%%/h", pct_per_hour);
+}
+
+// "~45 s", "~12 min", "~9 h", "~3.5 d": rounded the way a person would say it.
+std::string FormatDuration(double seconds) {
+  if (!std::isfinite(seconds)) return "never";
+  if (seconds < 90) return Printf("~%.0f s", seconds);
+  if (seconds < 90 * 60) return Printf("~%.0f min", seconds / 60);
+  if (seconds < 10 * 3600) return Printf("~%.1f h", seconds / 3600);
+  if (seconds < 48 * 3600) return Printf("~%.0f h", seconds / 3600);
+  return Printf("~%.1f d", seconds / 86400);
+}
+
+SeriesStatus StatusOf(const std::string& key, const TrackedSeries& s, uint32_t capacity,
+                      int64_t last_sample_ms) {
+  SeriesStatus out;
+  out.key = key;
+  out.present = s.last_ms() == last_sample_ms;
+  out.ports = s.last_ports();
+  out.time_wait = s.last_time_wait();
+  out.capacity = capacity;
+  out.utilization = Utilization(out.ports, capacity);
+  out.fit = s.fit();
+  return out;
+}
+
+// The present series with the largest positive growth, if it is at least `min_per_hour`.
+std::string Driver(const std::vector<SeriesStatus>& series, double min_per_hour) {
+  const SeriesStatus* best = nullptr;
+  for (const SeriesStatus& s : series) {
+    if (!s.present || !s.fit.trend.valid || s.fit.trend.per_hour <= 0) continue;
+    if (best == nullptr || s.fit.trend.per_hour > best->fit.trend.per_hour) best = &s;
+  }
+  if (best == nullptr || best->fit.trend.per_hour < min_per_hour) return "";
+  return best->key;
+}
+
+void SortLargestFirst(std::vector<SeriesStatus>* v) {
+  std::sort(v->begin(), v->end(), [](const SeriesStatus& a, const SeriesStatus& b) {
+    if (a.ports != b.ports) return a.ports > b.ports;
+    return a.key < b.key;
+  });
+}
+
+}  // namespace
+
+std::string_view HostStateName(HostState state) {
+  switch (state) {
+    case HostState::kOk:
+      return "ok";
+    case HostState::kDrifting:
+      return "drifting";
+    case HostState::kCritical:
+      return "critical";
+    case HostState::kExhausted:
+      return "exhausted";
+    case HostState::kSilent:
+      return "silent";
+  }
+  return "ok";
+}
+
+HostSample SampleFromReport(const Report& report) {
+  HostSample s;
+  s.unix_ms = report.collected_unix_ms;
+  s.ports_in_use = report.sockets.ephemeral_ports_in_use;
+  s.ports_usable = report.sockets.ephemeral_ports_usable;
+  for (int f = 0; f < kFamilyCount; ++f) {
+    s.time_wait += report.sockets.count(static_cast<Family>(f), TcpState::kTimeWait);
+  }
+  const int tw = static_cast<int>(TcpState::kTimeWait);
+  s.destinations.reserve(report.destinations.top.size());
+  for (const DestinationUsage& d : report.destinations.top) {
+    s.destinations.push_back({d.remote.ToString(), d.local_ports, d.states[tw]});
+  }
+  // Several pids of one program are one process to a person reading "driven by w3wp.exe".
+  std::map<std::string, DetailSample> by_name;
+  for (const ProcessUsage& p : report.processes.top) {
+    DetailSample& d = by_name[p.name];
+    d.key = p.name;
+    d.ports += p.ephemeral_ports;
+    d.time_wait += p.states[tw];
+  }
+  s.processes.reserve(by_name.size());
+  for (auto& [name, d] : by_name) s.processes.push_back(std::move(d));
+  s.counters.reserve(report.events.counters.size());
+  for (const EventCounter& c : report.events.counters) s.counters.push_back({c.name, c.value});
+  return s;
+}
+
+HostAnalyzer::HostAnalyzer(std::string host) : host_(std::move(host)), ports_(2) {}
+
+Status HostAnalyzer::Update(const HostSample& sample, int64_t received_unix_ms,
+                            const Options& options, Workspace* ws) {
+  if (has_sample_ && sample.unix_ms < last_sample_ms_) {
+    return Status::Error("sample from " + host_ + " taken at " + std::to_string(sample.unix_ms) +
+                         " ms is older than the previous one (" + std::to_string(last_sample_ms_) +
+                         " ms) and was ignored; feed samples oldest first (sort history by time "
+                         "before replaying it)");
+  }
+  if (!has_sample_) {
+    // The ring is sized on first use so a host created and never fed costs almost nothing.
+    ports_ = TrackedSeries(options.host.window_buckets);
+    state_since_ms_ = sample.unix_ms;
+  }
+  last_seen_ms_ = received_unix_ms;
+  if (silent_) {
+    silent_ = false;
+    state_since_ms_ = sample.unix_ms;
+  }
+  capacity_ = sample.ports_usable;
+
+  // Counters: only an increase over the previous reading is an event. The first reading is a
+  // baseline (it counts history from before we watched), and a decrease is a reboot or agent
+  // restart, which starts a new baseline.
+  for (const CounterSample& c : sample.counters) {
+    const bool critical = Listed(options.critical_counters, c.name);
+    const bool exhausted = Listed(options.exhausted_counters, c.name);
+    if (!critical && !exhausted) continue;
+    auto [it, inserted] = counters_.try_emplace(c.name, c.value);
+    if (!inserted && c.value > it->second) {
+      const std::string what = c.name + " rose by " + std::to_string(c.value - it->second);
+      if (exhausted) {
+        exhausted_evidence_ms_ = sample.unix_ms;
+        exhausted_reason_ = what;
+      }
+      if (critical) {
+        critical_until_ms_ =
+            std::max(critical_until_ms_, sample.unix_ms + options.critical_hold_ms);
+        critical_reason_ = what;
+      }
+    }
+    it->second = c.value;
+  }
+
+  const bool host_refit =
+      ports_.Add(sample.unix_ms, sample.ports_in_use, sample.time_wait, options.host, options) ==
+      TrackedSeries::AddResult::kBucketClosed;
+  if (host_refit) ports_.Refit(capacity_, options.host, options, ws);
+  last_sample_ms_ = sample.unix_ms;
+  has_sample_ = true;
+  UpdateDetails(&destinations_, sample.destinations, sample.unix_ms, options, ws);
+  UpdateDetails(&processes_, sample.processes, sample.unix_ms, options, ws);
+
+  // Exhausted: the range, or the 4-tuples toward one destination, at (nearly) 100%.
+  double utilization = Utilization(sample.ports_in_use, capacity_);
+  std::string full_what =
+      FormatPercent(utilization) + " of " + std::to_string(capacity_) + " ports in use";
+  for (const DetailSample& d : sample.destinations) {
+    const double u = Utilization(d.ports, capacity_);
+    if (u > utilization) {
+      utilization = u;
+      full_what = "4-tuples toward " + d.key + " at " + FormatPercent(u) + " of " +
+                  std::to_string(capacity_);
+    }
+  }
+  if (capacity_ > 0 && utilization >= options.exhausted_enter_utilization) {
+    exhausted_evidence_ms_ = sample.unix_ms;
+    exhausted_reason_ = full_what;
+  }
+  // Enter at once on evidence; stay while utilisation is above the (lower) leave threshold, and
+  // at least min_dwell_ms after the last evidence, so one sample under the line does not flip it.
+  const bool evidence_now = exhausted_evidence_ms_ == sample.unix_ms && !exhausted_reason_.empty();
+  const bool recent =
+      !exhausted_reason_.empty() && sample.unix_ms - exhausted_evidence_ms_ < options.min_dwell_ms;
+  exhausted_ = evidence_now || recent ||
+               (exhausted_ && capacity_ > 0 && utilization >= options.exhausted_leave_utilization);
+  Evaluate(sample.unix_ms, host_refit, options);
+  return Status::Ok();
+}
+
+void HostAnalyzer::UpdateDetails(DetailMap* map, const std::vector<DetailSample>& samples,
+                                 int64_t unix_ms, const Options& options, Workspace* ws) {
+  for (const DetailSample& d : samples) {
+    auto it = map->find(d.key);
+    if (it == map->end()) it = map->emplace(d.key, Detail(options.detail.window_buckets)).first;
+    TrackedSeries& s = it->second.series;
+    if (s.Add(unix_ms, d.ports, d.time_wait, options.detail, options) ==
+        TrackedSeries::AddResult::kBucketClosed) {
+      s.Refit(capacity_, options.detail, options, ws);
+    }
+  }
+  // Series that fell out of the top-K: kept for a while in case they return, then forgotten,
+  // so memory stays bounded by what a host reports.
+  for (auto it = map->begin(); it != map->end();) {
+    if (unix_ms - it->second.series.last_ms() > options.detail_expiry_ms) {
+      it = map->erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& options) {
+  // The drift decision moves once per host bucket, so `enter_evaluations` and
+  // `leave_evaluations` count buckets, whatever the report interval.
+  if (host_refit) {
+    bool evidence = ports_.fit().evidence;
+    bool sustained = ports_.fit().sustained;
+    for (const auto& [key, d] : destinations_) {
+      if (d.series.last_ms() != last_sample_ms_) continue;
+      evidence = evidence || d.series.fit().evidence;
+      sustained = sustained || d.series.fit().sustained;
+    }
+    if (!drifting_) {
+      enter_streak_ = evidence ? enter_streak_ + 1 : 0;
+      if (enter_streak_ >= options.enter_evaluations) {
+        drifting_ = true;
+        drifting_since_ms_ = unix_ms;
+        leave_streak_ = 0;
+      }
+    } else {
+      leave_streak_ = sustained ? 0 : leave_streak_ + 1;
+      if (leave_streak_ >= options.leave_evaluations &&
+          unix_ms - drifting_since_ms_ >= options.min_dwell_ms) {
+        drifting_ = false;
+        enter_streak_ = 0;
+      }
+    }
+  }
+  if (drifting_ && options.critical_eta_ms > 0) {
+    std::string key;
+    const SeriesFit* fit = nullptr;
+    Headline(&key, &fit);
+    if (fit->sustained &&
+        fit->forecast.eta_s * 1000 < static_cast<double>(options.critical_eta_ms)) {
+      critical_until_ms_ = std::max(critical_until_ms_, unix_ms + options.min_dwell_ms);
+      critical_reason_ = "full in " + FormatDuration(fit->forecast.eta_s);
+    }
+  }
+  if (exhausted_) {
+    SetState(HostState::kExhausted, unix_ms, exhausted_reason_);
+  } else if (unix_ms < critical_until_ms_) {
+    SetState(HostState::kCritical, unix_ms, critical_reason_);
+  } else if (drifting_) {
+    SetState(HostState::kDrifting, unix_ms, "growing toward exhaustion");
+  } else {
+    SetState(HostState::kOk, unix_ms, "");
+  }
+}
+
+void HostAnalyzer::SetState(HostState s, int64_t unix_ms, std::string reason) {
+  if (s != state_) {
+    state_ = s;
+    state_since_ms_ = unix_ms;
+  }
+  reason_ = std::move(reason);
+}
+
+void HostAnalyzer::MarkSilent(int64_t now_unix_ms) {
+  if (silent_) return;
+  silent_ = true;
+  silent_since_ms_ = now_unix_ms;
+}
+
+void HostAnalyzer::Headline(std::string* key, const SeriesFit** fit) const {
+  key->clear();
+  *fit = &ports_.fit();
+  double best = ports_.fit().sustained ? ports_.fit().forecast.eta_s : kNever;
+  for (const auto& [k, d] : destinations_) {
+    const SeriesFit& f = d.series.fit();
+    if (d.series.last_ms() != last_sample_ms_ || !f.sustained) continue;
+    if (f.forecast.eta_s < best) {
+      best = f.forecast.eta_s;
+      *key = k;
+      *fit = &f;
+    }
+  }
+}
+
+Contribution HostAnalyzer::ContributionOf(const TrackedSeries& s) {
+  Contribution c;
+  c.ports = s.last_ports();
+  c.time_wait = s.last_time_wait();
+  if (s.fit().trend.valid) c.growth_milli_per_hour = std::llround(s.fit().trend.per_hour * 1000);
+  c.growing = s.fit().growing;
+  return c;
+}
+
+HostSummary HostAnalyzer::Summarize() const {
+  HostSummary out;
+  out.state = state();
+  out.utilization = Utilization(ports_.last_ports(), capacity_);
+  out.last_seen_ms = last_seen_ms_;
+  std::string key;
+  const SeriesFit* fit = nullptr;
+  Headline(&key, &fit);
+  out.growth_pct_per_hour = fit->trend.pct_per_hour;
+  if (state_ != HostState::kOk && fit->sustained) out.eta_s = fit->forecast.eta_s;
+  return out;
+}
+
+HostStatus HostAnalyzer::Describe(const Options& options, int64_t now_unix_ms) const {
+  HostStatus out;
+  out.host = host_;
+  out.state = state();
+  out.state_since_ms = silent_ ? silent_since_ms_ : state_since_ms_;
+  out.reason = reason_;
+  out.last_sample_ms = last_sample_ms_;
+  out.last_seen_ms = last_seen_ms_;
+  out.ports = StatusOf("", ports_, capacity_, last_sample_ms_);
+  for (const auto& [key, d] : destinations_) {
+    out.destinations.push_back(StatusOf(key, d.series, capacity_, last_sample_ms_));
+  }
+  for (const auto& [key, d] : processes_) {
+    out.processes.push_back(StatusOf(key, d.series, capacity_, last_sample_ms_));
+  }
+  SortLargestFirst(&out.destinations);
+  SortLargestFirst(&out.processes);
+  const SeriesFit* fit = nullptr;
+  Headline(&out.headline, &fit);
+  out.headline_fit = *fit;
+
+  const double min_driver = options.driver_min_share * std::max(0.0, fit->trend.per_hour);
+  out.driver_process = Driver(out.processes, min_driver);
+  out.driver_destination =
+      out.headline.empty() ? Driver(out.destinations, min_driver) : out.headline;
+
+  // The line a person reads: what, how fast, when, and what drives it.
+  std::string line = host_ + ": ";
+  if (out.state == HostState::kSilent) {
+    line += "silent, no report for " +
+            FormatDuration(static_cast<double>(now_unix_ms - last_seen_ms_) / 1000) + "; last ";
+    out.reason =
+        "no report for " + FormatDuration(static_cast<double>(now_unix_ms - last_seen_ms_) / 1000);
+  } else if (out.state != HostState::kOk && out.state != HostState::kDrifting) {
+    line += std::string(HostStateName(out.state)) + " (" + out.reason + "), ";
+  }
+  if (out.headline.empty()) {
+    line += FormatPercent(out.ports.utilization) + " of " + std::to_string(capacity_) + " ports";
+  } else {
+    const SeriesStatus* d = nullptr;
+    for (const SeriesStatus& s : out.destinations) {
+      if (s.key == out.headline) d = &s;
+    }
+    line += "4-tuples toward " + out.headline + " at " + FormatPercent(d->utilization) + " of " +
+            std::to_string(capacity_);
+  }
+  if (fit->trend.valid) {
+    line += ", " + FormatRate(fit->trend.pct_per_hour);
+    if (fit->sustained && fit->forecast.finite) {
+      line += ", full in " + FormatDuration(fit->forecast.eta_s);
+    }
+  }
+  const bool has_process = !out.driver_process.empty();
+  const bool has_destination = !out.driver_destination.empty() && out.headline.empty();
+  if (has_process && has_destination) {
+    line += ", driven by " + out.driver_process + " -> " + out.driver_destination;
+  } else if (has_process) {
+    line += ", driven by " + out.driver_process;
+  } else if (has_destination) {
+    line += ", driven by connections to " + out.driver_destination;
+  }
+  out.explanation = std::move(line);
+  return out;
+}
+
+size_t HostAnalyzer::MemoryBytes() const {
+  size_t bytes = sizeof(*this) + host_.capacity() + ports_.MemoryBytes() - sizeof(ports_);
+  for (const DetailMap* map : {&destinations_, &processes_}) {
+    // Buckets of the hash table, plus one node per entry (key, value and the next pointer).
+    bytes += map->bucket_count() * sizeof(void*);
+    for (const auto& [key, d] : *map) {
+      bytes += sizeof(std::pair<const std::string, Detail>) + sizeof(void*) +
+               (key.capacity() > 15 ? key.capacity() + 1 : 0) + d.series.MemoryBytes() -
+               sizeof(d.series);
+    }
+  }
+  bytes += counters_.bucket_count() * sizeof(void*) +
+           counters_.size() * (sizeof(std::pair<const std::string, uint64_t>) + sizeof(void*));
+  return bytes;
+}
+
+}  // namespace portwatch::analysis

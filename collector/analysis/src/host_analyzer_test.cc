@@ -1,0 +1,402 @@
+#include "portwatch/analysis/host_analyzer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "synthetic_test_util.h"
+
+namespace portwatch::analysis {
+namespace {
+
+using namespace testing;  // NOLINT: the synthetic helpers
+
+constexpr int64_t kInterval = 30 * kSecond;
+
+// A steady leak on top of noise: it must turn drifting well before exhaustion, with a forecast
+// close to the real remaining time at the moment it does.
+struct LeakCase {
+  double base_ports;
+  double pct_per_hour;
+  double noise_ports;
+};
+
+class LeakTest : public ::testing::TestWithParam<LeakCase> {};
+
+TEST_P(LeakTest, CaughtEarlyWithAnAccurateForecast) {
+  const LeakCase c = GetParam();
+  const double per_hour = c.pct_per_hour / 100 * kCapacity;
+  const double true_full_h = (kCapacity - c.base_ports) / per_hour;  // from the leak's start
+  HostRun run;
+  Noise noise(c.noise_ports);
+  auto level = [&](int64_t t) { return c.base_ports + per_hour * static_cast<double>(t) / kHour; };
+  double eta_at_drift_s = -1;
+  double true_remaining_s = -1;
+  run.Feed(
+      0, static_cast<int64_t>(true_full_h * kHour), kInterval,
+      [&](int64_t t) { return level(t) + noise(); },
+      [&](int64_t t) {
+        if (eta_at_drift_s < 0 && run.host().state() == HostState::kDrifting) {
+          eta_at_drift_s = run.Describe(t).headline_fit.forecast.eta_s;
+          true_remaining_s = (kCapacity - level(t)) / per_hour * 3600;
+        }
+      });
+  const int64_t drift_at = run.FirstTime(HostState::kDrifting);
+  ASSERT_GE(drift_at, 0) << run.History();
+  const double drift_fraction = static_cast<double>(drift_at) / kHour / true_full_h;
+  const double eta_error = (eta_at_drift_s - true_remaining_s) / true_remaining_s;
+  std::printf(
+      "leak %.1f%%/h from %.0f, noise %.0f: drifting after %.1f h of %.1f h (%.0f%%), "
+      "forecast %.1f h vs real %.1f h (%+.1f%%)\n",
+      c.pct_per_hour, c.base_ports, c.noise_ports, static_cast<double>(drift_at) / kHour,
+      true_full_h, drift_fraction * 100, eta_at_drift_s / 3600, true_remaining_s / 3600,
+      eta_error * 100);
+  // Early: the forecast may reach max_extrapolation times the span measured (at most the
+  // window), and no further than the horizon, so the earliest possible moment is the later of T /
+  // (1 + r) and T - horizon; dwell and noise may add a little.
+  const Options& o = run.options();
+  const double window_h = static_cast<double>(o.host.bucket_ms) * o.host.window_buckets / kHour;
+  const double reach_h =
+      std::min(static_cast<double>(o.drift_horizon_ms) / kHour, o.max_extrapolation * window_h);
+  const double earliest_h =
+      std::max(true_full_h / (1 + o.max_extrapolation), true_full_h - reach_h);
+  EXPECT_LT(static_cast<double>(drift_at) / kHour, earliest_h + 0.05 * true_full_h);
+  EXPECT_LT(drift_fraction, 0.6);
+  // Accurate: within 20% of the real remaining time.
+  EXPECT_LT(std::fabs(eta_error), 0.20);
+  // Once drifting it only gets worse (critical when the forecast is under an hour, if it is not
+  // full by then) and ends exhausted when the range is (nearly) full: no flip-flop.
+  for (size_t i = 1; i < run.transitions().size(); ++i) {
+    EXPECT_GT(run.transitions()[i].state, run.transitions()[i - 1].state) << run.History();
+  }
+  EXPECT_EQ(run.host().state(), HostState::kExhausted) << run.History();
+}
+
+INSTANTIATE_TEST_SUITE_P(Leaks, LeakTest,
+                         ::testing::Values(LeakCase{2000, 1.5, 30}, LeakCase{3000, 5, 60},
+                                           LeakCase{1000, 0.8, 10}, LeakCase{5000, 10, 150}),
+                         [](const ::testing::TestParamInfo<LeakCase>& param_info) {
+                           // e.g. "From2000At15PerMillePerHour": gtest names allow only
+                           // [A-Za-z0-9_].
+                           return "From" +
+                                  std::to_string(std::lround(param_info.param.base_ports)) + "At" +
+                                  std::to_string(std::lround(param_info.param.pct_per_hour * 10)) +
+                                  "PerMillePerHour";
+                         });
+
+TEST(HostAnalyzerTest, DailyCycleThatReturnsToBaselineIsNeverDrift) {
+  // A busy host: 15% at night, 45% at the afternoon peak, for five days, starting at the trough
+  // (the hardest start: the first twelve hours are all rise).
+  HostRun run;
+  Noise noise(40);
+  const double low = 0.15 * kCapacity;
+  const double high = 0.45 * kCapacity;
+  run.Feed(0, 5 * kDay, kInterval, [&](int64_t t) {
+    const double phase = 2 * M_PI * static_cast<double>(t) / kDay;
+    return low + (high - low) * (1 - std::cos(phase)) / 2 + noise();
+  });
+  EXPECT_EQ(run.Entries(HostState::kDrifting), 0) << run.History();
+  EXPECT_EQ(run.host().state(), HostState::kOk);
+}
+
+TEST(HostAnalyzerTest, LeakOnTopOfADailyCycleIsCaughtOnceItPassesThePeaks) {
+  // The same cycle for three days, then every day's trough and peak 1,500 ports (9%) higher: a
+  // leak of about 62 ports an hour under the cycle.
+  HostRun run;
+  Noise noise(40);
+  const double low = 0.15 * kCapacity;
+  const double high = 0.45 * kCapacity;
+  const double leak_per_hour = 1500.0 / 24;
+  run.Feed(0, 9 * kDay, kInterval, [&](int64_t t) {
+    const double phase = 2 * M_PI * static_cast<double>(t) / kDay;
+    const double leak =
+        t < 3 * kDay ? 0 : leak_per_hour * static_cast<double>(t - 3 * kDay) / kHour;
+    return low + (high - low) * (1 - std::cos(phase)) / 2 + leak + noise();
+  });
+  const int64_t drift_at = run.FirstTime(HostState::kDrifting);
+  std::printf("leak under a daily cycle: drifting %.1f h after the leak began\n",
+              static_cast<double>(drift_at - 3 * kDay) / kHour);
+  EXPECT_GT(drift_at, 3 * kDay) << run.History();
+  EXPECT_LT(drift_at, 8 * kDay) << run.History();
+}
+
+TEST(HostAnalyzerTest, BurstsThatReturnToBaselineAreNeverDrift) {
+  // Every two hours a 25-minute batch job holds 4000 more ports, then lets them go.
+  HostRun run;
+  Noise noise(40);
+  run.Feed(0, 3 * kDay, kInterval, [&](int64_t t) {
+    const bool burst = (t % (2 * kHour)) < 25 * kMinute;
+    return 3000 + (burst ? 4000 : 0) + noise();
+  });
+  EXPECT_EQ(run.Entries(HostState::kDrifting), 0) << run.History();
+}
+
+TEST(HostAnalyzerTest, SingleSpikeDoesNotChangeTheState) {
+  HostRun run;
+  Noise noise(30);
+  run.Feed(0, 6 * kHour, kInterval, [&](int64_t t) {
+    return (t == 3 * kHour ? 0.90 * kCapacity : 0.30 * kCapacity) + noise();
+  });
+  EXPECT_EQ(run.transitions().size(), 1u) << run.History();
+  EXPECT_EQ(run.host().state(), HostState::kOk);
+}
+
+TEST(HostAnalyzerTest, SpikeOrDipDuringALeakDoesNotFlipFlop) {
+  HostRun run;
+  Noise noise(30);
+  const double per_hour = 0.04 * kCapacity;
+  run.Feed(0, 14 * kHour, kInterval, [&](int64_t t) {
+    const double v = 2000 + per_hour * static_cast<double>(t) / kHour + noise();
+    if (t == 10 * kHour) return 100.0;            // a dip to nearly nothing
+    if (t == 11 * kHour) return 0.9 * kCapacity;  // and a spike
+    return v;
+  });
+  ASSERT_GE(run.FirstTime(HostState::kDrifting), 0) << run.History();
+  EXPECT_LT(run.FirstTime(HostState::kDrifting), 10 * kHour);
+  EXPECT_EQ(run.Entries(HostState::kDrifting), 1) << run.History();
+  EXPECT_EQ(run.Entries(HostState::kOk), 1) << run.History();
+}
+
+TEST(HostAnalyzerTest, SpikeToFullIsExhaustedOnceThenOkOnce) {
+  HostRun run;
+  run.Feed(0, 4 * kHour, kInterval,
+           [&](int64_t t) { return t == 2 * kHour ? 0.99 * kCapacity : 0.3 * kCapacity; });
+  ASSERT_EQ(run.transitions().size(), 3u) << run.History();
+  EXPECT_EQ(run.transitions()[1].state, HostState::kExhausted);
+  EXPECT_EQ(run.transitions()[1].unix_ms, 2 * kHour) << "at once";
+  EXPECT_EQ(run.transitions()[2].state, HostState::kOk);
+  EXPECT_GE(run.transitions()[2].unix_ms - 2 * kHour, run.options().min_dwell_ms);
+}
+
+TEST(HostAnalyzerTest, StepUpIsNotALeakAndResetsTheTrend) {
+  // A deploy at 6 h opens a connection pool of 4000 ports; flat before and after.
+  HostRun run;
+  Noise noise(30);
+  run.Feed(0, 18 * kHour, kInterval,
+           [&](int64_t t) { return (t < 6 * kHour ? 3000 : 7000) + noise(); });
+  EXPECT_EQ(run.Entries(HostState::kDrifting), 0) << run.History();
+  const SeriesFit fit = run.Describe(18 * kHour).ports.fit;
+  EXPECT_EQ(fit.level_shifts, 1u);
+  EXPECT_NEAR(static_cast<double>(fit.segment_start_ms), 6.0 * kHour, 1.0 * kMinute);
+  EXPECT_NEAR(fit.trend.per_hour, 0, 5) << "the trend is measured after the step only";
+}
+
+TEST(HostAnalyzerTest, LeakAfterARestartIsCaughtFromTheRestart) {
+  // Drifting toward exhaustion, then a restart drops the ports at 8 h; the leak resumes from a
+  // lower level. The trend restarts at the step and the new leak is caught on its own data.
+  HostRun run;
+  Noise noise(30);
+  const double per_hour = 0.05 * kCapacity;
+  auto level = [&](int64_t t) {
+    const double h = static_cast<double>(t) / kHour;
+    return h < 8 ? 2000 + per_hour * h : 1000 + per_hour * (h - 8);
+  };
+  double eta_at_redrift = -1;
+  int64_t redrift_at = -1;
+  run.Feed(
+      0, 20 * kHour, kInterval, [&](int64_t t) { return level(t) + noise(); },
+      [&](int64_t t) {
+        if (t < 8 * kHour || redrift_at >= 0) return;
+        const SeriesFit fit = run.Describe(t).headline_fit;
+        if (fit.evidence && fit.segment_start_ms >= 8 * kHour) {
+          redrift_at = t;
+          eta_at_redrift = fit.forecast.eta_s;
+        }
+      });
+  const SeriesFit fit = run.Describe(20 * kHour).ports.fit;
+  EXPECT_EQ(fit.level_shifts, 1u);
+  EXPECT_NEAR(static_cast<double>(fit.segment_start_ms), 8.0 * kHour, 1.0 * kMinute);
+  ASSERT_GE(redrift_at, 0) << run.History();
+  const double real = (kCapacity - level(redrift_at)) / per_hour * 3600;
+  std::printf(
+      "leak after restart: evidence again %.1f h after it, forecast %.1f h vs real %.1f h\n",
+      static_cast<double>(redrift_at) / kHour - 8, eta_at_redrift / 3600, real / 3600);
+  EXPECT_NEAR(eta_at_redrift, real, 0.2 * real);
+  EXPECT_EQ(run.host().state(), HostState::kDrifting) << run.History();
+}
+
+TEST(HostAnalyzerTest, NoiseAloneNeverAlarms) {
+  // Two weeks of heavy noise (sd 3% of the range) around 30%, white and autocorrelated.
+  for (double rho : {0.0, 0.9}) {
+    HostRun run;
+    Noise noise(0.03 * kCapacity * std::sqrt(1 - rho * rho), 2024);
+    double ar = 0;
+    run.Feed(0, 14 * kDay, kInterval, [&](int64_t) {
+      ar = rho * ar + noise();
+      return 0.3 * kCapacity + ar;
+    });
+    EXPECT_EQ(run.transitions().size(), 1u) << "rho " << rho << ": " << run.History();
+  }
+}
+
+TEST(HostAnalyzerTest, SilentAfterTheTimeoutAndRecoversOnTheNextSample) {
+  HostRun run;
+  run.Feed(0, kHour, kInterval, [](int64_t) { return 3000.0; });
+  HostAnalyzer& h = run.host();
+  EXPECT_EQ(h.state(), HostState::kOk);
+  h.MarkSilent(kHour + run.options().silent_after_ms);
+  EXPECT_EQ(h.state(), HostState::kSilent);
+  const HostStatus st = run.Describe(kHour - kInterval + 7 * kMinute);
+  EXPECT_EQ(st.state, HostState::kSilent);
+  EXPECT_NE(st.explanation.find("silent, no report for ~7 min"), std::string::npos)
+      << st.explanation;
+  run.Feed(PortsSample(kHour + 8 * kMinute, 3000));
+  EXPECT_EQ(h.state(), HostState::kOk);
+}
+
+HostSample WithCounter(HostSample s, const std::string& name, uint64_t value) {
+  s.counters.push_back({name, value});
+  return s;
+}
+
+TEST(HostAnalyzerTest, EventCounterIncreaseIsCriticalAtOnce) {
+  HostRun run;
+  // The first reading is history from before we watched: a baseline, not an event.
+  run.Feed(WithCounter(PortsSample(0, 500), "Tcpip.4227", 17));
+  run.Feed(WithCounter(PortsSample(kMinute, 500), "Tcpip.4227", 17));
+  EXPECT_EQ(run.host().state(), HostState::kOk);
+  run.Feed(WithCounter(PortsSample(2 * kMinute, 500), "Tcpip.4227", 19));
+  EXPECT_EQ(run.host().state(), HostState::kCritical);
+  const HostStatus st = run.Describe(2 * kMinute);
+  EXPECT_EQ(st.reason, "Tcpip.4227 rose by 2");
+  EXPECT_NE(st.explanation.find("critical (Tcpip.4227 rose by 2)"), std::string::npos)
+      << st.explanation;
+  // It holds for critical_hold_ms after the last increase, then clears.
+  const int64_t hold = run.options().critical_hold_ms;
+  run.Feed(WithCounter(PortsSample(2 * kMinute + hold - kMinute, 500), "Tcpip.4227", 19));
+  EXPECT_EQ(run.host().state(), HostState::kCritical);
+  run.Feed(WithCounter(PortsSample(2 * kMinute + hold, 500), "Tcpip.4227", 19));
+  EXPECT_EQ(run.host().state(), HostState::kOk);
+  // A counter that goes down (reboot) starts a new baseline.
+  run.Feed(WithCounter(PortsSample(3 * kMinute + hold, 500), "Tcpip.4227", 0));
+  EXPECT_EQ(run.host().state(), HostState::kOk);
+}
+
+TEST(HostAnalyzerTest, LinuxOverflowCounterIsCriticalAndUnlistedCountersAreNot) {
+  HostRun run;
+  run.Feed(WithCounter(WithCounter(PortsSample(0, 500), "TcpExt.ListenDrops", 5),
+                       "TcpExt.TCPTimeWaitOverflow", 0));
+  run.Feed(WithCounter(WithCounter(PortsSample(kMinute, 500), "TcpExt.ListenDrops", 900),
+                       "TcpExt.TCPTimeWaitOverflow", 0));
+  EXPECT_EQ(run.host().state(), HostState::kOk) << "ListenDrops is not in critical_counters";
+  run.Feed(WithCounter(WithCounter(PortsSample(2 * kMinute, 500), "TcpExt.ListenDrops", 900),
+                       "TcpExt.TCPTimeWaitOverflow", 1));
+  EXPECT_EQ(run.host().state(), HostState::kCritical);
+}
+
+TEST(HostAnalyzerTest, PortSpaceExhaustedEventIsExhaustedAtOnce) {
+  HostRun run;
+  run.Feed(WithCounter(PortsSample(0, 500), "Tcpip.4231", 0));
+  run.Feed(WithCounter(PortsSample(kMinute, 500), "Tcpip.4231", 1));
+  EXPECT_EQ(run.host().state(), HostState::kExhausted);
+  EXPECT_EQ(run.Describe(kMinute).reason, "Tcpip.4231 rose by 1");
+}
+
+TEST(HostAnalyzerTest, FullRangeIsExhaustedAndLeavesOnlyBelowTheLowerThreshold) {
+  HostRun run;
+  run.Feed(PortsSample(0, 0.5 * kCapacity));
+  run.Feed(PortsSample(kMinute, kCapacity));
+  EXPECT_EQ(run.host().state(), HostState::kExhausted);
+  EXPECT_EQ(run.Describe(kMinute).reason, "100% of 16384 ports in use");
+  // 96% is under the entry line but above the exit line: still exhausted after the dwell.
+  run.Feed(PortsSample(kHour, 0.96 * kCapacity));
+  EXPECT_EQ(run.host().state(), HostState::kExhausted);
+  run.Feed(PortsSample(kHour + kMinute, 0.90 * kCapacity));
+  EXPECT_EQ(run.host().state(), HostState::kOk);
+}
+
+TEST(HostAnalyzerTest, DestinationFourTuplesFullIsExhaustedNamingIt) {
+  HostRun run;
+  HostSample s = PortsSample(0, 0.4 * kCapacity);
+  s.destinations.push_back({"10.0.4.12:1433", static_cast<uint32_t>(0.99 * kCapacity), 9000});
+  run.Feed(s);
+  EXPECT_EQ(run.host().state(), HostState::kExhausted);
+  EXPECT_EQ(run.Describe(0).reason, "4-tuples toward 10.0.4.12:1433 at 99% of 16384");
+}
+
+TEST(HostAnalyzerTest, ExplanationNamesWhatDrivesTheLeak) {
+  // w3wp.exe leaks connections to the database; svchost.exe and a web API stay flat.
+  HostRun run;
+  Noise noise(20);
+  const double per_hour = 0.031 * kCapacity;
+  int64_t t = 0;
+  for (; run.host().state() != HostState::kDrifting && t < 30 * kHour; t += kInterval) {
+    const double leak = per_hour * static_cast<double>(t) / kHour;
+    HostSample s = PortsSample(t, 1500 + leak + noise());
+    s.destinations.push_back({"10.0.4.12:1433", static_cast<uint32_t>(200 + leak), 40});
+    s.destinations.push_back({"10.0.9.1:443", static_cast<uint32_t>(800 + noise()), 300});
+    s.processes.push_back({"w3wp.exe", static_cast<uint32_t>(300 + leak), 40});
+    s.processes.push_back({"svchost.exe", static_cast<uint32_t>(900 + noise()), 300});
+    run.Feed(s);
+  }
+  ASSERT_EQ(run.host().state(), HostState::kDrifting) << run.History();
+  const HostStatus st = run.Describe(t);
+  std::printf("%s\n", st.explanation.c_str());
+  EXPECT_EQ(st.driver_process, "w3wp.exe");
+  EXPECT_EQ(st.driver_destination, "10.0.4.12:1433");
+  EXPECT_EQ(st.explanation.rfind("web01: ", 0), 0u) << st.explanation;
+  EXPECT_NE(st.explanation.find(" of 16384 ports, +3."), std::string::npos) << st.explanation;
+  EXPECT_NE(st.explanation.find(", full in ~"), std::string::npos) << st.explanation;
+  EXPECT_NE(st.explanation.find(", driven by w3wp.exe -> 10.0.4.12:1433"), std::string::npos)
+      << st.explanation;
+  ASSERT_EQ(st.processes.size(), 2u);
+  EXPECT_GE(st.processes[0].ports, st.processes[1].ports) << "largest first";
+}
+
+TEST(HostAnalyzerTest, OlderSampleIsRefusedAndChangesNothing) {
+  HostAnalyzer h("web01");
+  Options options;
+  Workspace ws;
+  ASSERT_TRUE(h.Update(PortsSample(kHour, 100), kHour, options, &ws).ok());
+  Status st = h.Update(PortsSample(kHour - 1, 16000), kHour, options, &ws);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("older than the previous one"), std::string::npos);
+  EXPECT_NE(st.message().find("oldest first"), std::string::npos) << "says what to do";
+  EXPECT_EQ(h.state(), HostState::kOk);
+  EXPECT_EQ(h.Describe(options, kHour).ports.ports, 100u);
+}
+
+TEST(HostAnalyzerTest, CompressedTimeDrillLeakIsCaughtBeforeFailure) {
+  // The shape of the end-to-end drill: 300 usable ports, one sample a second, a leak of one port
+  // a second from 20 ports, options scaled so an hour is a minute.
+  HostRun run(Options().Scaled(1.0 / 60));
+  const uint32_t capacity = 300;
+  int64_t failed_at = -1;
+  double eta_at_drift = -1;
+  int64_t drift_at = -1;
+  for (int64_t t = 0; failed_at < 0; t += kSecond) {
+    const double ports = std::min<double>(capacity, 20 + static_cast<double>(t) / kSecond);
+    run.Feed(PortsSample(t, ports, capacity));
+    if (drift_at < 0 && run.host().state() != HostState::kOk) {
+      drift_at = t;
+      eta_at_drift = run.Describe(t).headline_fit.forecast.eta_s;
+    }
+    if (ports >= capacity) failed_at = t;
+  }
+  ASSERT_GE(drift_at, 0);
+  const double real_s = static_cast<double>(failed_at - drift_at) / kSecond;
+  std::printf(
+      "drill shape: drifting at %.0f s, failure at %.0f s, forecast %.0f s vs real %.0f s\n",
+      static_cast<double>(drift_at) / kSecond, static_cast<double>(failed_at) / kSecond,
+      eta_at_drift, real_s);
+  EXPECT_EQ(run.FirstTime(HostState::kDrifting), drift_at) << run.History();
+  EXPECT_LT(drift_at, failed_at / 2);
+  EXPECT_NEAR(eta_at_drift, real_s, 0.3 * real_s);
+  EXPECT_EQ(run.host().state(), HostState::kExhausted);
+}
+
+TEST(OptionsTest, ValidateNamesTheBadOption) {
+  Options o;
+  EXPECT_TRUE(o.Validate().ok());
+  o.host.window_buckets = 10;
+  Status st = o.Validate();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("host.window_buckets"), std::string::npos) << st.message();
+  Options p;
+  p.exhausted_leave_utilization = 0.99;
+  EXPECT_FALSE(p.Validate().ok());
+}
+
+}  // namespace
+}  // namespace portwatch::analysis

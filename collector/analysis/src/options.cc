@@ -1,0 +1,60 @@
+#include "portwatch/analysis/options.h"
+
+#include <cmath>
+
+namespace portwatch::analysis {
+namespace {
+
+int64_t ScaleMs(int64_t ms, double factor) {
+  return static_cast<int64_t>(std::llround(static_cast<double>(ms) * factor));
+}
+
+Status Bad(const std::string& what) { return Status::Error("analysis option " + what); }
+
+}  // namespace
+
+Options Options::Scaled(double factor) const {
+  Options o = *this;
+  o.host.bucket_ms = std::max<int64_t>(1, ScaleMs(host.bucket_ms, factor));
+  o.detail.bucket_ms = std::max<int64_t>(1, ScaleMs(detail.bucket_ms, factor));
+  o.min_fit_span_ms = ScaleMs(min_fit_span_ms, factor);
+  o.drift_horizon_ms = ScaleMs(drift_horizon_ms, factor);
+  o.min_growth_pct_per_h = min_growth_pct_per_h / factor;  // a rate: per compressed hour
+  o.min_dwell_ms = ScaleMs(min_dwell_ms, factor);
+  o.gap_reset_ms = ScaleMs(gap_reset_ms, factor);
+  o.critical_hold_ms = ScaleMs(critical_hold_ms, factor);
+  o.critical_eta_ms = ScaleMs(critical_eta_ms, factor);
+  o.silent_after_ms = ScaleMs(silent_after_ms, factor);
+  o.detail_expiry_ms = ScaleMs(detail_expiry_ms, factor);
+  return o;
+}
+
+Status Options::Validate() const {
+  for (const SeriesOptions* s : {&host, &detail}) {
+    const char* name = s == &host ? "host" : "detail";
+    if (s->bucket_ms <= 0)
+      return Bad(std::string(name) + ".bucket_ms must be positive (e.g. 60000)");
+    if (s->window_buckets < 2 * min_fit_points) {
+      return Bad(std::string(name) + ".window_buckets must hold at least twice min_fit_points (" +
+                 std::to_string(2 * min_fit_points) + "); raise it or lower min_fit_points");
+    }
+  }
+  if (min_fit_points < 8) return Bad("min_fit_points must be at least 8 to bound a slope");
+  if (!(confidence_z > 0)) return Bad("confidence_z must be positive (1.96 for 95%)");
+  if (!(max_extrapolation > 0)) return Bad("max_extrapolation must be positive (e.g. 2)");
+  if (!(leave_relax >= 1)) return Bad("leave_relax must be at least 1 (1.5 gives hysteresis)");
+  if (enter_evaluations == 0 || leave_evaluations == 0) {
+    return Bad("enter_evaluations and leave_evaluations must be at least 1");
+  }
+  if (!(exhausted_leave_utilization <= exhausted_enter_utilization) ||
+      !(exhausted_enter_utilization > 0) || exhausted_enter_utilization > 1) {
+    return Bad(
+        "exhausted_enter_utilization must be in (0, 1] and not below "
+        "exhausted_leave_utilization (defaults 0.98 and 0.95)");
+  }
+  if (silent_after_ms <= 0) return Bad("silent_after_ms must be positive (e.g. 300000)");
+  if (shift_window_buckets == 0) return Bad("shift_window_buckets must be at least 1 (e.g. 5)");
+  return Status::Ok();
+}
+
+}  // namespace portwatch::analysis

@@ -1,0 +1,303 @@
+#include "portwatch/analysis/series.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace portwatch::analysis {
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+uint16_t Saturate(uint64_t v) { return static_cast<uint16_t>(std::min<uint64_t>(v, 0xFFFE)); }
+
+// Standard error of the difference of two medians of m normal values each, per unit of noise:
+// a median's is sqrt(pi/2)/sqrt(m).
+double MedianDifferenceError(size_t m) { return 1.2533 * std::sqrt(2.0 / static_cast<double>(m)); }
+
+// One candidate trend: the last `len` points, its slope, and the drift tests on it.
+struct Candidate {
+  size_t len = 0;
+  SlopeEstimate est;
+  double level = 0;
+  double span_buckets = 0;
+  bool evidence = false;
+  bool sustained = false;
+};
+
+// Index of the largest jump up (or down) between consecutive points within m of c.
+size_t LocateStep(const Point* pts, size_t n, size_t c, size_t m, bool up) {
+  const size_t from = std::max<size_t>(1, c > m ? c - m + 1 : 1);
+  const size_t to = std::min(n - 1, c + m - 1);
+  size_t best = c;
+  double best_jump = -kNever;
+  for (size_t j = from; j <= to; ++j) {
+    const double jump = (pts[j].x - pts[j - 1].x) * (up ? 1 : -1);
+    if (jump > best_jump) {
+      best_jump = jump;
+      best = j;
+    }
+  }
+  return best;
+}
+
+constexpr size_t kLocalPoints = 256;
+
+// Dyadic suffixes: the whole segment, its recent half, quarter, ... A leak that began recently
+// shows in a short suffix long before it dominates the whole window; 12 levels cover any ring.
+constexpr size_t kMaxLevels = 12;
+
+// For each prefix length in `ends` (ascending), the m-th highest value among the first `end`
+// points (or the lowest, if fewer): a level held for about m buckets, so one spike bucket does
+// not count. One pass keeping the m highest seen so far.
+void HeldHighs(const Point* pts, const size_t* ends, size_t count, size_t m, double* out) {
+  m = std::clamp<size_t>(m, 1, 16);
+  std::array<double, 16> top{};  // ascending; top[0] is the m-th highest once full
+  size_t filled = 0;
+  size_t i = 0;
+  for (size_t e = 0; e < count; ++e) {
+    for (; i < ends[e]; ++i) {
+      const double x = pts[i].x;
+      if (filled < m) {
+        size_t j = filled++;
+        for (; j > 0 && top[j - 1] > x; --j) top[j] = top[j - 1];
+        top[j] = x;
+      } else if (x > top[0]) {
+        size_t j = 0;
+        for (; j + 1 < m && top[j + 1] < x; ++j) top[j] = top[j + 1];
+        top[j] = x;
+      }
+    }
+    out[e] = filled == 0 ? -kNever : top[0];
+  }
+}
+
+}  // namespace
+
+TrackedSeries::TrackedSeries(uint32_t window_buckets)
+    : ring_(std::max<uint32_t>(window_buckets, 2)) {}
+
+TrackedSeries::Slot& TrackedSeries::SlotFor(int64_t bucket) {
+  const int64_t n = static_cast<int64_t>(ring_.size());
+  return ring_[static_cast<size_t>(((bucket % n) + n) % n)];
+}
+
+TrackedSeries::AddResult TrackedSeries::Add(int64_t unix_ms, uint32_t ports, uint32_t time_wait,
+                                            const SeriesOptions& series, const Options& options) {
+  if (unix_ms < last_ms_) return AddResult::kRejected;
+  const int64_t bucket = FloorDiv(unix_ms, series.bucket_ms);
+  AddResult result = AddResult::kSameBucket;
+  if (newest_bucket_ == kNoBucket || bucket != newest_bucket_) {
+    if (newest_bucket_ != kNoBucket) {
+      // Buckets skipped over hold no data: mark them missing (at most one full turn of the ring).
+      const int64_t skipped =
+          std::min<int64_t>(bucket - newest_bucket_ - 1, static_cast<int64_t>(ring_.size()));
+      for (int64_t b = bucket - skipped; b < bucket; ++b) SlotFor(b) = Slot{};
+      // A long silence may hide a reboot or a redeploy: what came before says little about the
+      // trend after, so the fit starts again.
+      if ((bucket - newest_bucket_) * series.bucket_ms > options.gap_reset_ms) {
+        segment_start_bucket_ = bucket;
+      }
+      result = AddResult::kBucketClosed;
+    } else {
+      segment_start_bucket_ = bucket;
+    }
+    newest_bucket_ = bucket;
+    open_sum_ = open_time_wait_sum_ = 0;
+    open_count_ = 0;
+  }
+  open_sum_ += ports;
+  open_time_wait_sum_ += time_wait;
+  ++open_count_;
+  Slot& slot = SlotFor(bucket);
+  // Round to the nearest port: half a port of resolution is far below any trend worth reporting.
+  slot.ports = Saturate((open_sum_ + open_count_ / 2) / open_count_);
+  slot.time_wait = Saturate((open_time_wait_sum_ + open_count_ / 2) / open_count_);
+  last_ms_ = unix_ms;
+  last_ports_ = ports;
+  last_time_wait_ = time_wait;
+  return result;
+}
+
+void TrackedSeries::Gather(Workspace* ws) const {
+  ws->ports.clear();
+  ws->time_wait.clear();
+  const int64_t oldest = newest_bucket_ - static_cast<int64_t>(ring_.size()) + 1;
+  const int64_t from = std::max(oldest, segment_start_bucket_);
+  const int64_t n = static_cast<int64_t>(ring_.size());
+  // One division for the first slot, then a wrapping index: this loop runs over the whole ring.
+  size_t slot_index = static_cast<size_t>(((from % n) + n) % n);
+  for (int64_t b = from; b < newest_bucket_; ++b) {
+    const Slot& slot = ring_[slot_index];
+    if (++slot_index == ring_.size()) slot_index = 0;
+    if (slot.ports == kMissing) continue;
+    // A bucket's mean stands for its middle.
+    const double t = static_cast<double>(b - newest_bucket_) + 0.5;
+    ws->ports.push_back({t, static_cast<double>(slot.ports)});
+    ws->time_wait.push_back({t, static_cast<double>(slot.time_wait)});
+  }
+}
+
+void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const Options& options,
+                          Workspace* ws) {
+  if (newest_bucket_ == kNoBucket) return;
+  Gather(ws);
+  std::vector<Point>& pts = ws->ports;
+
+  // Change point: the newest position that now has a full window after it. Every position gets
+  // this test exactly once, when it becomes the newest such candidate.
+  const size_t m = options.shift_window_buckets;
+  // The smallest change in level that is more than noise: for level shifts, and for how far a
+  // rise must pass an earlier high to count as new.
+  // Noise and the local slope are measured on the newest kLocalPoints only: they are local
+  // properties, and this keeps a refit's cost dominated by the trend fit itself.
+  const size_t noise_n = std::min(pts.size(), kLocalPoints);
+  const double shift_threshold = std::max(
+      {options.shift_sigmas *
+           DifferenceNoise(pts.data() + (pts.size() - noise_n), noise_n, &ws->scratch) *
+           MedianDifferenceError(m),
+       options.shift_min_fraction * capacity, static_cast<double>(options.shift_min_ports)});
+  if (m > 0 && pts.size() >= 2 * m) {
+    const size_t c = pts.size() - m;
+    // The trend before the candidate, so a steady rise is not mistaken for a step.
+    double slope = 0;
+    const size_t from = c > kLocalPoints ? c - kLocalPoints : 0;
+    if (c - from >= 4) {
+      slope = HalfLagSlope(pts.data() + from, c - from, options.confidence_z, &ws->scratch).slope;
+    }
+    const LevelShift shift =
+        TestLevelShift(pts.data(), pts.size(), c, m, slope, shift_threshold, &ws->scratch);
+    if (shift.found) {
+      // The medians flip as soon as most of the window after is past the step, a few buckets
+      // before the candidate reaches it: the step itself is the largest jump in its direction
+      // near the candidate.
+      const size_t step = LocateStep(pts.data(), pts.size(), c, m, shift.size > 0);
+      segment_start_bucket_ = newest_bucket_ + static_cast<int64_t>(std::floor(pts[step].t));
+      pts.erase(pts.begin(), pts.begin() + static_cast<std::ptrdiff_t>(step));
+      ws->time_wait.erase(ws->time_wait.begin(),
+                          ws->time_wait.begin() + static_cast<std::ptrdiff_t>(step));
+      ++fit_.level_shifts;
+    }
+  }
+  fit_.segment_start_ms = segment_start_bucket_ * series.bucket_ms;
+  fit_.trend = Trend{};
+  fit_.forecast = Forecast{};
+  fit_.evidence = fit_.sustained = fit_.growing = false;
+
+  const size_t n = pts.size();
+  const double bucket_s = static_cast<double>(series.bucket_ms) / 1000.0;
+  const double buckets_per_hour = 3600.0 / bucket_s;
+  const double min_span_buckets = static_cast<double>(options.min_fit_span_ms) / 1000.0 / bucket_s;
+  if (n < options.min_fit_points || n < 2) return;
+  const double span_all = pts.back().t - pts.front().t + 1;
+  if (span_all < min_span_buckets) return;
+
+  // Position of the newest sample, in the points' time axis: forecasts start from now.
+  const double t_now = static_cast<double>(last_ms_ - newest_bucket_ * series.bucket_ms) /
+                       static_cast<double>(series.bucket_ms);
+
+  // Where the series is now, robustly: the median of the newest few buckets.
+  const size_t recent_n = std::min(n, std::max<size_t>(m, 1));
+  ws->scratch.resize(recent_n);
+  for (size_t i = 0; i < recent_n; ++i) ws->scratch[i] = pts[n - recent_n + i].x;
+  const double recent_level = MedianInPlace(ws->scratch.data(), recent_n);
+
+  std::array<Candidate, kMaxLevels> levels;
+  size_t level_count = 0;
+  for (size_t len = n; len >= options.min_fit_points && level_count < kMaxLevels; len /= 2) {
+    Candidate& c = levels[level_count++];
+    c.len = len;
+    const Point* first = pts.data() + (n - len);
+    c.est = HalfLagSlope(first, len, options.confidence_z, &ws->scratch);
+    c.span_buckets = pts.back().t - first->t + 1;
+    if (len < 2) break;
+  }
+
+  // The highest level held before each suffix began.
+  std::array<size_t, kMaxLevels> prefix_ends{};
+  std::array<double, kMaxLevels> held_high{};
+  for (size_t k = 0; k < level_count; ++k) prefix_ends[k] = n - levels[k].len;
+  HeldHighs(pts.data(), prefix_ends.data(), level_count, m, held_high.data());
+
+  const double cap = static_cast<double>(capacity);
+  const double horizon_s = static_cast<double>(options.drift_horizon_ms) / 1000.0;
+  const double relax = options.leave_relax;
+  int chosen = -1;
+  int chosen_strength = -1;  // 2: evidence, 1: sustained
+  double chosen_low = -kNever;
+  for (size_t k = 0; k < level_count; ++k) {
+    Candidate& c = levels[k];
+    // A trend that is clearly slowing down is not extrapolated at its old speed: when a more
+    // recent suffix's upper bound is below this suffix's rate, the slowest such suffix speaks
+    // for it (its rate, and its level). This is what stops the upper half of a daily cycle's
+    // rise from being projected to exhaustion. The suffixes after k are still untouched here.
+    size_t speaker = k;
+    for (size_t j = k + 1; j < level_count; ++j) {
+      if (levels[j].est.high < c.est.slope &&
+          (speaker == k || levels[j].est.high < levels[speaker].est.high)) {
+        speaker = j;
+      }
+    }
+    const size_t level_len = levels[speaker].len;
+    c.est = levels[speaker].est;
+    c.level =
+        RobustLevelAt(pts.data() + (n - level_len), level_len, c.est.slope, t_now, &ws->scratch);
+    if (capacity == 0 || c.est.slope <= 0) continue;
+    const double pct = c.est.slope * buckets_per_hour / cap * 100;
+    const double eta_s = std::max(0.0, cap - c.level) / c.est.slope * bucket_s;
+    const double span_s = c.span_buckets * bucket_s;
+    const bool long_enough = c.span_buckets >= min_span_buckets;
+    // A rise that has not clearly passed a level the series already held (for a few buckets)
+    // earlier in the segment, and came back from, repeats a known cycle: not evidence of a
+    // leak. A leak's level is the highest it has been.
+    const bool new_high = c.len == n || recent_level > held_high[k] + shift_threshold;
+    c.evidence = long_enough && new_high && c.est.low > 0 && pct >= options.min_growth_pct_per_h &&
+                 eta_s <= horizon_s && eta_s <= options.max_extrapolation * span_s;
+    c.sustained = long_enough && pct >= options.min_growth_pct_per_h / relax &&
+                  eta_s <= horizon_s * relax && eta_s <= options.max_extrapolation * relax * span_s;
+    const int strength = c.evidence ? 2 : (c.sustained ? 1 : 0);
+    // Report the most confidently fast candidate among the strongest verdicts.
+    if (strength > 0 &&
+        (strength > chosen_strength || (strength == chosen_strength && c.est.low > chosen_low))) {
+      chosen = static_cast<int>(k);
+      chosen_strength = strength;
+      chosen_low = c.est.low;
+    }
+  }
+  const Candidate& c = levels[chosen < 0 ? 0 : static_cast<size_t>(chosen)];
+  fit_.evidence = chosen_strength == 2;
+  fit_.sustained = chosen_strength >= 1;
+
+  Trend& t = fit_.trend;
+  t.valid = true;
+  t.level = c.level;
+  t.per_hour = c.est.slope * buckets_per_hour;
+  t.per_hour_low = c.est.low * buckets_per_hour;
+  t.per_hour_high = c.est.high * buckets_per_hour;
+  t.pct_per_hour = capacity == 0 ? 0 : t.per_hour / cap * 100;
+  fit_.growing = t.per_hour_low > 0 && t.pct_per_hour >= options.min_growth_pct_per_h;
+  t.span_s = c.span_buckets * bucket_s;
+  t.points = static_cast<uint32_t>(c.len);
+  t.time_wait_per_hour =
+      HalfLagSlope(ws->time_wait.data() + (n - c.len), c.len, options.confidence_z, &ws->scratch)
+          .slope *
+      buckets_per_hour;
+
+  Forecast& f = fit_.forecast;
+  if (capacity > 0 && t.per_hour > 0) {
+    const double room = std::max(0.0, cap - t.level);
+    f.finite = true;
+    f.eta_s = room / t.per_hour * 3600;
+    f.eta_early_s = t.per_hour_high > 0 ? room / t.per_hour_high * 3600 : kNever;
+    f.eta_late_s = t.per_hour_low > 0 ? room / t.per_hour_low * 3600 : kNever;
+  }
+}
+
+size_t TrackedSeries::MemoryBytes() const {
+  return sizeof(*this) + ring_.capacity() * sizeof(Slot);
+}
+
+}  // namespace portwatch::analysis

@@ -1,0 +1,86 @@
+#include "portwatch/analysis/series.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace portwatch::analysis {
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+
+class TrackedSeriesTest : public ::testing::Test {
+ protected:
+  TrackedSeriesTest() { options_.host = SeriesOptions{kMinute, 1440}; }
+  Options options_;
+  Workspace ws_;
+};
+
+TEST_F(TrackedSeriesTest, AveragesSamplesIntoBucketsAndClosesThemInOrder) {
+  TrackedSeries s(options_.host.window_buckets);
+  EXPECT_EQ(s.Add(0, 100, 10, options_.host, options_), TrackedSeries::AddResult::kSameBucket);
+  EXPECT_EQ(s.Add(30'000, 200, 20, options_.host, options_), TrackedSeries::AddResult::kSameBucket);
+  EXPECT_EQ(s.Add(kMinute, 300, 30, options_.host, options_),
+            TrackedSeries::AddResult::kBucketClosed);
+  EXPECT_EQ(s.last_ports(), 300u);
+  EXPECT_EQ(s.Add(kMinute - 1, 1, 1, options_.host, options_), TrackedSeries::AddResult::kRejected);
+  EXPECT_EQ(s.last_ports(), 300u) << "a refused sample changes nothing";
+}
+
+TEST_F(TrackedSeriesTest, MeasuresALinearRiseAndForecastsExhaustion) {
+  TrackedSeries s(options_.host.window_buckets);
+  // 1000 ports, +600 ports per hour, one sample a minute for two hours.
+  for (int64_t i = 0; i <= 120; ++i) {
+    if (s.Add(i * kMinute, static_cast<uint32_t>(1000 + 10 * i), 0, options_.host, options_) ==
+        TrackedSeries::AddResult::kBucketClosed) {
+      s.Refit(16384, options_.host, options_, &ws_);
+    }
+  }
+  const SeriesFit& f = s.fit();
+  ASSERT_TRUE(f.trend.valid);
+  EXPECT_NEAR(f.trend.per_hour, 600, 1e-6);
+  EXPECT_NEAR(f.trend.pct_per_hour, 600.0 / 16384 * 100, 1e-9);
+  // The newest sample is 2200. A bucket's mean is placed at its middle while these samples sit at
+  // bucket starts, so the level may lag by half a bucket's rise (5 ports, 30 s of forecast).
+  EXPECT_NEAR(f.trend.level, 2200, 5.01);
+  ASSERT_TRUE(f.forecast.finite);
+  EXPECT_NEAR(f.forecast.eta_s, (16384.0 - 2200) / 600 * 3600, 30.1);
+  EXPECT_EQ(f.level_shifts, 0u);
+}
+
+TEST_F(TrackedSeriesTest, MemoryIsBoundedByTheWindowNotByHowLongItRuns) {
+  TrackedSeries s(options_.detail.window_buckets);
+  const size_t before = s.MemoryBytes();
+  for (int64_t i = 0; i < 10'000; ++i) {
+    if (s.Add(i * kMinute, 500, 0, options_.detail, options_) ==
+        TrackedSeries::AddResult::kBucketClosed) {
+      s.Refit(16384, options_.detail, options_, &ws_);
+    }
+  }
+  EXPECT_EQ(s.MemoryBytes(), before);
+  EXPECT_EQ(s.MemoryBytes(), sizeof(TrackedSeries) + 4 * options_.detail.window_buckets);
+  // The fit only ever sees the window: 72 buckets of 5 minutes minus the open one.
+  EXPECT_EQ(s.fit().trend.points, options_.detail.window_buckets - 1);
+}
+
+TEST_F(TrackedSeriesTest, ALongGapRestartsTheTrend) {
+  TrackedSeries s(options_.host.window_buckets);
+  for (int64_t i = 0; i < 60; ++i)
+    s.Add(i * kMinute, 1000 + 10 * static_cast<uint32_t>(i), 0, options_.host, options_);
+  const int64_t resume = 60 * kMinute + options_.gap_reset_ms + kMinute;
+  s.Add(resume, 1000, 0, options_.host, options_);
+  s.Add(resume + kMinute, 1000, 0, options_.host, options_);
+  s.Refit(16384, options_.host, options_, &ws_);
+  EXPECT_EQ(s.fit().segment_start_ms, resume);
+  EXPECT_FALSE(s.fit().trend.valid) << "one bucket after the gap is not a trend";
+}
+
+TEST_F(TrackedSeriesTest, ValuesSaturateInsteadOfWrapping) {
+  TrackedSeries s(options_.host.window_buckets);
+  s.Add(0, 70'000, 0, options_.host, options_);
+  s.Add(kMinute, 70'000, 0, options_.host, options_);
+  EXPECT_EQ(s.last_ports(), 70'000u) << "the latest raw value is kept exactly";
+}
+
+}  // namespace
+}  // namespace portwatch::analysis
