@@ -9,7 +9,7 @@
 
 namespace portwatch::agent {
 
-void AddDeliveryFlags(CLI::App* run, DeliveryFlags* flags) {
+void AddDeliveryFlags(CLI::App* run, DeliveryFlags* flags, bool source_ports) {
   run->add_option("--spool-dir", flags->spool_dir,
                   "Keep reports in this directory until the collector acknowledges them; they "
                   "survive agent restarts (one directory per agent). Without it, memory only");
@@ -20,6 +20,7 @@ void AddDeliveryFlags(CLI::App* run, DeliveryFlags* flags) {
   run->add_option("--spool-max-age", flags->spool_max_age,
                   "Reports older than this are dropped unsent, e.g. 3d")
       ->capture_default_str();
+  if (!source_ports) return;
   run->add_option("--source-ports", flags->source_ports,
                   "Connect from one of these local ports, e.g. 20000-20003: outside the ephemeral "
                   "range or in ip_local_reserved_ports, so the agent reconnects even when the "

@@ -21,8 +21,9 @@ struct DeliveryFlags {
   std::string source_ports;
 };
 
-/// Adds --spool-dir, --spool-max-bytes, --spool-max-age and --source-ports to `run`.
-void AddDeliveryFlags(CLI::App* run, DeliveryFlags* flags);
+/// Adds --spool-dir, --spool-max-bytes, --spool-max-age and, where the transport can bind its
+/// source port (not on Windows), --source-ports to `run`.
+void AddDeliveryFlags(CLI::App* run, DeliveryFlags* flags, bool source_ports = true);
 
 struct Delivery {
   std::unique_ptr<Spool> spool;

@@ -22,6 +22,7 @@
 #include "src/delivery_setup.h"
 #include "src/report_format.h"
 #include "src/sampler.h"
+#include "src/source_port.h"
 #include "src/transport.h"
 
 #ifndef PORTWATCH_VERSION
@@ -221,7 +222,9 @@ int main(int argc, char** argv) {
   sigset_t sigs = pw::BlockTerminationSignals();
 
   pa::TransportOptions topts;
-  topts.source_ports = std::move(delivery->source_ports);
+  if (!delivery->source_ports.empty()) {
+    pa::ConnectFromSourcePorts(std::move(delivery->source_ports), &topts);
+  }
   topts.target = target->ToString();
   topts.server_name_override = server_name;
   topts.tls = std::move(*tls);

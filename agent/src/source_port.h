@@ -17,11 +17,9 @@
 #include "collect/tcp_config.h"
 #include "portwatch/status.h"
 
-namespace grpc {
-class ChannelArguments;
-}
-
 namespace portwatch::agent {
+
+struct TransportOptions;
 
 /// Parses --source-ports: "20000", "20000-20003" or "20000,20005-20006"; at most kMaxSourcePorts.
 Expected<std::vector<uint16_t>> ParseSourcePorts(const std::string& text);
@@ -59,8 +57,9 @@ class SourcePortBinder {
   uint16_t last_port_ = 0;
 };
 
-/// Makes every connection of a channel built with `args` bind through `binder` (a gRPC socket
-/// mutator; source_port_grpc_posix.cc).
-void UseSourcePorts(std::shared_ptr<SourcePortBinder> binder, grpc::ChannelArguments* args);
+/// Makes the transport connect from one of `ports`, through a SourcePortBinder installed on each
+/// channel as a gRPC socket mutator (source_port_grpc_posix.cc). POSIX only: gRPC's Windows
+/// connector binds its sockets itself and never calls socket mutators.
+void ConnectFromSourcePorts(std::vector<uint16_t> ports, TransportOptions* transport);
 
 }  // namespace portwatch::agent

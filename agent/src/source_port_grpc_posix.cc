@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "src/source_port.h"
+#include "src/transport.h"
 
 struct grpc_socket_mutator;
 typedef enum {
@@ -67,11 +68,19 @@ const grpc_socket_mutator_vtable kVtable = {MutateFd, Compare, Destroy, MutateFd
 
 }  // namespace
 
-void UseSourcePorts(std::shared_ptr<SourcePortBinder> binder, grpc::ChannelArguments* args) {
-  auto* m = new BinderMutator;
-  grpc_socket_mutator_init(m, &kVtable);  // one reference, owned by `args` from here on
-  m->binder = std::move(binder);
-  args->SetSocketMutator(m);
+void ConnectFromSourcePorts(std::vector<uint16_t> ports, TransportOptions* transport) {
+  // One binder for all channels, so the rotation carries on across reconnects.
+  auto binder = std::make_shared<SourcePortBinder>(std::move(ports));
+  transport->prepare_channel = [binder](grpc::ChannelArguments* args) {
+    auto* m = new BinderMutator;
+    grpc_socket_mutator_init(m, &kVtable);  // one reference, owned by `args` from here on
+    m->binder = binder;
+    args->SetSocketMutator(m);
+  };
+  transport->describe_connection = [binder] {
+    const uint16_t port = binder->last_port();
+    return port ? "from source port " + std::to_string(port) : std::string();
+  };
 }
 
 }  // namespace portwatch::agent

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "portwatch/status.h"
@@ -38,8 +39,8 @@ class SegmentFile {
   const std::string& path() const { return path_; }
 
  private:
-  SegmentFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  int fd_ = -1;
+  SegmentFile(intptr_t handle, std::string path) : handle_(handle), path_(std::move(path)) {}
+  intptr_t handle_ = -1;  // a POSIX file descriptor or a Windows HANDLE; -1: none
   std::string path_;
 };
 
@@ -59,8 +60,8 @@ class DirLock {
   static Expected<DirLock> Acquire(const std::string& dir, const std::string& flag);
 
  private:
-  explicit DirLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit DirLock(intptr_t handle) : handle_(handle) {}
+  intptr_t handle_ = -1;  // the open lock file, as for SegmentFile
 };
 
 /// Names of the regular entries of `dir`.

@@ -14,23 +14,25 @@ namespace {
 
 std::string Errno(int err) { return std::strerror(err); }
 
-void CloseFd(int* fd) {
-  if (*fd >= 0) ::close(*fd);
+void CloseFd(intptr_t* fd) {
+  if (*fd >= 0) ::close(static_cast<int>(*fd));
   *fd = -1;
 }
 
+int Fd(intptr_t handle) { return static_cast<int>(handle); }
+
 }  // namespace
 
-SegmentFile::~SegmentFile() { CloseFd(&fd_); }
-SegmentFile::SegmentFile(SegmentFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) {
-  o.fd_ = -1;
+SegmentFile::~SegmentFile() { CloseFd(&handle_); }
+SegmentFile::SegmentFile(SegmentFile&& o) noexcept : handle_(o.handle_), path_(std::move(o.path_)) {
+  o.handle_ = -1;
 }
 SegmentFile& SegmentFile::operator=(SegmentFile&& o) noexcept {
   if (this != &o) {
-    CloseFd(&fd_);
-    fd_ = o.fd_;
+    CloseFd(&handle_);
+    handle_ = o.handle_;
     path_ = std::move(o.path_);
-    o.fd_ = -1;
+    o.handle_ = -1;
   }
   return *this;
 }
@@ -57,7 +59,7 @@ Expected<SegmentFile> SegmentFile::OpenForReading(const std::string& path) {
 Expected<size_t> SegmentFile::Append(const char* data, size_t n) {
   size_t done = 0;
   while (done < n) {
-    ssize_t w = ::write(fd_, data + done, n - done);
+    ssize_t w = ::write(Fd(handle_), data + done, n - done);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
       if (done > 0) break;  // report the short write; the next call gets the error
@@ -70,19 +72,19 @@ Expected<size_t> SegmentFile::Append(const char* data, size_t n) {
 }
 
 Status SegmentFile::Truncate(uint64_t size) {
-  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return Status::Error(Errno(errno));
+  if (::ftruncate(Fd(handle_), static_cast<off_t>(size)) != 0) return Status::Error(Errno(errno));
   return Status::Ok();
 }
 
 Status SegmentFile::Sync() {
-  if (::fdatasync(fd_) != 0) return Status::Error(Errno(errno));
+  if (::fdatasync(Fd(handle_)) != 0) return Status::Error(Errno(errno));
   return Status::Ok();
 }
 
 Status SegmentFile::ReadAt(uint64_t offset, char* buf, size_t n) const {
   size_t done = 0;
   while (done < n) {
-    ssize_t r = ::pread(fd_, buf + done, n - done, static_cast<off_t>(offset + done));
+    ssize_t r = ::pread(Fd(handle_), buf + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return Status::Error(Errno(errno));
     if (r == 0) return Status::Error("the file is shorter than expected");
@@ -95,7 +97,7 @@ Expected<std::string> SegmentFile::ReadAll() const {
   std::string data;
   char buf[65536];
   for (uint64_t off = 0;;) {
-    ssize_t n = ::pread(fd_, buf, sizeof buf, static_cast<off_t>(off));
+    ssize_t n = ::pread(Fd(handle_), buf, sizeof buf, static_cast<off_t>(off));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       return Status::Error("cannot read spool segment '" + path_ + "': " + Errno(errno) +
@@ -107,13 +109,13 @@ Expected<std::string> SegmentFile::ReadAll() const {
   }
 }
 
-DirLock::~DirLock() { CloseFd(&fd_); }  // closing releases the flock
-DirLock::DirLock(DirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+DirLock::~DirLock() { CloseFd(&handle_); }  // closing releases the flock
+DirLock::DirLock(DirLock&& o) noexcept : handle_(o.handle_) { o.handle_ = -1; }
 DirLock& DirLock::operator=(DirLock&& o) noexcept {
   if (this != &o) {
-    CloseFd(&fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
+    CloseFd(&handle_);
+    handle_ = o.handle_;
+    o.handle_ = -1;
   }
   return *this;
 }

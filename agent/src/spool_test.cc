@@ -1,7 +1,6 @@
 #include "src/spool.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -210,8 +209,13 @@ TEST_F(SpoolTest, DamageFoundWhenSendingSkipsTheRecord) {
   for (uint64_t i = 1; i <= 3; ++i) s->Append("a", i, 1000, Payload(i), 1000);
   {
     std::fstream f(Segments().back(), std::ios::in | std::ios::out | std::ios::binary);
+    if (!f.is_open()) {
+      GTEST_SKIP() << "this OS lets no other writer change a segment the agent has open, so "
+                      "such damage cannot happen while it runs";
+    }
     f.seekp(50);  // inside the first record's payload
     f.write("XX", 2);
+    ASSERT_TRUE(f.good());
   }
   EXPECT_EQ(Drain(*s), (std::vector<std::string>{"a:2", "a:3"}));
   EXPECT_EQ(s->stats().corrupt_records_total, 1u);
@@ -303,10 +307,12 @@ TEST_F(SpoolTest, MemoryOnlySpoolIsBoundedByCount) {
 
 TEST_F(SpoolTest, ASecondAgentOnTheSameDirectoryIsRefused) {
   auto first = OpenOk(Options());
+  std::string pid;  // the holder writes its pid into the lock file
+  std::getline(std::ifstream(dir_ + "/lock"), pid);
+  ASSERT_FALSE(pid.empty());
   auto second = Spool::Open(Options(), 1000);
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().find("in use by another portwatch-agent (pid " +
-                                std::to_string(::getpid()) + ")"),
+  EXPECT_NE(second.error().find("in use by another portwatch-agent (pid " + pid + ")"),
             std::string::npos)
       << second.error();
 }

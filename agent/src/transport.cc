@@ -15,11 +15,7 @@
 namespace portwatch::agent {
 
 Transport::Transport(TransportOptions options, std::unique_ptr<Spool> spool)
-    : opts_(std::move(options)), spool_(std::move(spool)) {
-  if (!opts_.source_ports.empty()) {
-    binder_ = std::make_shared<SourcePortBinder>(opts_.source_ports);
-  }
-}
+    : opts_(std::move(options)), spool_(std::move(spool)) {}
 
 Transport::~Transport() { Stop(); }
 
@@ -90,7 +86,7 @@ bool Transport::RunStream() {
   }
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  if (binder_) UseSourcePorts(binder_, &args);
+  if (opts_.prepare_channel) opts_.prepare_channel(&args);
   auto channel = grpc::CreateCustomChannel(opts_.target, MakeChannelCredentials(opts_.tls), args);
   auto stub = v1::Ingest::NewStub(channel);
   auto ctx = std::make_shared<grpc::ClientContext>();
@@ -119,12 +115,11 @@ bool Transport::RunStream() {
       if (!stats_.connected) {
         stats_.connected = true;
         ++stats_.connects;
-        const uint16_t port = binder_ ? binder_->last_port() : 0;
+        const std::string local = opts_.describe_connection ? opts_.describe_connection() : "";
         std::fprintf(stderr,
-                     "portwatch-agent: connected to collector %s%s; %llu reports wait "
-                     "for acknowledgement\n",
-                     opts_.target.c_str(),
-                     port ? (" from source port " + std::to_string(port)).c_str() : "",
+                     "portwatch-agent: connected to collector %s%s%s; %llu reports wait for "
+                     "acknowledgement\n",
+                     opts_.target.c_str(), local.empty() ? "" : " ", local.c_str(),
                      static_cast<unsigned long long>(spool_->stats().records));
       }
       progressed = true;

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,7 +16,6 @@
 
 #include "portwatch/model.h"
 #include "portwatch/tls.h"
-#include "src/source_port.h"
 #include "src/spool.h"
 
 namespace portwatch::agent {
@@ -27,8 +27,12 @@ struct TransportOptions {
   AgentHello hello;
   int backoff_initial_ms = 500;
   int backoff_max_ms = 30000;
-  /// Local ports to connect from (see source_port.h); empty: the OS picks an ephemeral port.
-  std::vector<uint16_t> source_ports;
+  /// Applied to each channel's arguments before it connects; the Linux agent binds its source
+  /// port there (source_port.h). Empty: nothing.
+  std::function<void(grpc::ChannelArguments*)> prepare_channel;
+  /// Describes the local end of a connection that just came up, for the log ("from source port
+  /// 40001"); empty or returning "": nothing is added.
+  std::function<std::string()> describe_connection;
 };
 
 struct TransportStats {
@@ -60,7 +64,6 @@ class Transport {
   bool RunStream();
 
   TransportOptions opts_;
-  std::shared_ptr<SourcePortBinder> binder_;  // null without source ports
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unique_ptr<Spool> spool_;  // guarded by mu_
