@@ -158,20 +158,7 @@ void ToProto(const Report& report, v1::Report* out) {
     o->set_pid(l.pid);
     o->set_process(l.process);
   }
-  if (report.has_config) {
-    v1::ConfigSnapshot* c = out->mutable_config();
-    c->set_os_version(report.config.os_version);
-    for (const ConfigValue& v : report.config.values) {
-      v1::ConfigValue* o = c->add_values();
-      o->set_key(v.key);
-      if (!v.present) continue;
-      if (v.type == ConfigValue::Type::kInt) {
-        o->set_int_value(v.int_value);
-      } else {
-        o->set_string_value(v.string_value);
-      }
-    }
-  }
+  if (report.has_config) ToProto(report.config, out->mutable_config());
   v1::EventCounts* ev = out->mutable_events();
   for (const EventCounter& c : report.events.counters) {
     v1::EventCounter* o = ev->add_counters();
@@ -189,6 +176,21 @@ void ToProto(const Report& report, v1::Report* out) {
   h->set_spool_write_failures_total(report.health.spool_write_failures_total);
   h->set_spool_corrupt_records_total(report.health.spool_corrupt_records_total);
   out->set_instance_id(report.instance_id);
+}
+
+void ToProto(const ConfigSnapshot& config, v1::ConfigSnapshot* out) {
+  out->Clear();
+  out->set_os_version(config.os_version);
+  for (const ConfigValue& v : config.values) {
+    v1::ConfigValue* o = out->add_values();
+    o->set_key(v.key);
+    if (!v.present) continue;
+    if (v.type == ConfigValue::Type::kInt) {
+      o->set_int_value(v.int_value);
+    } else {
+      o->set_string_value(v.string_value);
+    }
+  }
 }
 
 void ToProto(const AgentHello& hello, v1::Hello* out) {

@@ -10,6 +10,7 @@ namespace portwatch {
 
 void ToProto(const Report& report, v1::Report* out);
 void ToProto(const AgentHello& hello, v1::Hello* out);
+void ToProto(const ConfigSnapshot& config, v1::ConfigSnapshot* out);
 
 /// Converts and validates a received report. A 0-0 ephemeral range means the agent could not
 /// read it; then no port use may be claimed. Fails, with a message naming the field, on values no

@@ -1,0 +1,84 @@
+#include "src/drift_monitor.h"
+
+#include <algorithm>
+
+namespace portwatch::collector {
+
+Expected<std::unique_ptr<DriftMonitor>> DriftMonitor::Create(analysis::Options options) {
+  auto fleet = analysis::FleetAnalyzer::Create(options);
+  if (!fleet.ok()) return fleet.status();
+  return std::unique_ptr<DriftMonitor>(new DriftMonitor(std::move(options), std::move(*fleet)));
+}
+
+bool DriftMonitor::OnReport(const std::string& host, const Report& report,
+                            int64_t received_unix_ms) {
+  const analysis::HostSample sample = analysis::SampleFromReport(report);
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!fleet_->OnSample(host, sample, received_unix_ms).ok()) {
+    ++out_of_order_;
+    return false;
+  }
+  return true;
+}
+
+void DriftMonitor::Tick(int64_t now_unix_ms) {
+  std::lock_guard<std::mutex> lk(mu_);
+  fleet_->Tick(now_unix_ms);
+}
+
+std::optional<analysis::HostStatus> DriftMonitor::Host(const std::string& host,
+                                                       int64_t now_unix_ms) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fleet_->Host(host, now_unix_ms);
+}
+
+std::vector<analysis::HostStatus> DriftMonitor::Worst(size_t limit, int64_t now_unix_ms) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fleet_->Worst(limit, now_unix_ms);
+}
+
+std::vector<analysis::HostStatus> DriftMonitor::AllHosts(int64_t now_unix_ms) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<analysis::HostStatus> out = fleet_->Worst(fleet_->host_count(), now_unix_ms);
+  std::vector<std::string> ok;
+  fleet_->ForEachHost([&](const std::string& name, const analysis::HostSummary& s) {
+    if (s.state == analysis::HostState::kOk) ok.push_back(name);
+  });
+  std::sort(ok.begin(), ok.end());
+  for (const std::string& name : ok) {
+    if (auto st = fleet_->Host(name, now_unix_ms)) out.push_back(std::move(*st));
+  }
+  return out;
+}
+
+std::vector<DriftSummary> DriftMonitor::Summaries() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<DriftSummary> out;
+  out.reserve(fleet_->host_count());
+  fleet_->ForEachHost([&](const std::string& name, const analysis::HostSummary& s) {
+    out.push_back({name, s});
+  });
+  return out;
+}
+
+std::vector<analysis::FleetAggregate> DriftMonitor::Destinations(size_t limit) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fleet_->Destinations(limit);
+}
+
+std::vector<analysis::FleetAggregate> DriftMonitor::Processes(size_t limit) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fleet_->Processes(limit);
+}
+
+std::array<uint32_t, analysis::kHostStateCount> DriftMonitor::StateCounts() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fleet_->state_counts();
+}
+
+uint64_t DriftMonitor::out_of_order() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return out_of_order_;
+}
+
+}  // namespace portwatch::collector

@@ -1,0 +1,55 @@
+// Drift analysis for the collector: feeds every stored report to the FleetAnalyzer and answers
+// from it, under one lock (the analyzer is not thread-safe). Ingest calls OnReport after a report
+// is stored; the main loop calls Tick every few seconds; metrics and the query API read.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "portwatch/analysis/fleet_analyzer.h"
+#include "portwatch/model.h"
+#include "portwatch/status.h"
+
+namespace portwatch::collector {
+
+/// A host's analysis summary, for rendering every host at scrape time.
+struct DriftSummary {
+  std::string host;
+  analysis::HostSummary summary;
+};
+
+class DriftMonitor {
+ public:
+  static Expected<std::unique_ptr<DriftMonitor>> Create(analysis::Options options);
+
+  /// Feeds a stored report. A report older than the host's latest (a late replay) is not
+  /// analysed again: it returns false and is counted, and its data stays in the store.
+  bool OnReport(const std::string& host, const Report& report, int64_t received_unix_ms);
+  /// Marks hosts silent that have not reported for the options' silent_after time.
+  void Tick(int64_t now_unix_ms);
+
+  std::optional<analysis::HostStatus> Host(const std::string& host, int64_t now_unix_ms) const;
+  /// Every host, worst first (not ok by severity and soonest forecast, then ok hosts by name).
+  std::vector<analysis::HostStatus> AllHosts(int64_t now_unix_ms) const;
+  std::vector<analysis::HostStatus> Worst(size_t limit, int64_t now_unix_ms) const;
+  std::vector<DriftSummary> Summaries() const;
+  std::vector<analysis::FleetAggregate> Destinations(size_t limit) const;
+  std::vector<analysis::FleetAggregate> Processes(size_t limit) const;
+  std::array<uint32_t, analysis::kHostStateCount> StateCounts() const;
+  uint64_t out_of_order() const;
+  const analysis::Options& options() const { return options_; }
+
+ private:
+  DriftMonitor(analysis::Options options, std::unique_ptr<analysis::FleetAnalyzer> fleet)
+      : options_(std::move(options)), fleet_(std::move(fleet)) {}
+  const analysis::Options options_;
+  mutable std::mutex mu_;
+  std::unique_ptr<analysis::FleetAnalyzer> fleet_;
+  uint64_t out_of_order_ = 0;
+};
+
+}  // namespace portwatch::collector
