@@ -3,7 +3,8 @@
 # (kept in run/pki, reused next time), then runs a collector and an agent for this host until you
 # press Ctrl-C. Metrics: http://127.0.0.1:9464/metrics. Environment: PORTWATCH_LISTEN (agents'
 # address, 127.0.0.1:7443), PORTWATCH_METRICS (127.0.0.1:9464), PORTWATCH_INTERVAL (5s),
-# PORTWATCH_RUN_DIR (run/: certificates and state), PORTWATCH_NO_BUILD=1 to skip install + build.
+# PORTWATCH_RUN_DIR (run/: certificates, the collector's database, the agent's spool),
+# PORTWATCH_NO_BUILD=1 to skip install + build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${PORTWATCH_NO_BUILD:-}" ]; then
@@ -25,7 +26,7 @@ trap 'exit 0' INT TERM
 rm -f "$R/collector.ready"
 "$B/collector/portwatch-collector" --listen "$grpc" --metrics-listen "$metrics" \
   --ca "$R/pki/ca.pem" --cert "$R/pki/collector.pem" --key "$R/pki/collector.key" \
-  --ready-file "$R/collector.ready" &
+  --ready-file "$R/collector.ready" --db "$R/collector.db" &
 pids+=($!)
 for _ in $(seq 100); do
   [ -s "$R/collector.ready" ] && break
@@ -39,7 +40,7 @@ mport=$(sed -n 's/.*"metrics_port": \([0-9]*\).*/\1/p' "$R/collector.ready")
 metrics="${metrics%:*}:$mport"
 "$B/agent/portwatch-agent" run --collector "127.0.0.1:$gport" --ca "$R/pki/ca.pem" \
   --cert "$R/pki/agents/$host.pem" --key "$R/pki/agents/$host.key" --host-name "$host" \
-  --interval "${PORTWATCH_INTERVAL:-5s}" &
+  --interval "${PORTWATCH_INTERVAL:-5s}" --spool-dir "$R/spool" &
 pids+=($!)
 echo "run-dev: collector and agent for '$host' running; metrics at http://$metrics/metrics (Ctrl-C stops both)" >&2
 wait -n "${pids[@]}"

@@ -19,8 +19,10 @@
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
 #include "src/agent_util.h"
+#include "src/delivery_setup.h"
 #include "src/report_format.h"
 #include "src/sampler.h"
+#include "src/source_port.h"
 #include "src/transport.h"
 
 #ifndef PORTWATCH_VERSION
@@ -147,8 +149,11 @@ int main(int argc, char** argv) {
   run->add_option("--interval", interval_text, "Collection interval, e.g. 15s or 500ms")
       ->capture_default_str();
   run->add_option("--max-pending", max_pending,
-                  "Reports kept in memory while the collector is unreachable")
+                  "Reports kept in memory while the collector is unreachable (without "
+                  "--spool-dir, or while the spool's disk fails)")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
+  pa::DeliveryFlags delivery_flags;
+  pa::AddDeliveryFlags(run, &delivery_flags);
 
   size_t top_k = 20;
   run->add_option("--top-k", top_k, "Destinations and processes listed per report")
@@ -210,15 +215,19 @@ int main(int argc, char** argv) {
     if (!st.ok()) return Fail(st.message());
     sampler->ForceConfig();  // the first real report carries the settings
   }
+  auto delivery = pa::OpenDelivery(delivery_flags, max_pending);
+  if (!delivery.ok()) return Fail(delivery.error());
 
   // Signals are taken synchronously by the collection loop below; block them in every thread.
   sigset_t sigs = pw::BlockTerminationSignals();
 
   pa::TransportOptions topts;
+  if (!delivery->source_ports.empty()) {
+    pa::ConnectFromSourcePorts(std::move(delivery->source_ports), &topts);
+  }
   topts.target = target->ToString();
   topts.server_name_override = server_name;
   topts.tls = std::move(*tls);
-  topts.max_pending = max_pending;
   topts.hello.hostname = host_name;
   topts.hello.agent_version = PORTWATCH_VERSION;
   topts.hello.os = pw::OsKind::kLinux;
@@ -229,7 +238,7 @@ int main(int argc, char** argv) {
   if (boot.ok()) topts.hello.boot_id = Trimmed(*boot);
   topts.hello.interval_ms = static_cast<uint32_t>(interval_ms);
 
-  pa::Transport transport(std::move(topts));
+  pa::Transport transport(std::move(topts), std::move(delivery->spool));
   transport.Start();
   std::fprintf(stderr, "portwatch-agent: reporting as '%s' to %s every %lld ms\n",
                host_name.c_str(), collector.c_str(), static_cast<long long>(interval_ms));

@@ -5,18 +5,23 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 
+#include "portwatch/files.h"
 #include "portwatch/v1/portwatch.grpc.pb.h"
 #include "portwatch/wire.h"
 
 namespace portwatch::agent {
 
-Transport::Transport(TransportOptions options) : opts_(std::move(options)) {}
+Transport::Transport(TransportOptions options, std::unique_ptr<Spool> spool)
+    : opts_(std::move(options)), spool_(std::move(spool)) {}
 
 Transport::~Transport() { Stop(); }
 
-void Transport::Start() { worker_ = std::thread([this] { Run(); }); }
+void Transport::Start() {
+  worker_ = std::thread([this] { Run(); });
+}
 
 void Transport::Stop() {
   {
@@ -29,23 +34,31 @@ void Transport::Stop() {
 }
 
 void Transport::Enqueue(Report report) {
+  const int64_t now = NowUnixMs();
   {
     std::lock_guard<std::mutex> lk(mu_);
-    report.health.reports_dropped_total = stats_.reports_dropped;
-    report.health.reports_pending = static_cast<uint32_t>(pending_.size());
-    pending_.push_back(std::move(report));
-    while (pending_.size() > opts_.max_pending) {
-      pending_.pop_front();
-      ++stats_.reports_dropped;
-    }
-    stats_.pending = pending_.size();
+    spool_->DropExpired(now);
+    const SpoolStats s = spool_->stats();
+    report.health.reports_dropped_total = s.dropped_total;
+    report.health.reports_pending = static_cast<uint32_t>(s.records);
+    report.health.spool_bytes = s.bytes;
+    report.health.spool_write_failures_total = s.write_failures_total;
+    report.health.spool_corrupt_records_total = s.corrupt_records_total;
+    v1::Report wire;
+    ToProto(report, &wire);
+    std::string payload;
+    wire.SerializeToString(&payload);
+    spool_->Append(opts_.hello.instance_id, report.sequence, report.collected_unix_ms,
+                   std::move(payload), now);
   }
   cv_.notify_all();
 }
 
 TransportStats Transport::stats() const {
   std::lock_guard<std::mutex> lk(mu_);
-  return stats_;
+  TransportStats s = stats_;
+  s.spool = spool_->stats();
+  return s;
 }
 
 void Transport::Run() {
@@ -73,6 +86,7 @@ bool Transport::RunStream() {
   }
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  if (opts_.prepare_channel) opts_.prepare_channel(&args);
   auto channel = grpc::CreateCustomChannel(opts_.target, MakeChannelCredentials(opts_.tls), args);
   auto stub = v1::Ingest::NewStub(channel);
   auto ctx = std::make_shared<grpc::ClientContext>();
@@ -83,6 +97,7 @@ bool Transport::RunStream() {
   }
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>> stream =
       stub->Stream(ctx.get());
+  const std::string& instance = opts_.hello.instance_id;
 
   v1::AgentMessage hello;
   ToProto(opts_.hello, hello.mutable_hello());
@@ -100,13 +115,16 @@ bool Transport::RunStream() {
       if (!stats_.connected) {
         stats_.connected = true;
         ++stats_.connects;
-        std::fprintf(stderr, "portwatch-agent: connected to collector %s\n", opts_.target.c_str());
+        const std::string local = opts_.describe_connection ? opts_.describe_connection() : "";
+        std::fprintf(stderr,
+                     "portwatch-agent: connected to collector %s%s%s; %llu reports wait for "
+                     "acknowledgement\n",
+                     opts_.target.c_str(), local.empty() ? "" : " ", local.c_str(),
+                     static_cast<unsigned long long>(spool_->stats().records));
       }
       progressed = true;
       // The collector handles a stream's reports in order, so an ack covers everything before.
-      while (!pending_.empty() && pending_.front().sequence <= ack.sequence()) {
-        pending_.pop_front();
-      }
+      spool_->Acknowledge(ack.instance_id().empty() ? instance : ack.instance_id(), ack.sequence());
       if (ack.rejected_reason().empty()) {
         ++stats_.reports_acked;
       } else {
@@ -115,29 +133,32 @@ bool Transport::RunStream() {
                      static_cast<unsigned long long>(ack.sequence()),
                      ack.rejected_reason().c_str());
       }
-      stats_.pending = pending_.size();
     }
     std::lock_guard<std::mutex> lk(mu_);
     reader_done = true;
     cv_.notify_all();
   });
 
+  // Every stream starts again from the oldest unacknowledged report.
   uint64_t sent_upto = 0;
   while (ok) {
-    v1::AgentMessage out;
+    std::optional<SpoolEntry> entry;
     {
       std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] {
-        return stopping_ || reader_done ||
-               (!pending_.empty() && pending_.back().sequence > sent_upto);
-      });
+      cv_.wait(lk, [&] { return stopping_ || reader_done || spool_->last_id() > sent_upto; });
       if (stopping_ || reader_done) break;
-      auto it = std::find_if(pending_.begin(), pending_.end(),
-                             [&](const Report& r) { return r.sequence > sent_upto; });
-      if (it == pending_.end()) continue;
-      ToProto(*it, out.mutable_report());
-      sent_upto = it->sequence;
+      entry = spool_->Next(sent_upto);
+      sent_upto = entry ? entry->id : spool_->last_id();  // none: the rest was unreadable
     }
+    if (!entry) continue;
+    v1::AgentMessage out;
+    if (!out.mutable_report()->ParseFromString(entry->payload)) {
+      // The spool's CRC held, so this is not damage; leave it for a later ack to consume.
+      std::fprintf(stderr, "portwatch-agent: spooled report %llu cannot be decoded; skipped\n",
+                   static_cast<unsigned long long>(entry->sequence));
+      continue;
+    }
+    if (entry->instance_id != instance) out.mutable_report()->set_instance_id(entry->instance_id);
     ok = stream->Write(out);
   }
   bool cancel;

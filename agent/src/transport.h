@@ -1,18 +1,22 @@
-// The agent's one long-lived stream to the collector: sends a Hello, then every report in order,
-// keeps what is not yet acknowledged, and reconnects with jittered exponential backoff.
+// The agent's one long-lived stream to the collector. Every report goes into the spool first;
+// the stream sends a Hello, then everything the spool holds that is not yet acknowledged, oldest
+// first (reports of earlier agent instances included), then new reports as they come. An
+// acknowledgement consumes the report and everything sent before it. A broken stream is retried
+// with jittered exponential backoff and starts again from the oldest unacknowledged report.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "portwatch/model.h"
 #include "portwatch/tls.h"
+#include "src/spool.h"
 
 namespace portwatch::agent {
 
@@ -21,31 +25,36 @@ struct TransportOptions {
   std::string server_name_override;  ///< expected name in the collector's certificate, if not HOST
   TlsMaterial tls;
   AgentHello hello;
-  size_t max_pending = 5760;         ///< reports kept unacknowledged (a day at 15 s)
   int backoff_initial_ms = 500;
   int backoff_max_ms = 30000;
+  /// Applied to each channel's arguments before it connects; the Linux agent binds its source
+  /// port there (source_port.h). Empty: nothing.
+  std::function<void(grpc::ChannelArguments*)> prepare_channel;
+  /// Describes the local end of a connection that just came up, for the log ("from source port
+  /// 40001"); empty or returning "": nothing is added.
+  std::function<std::string()> describe_connection;
 };
 
 struct TransportStats {
   uint64_t reports_acked = 0;
   uint64_t reports_rejected = 0;
-  uint64_t reports_dropped = 0;
   uint64_t connects = 0;
-  size_t pending = 0;
   bool connected = false;
+  SpoolStats spool;
 };
 
 class Transport {
  public:
-  explicit Transport(TransportOptions options);
+  Transport(TransportOptions options, std::unique_ptr<Spool> spool);
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
   void Start();
-  /// Cancels the stream and joins the worker; pending reports are discarded.
+  /// Cancels the stream and joins the worker. Spooled reports stay on disk for the next run.
   void Stop();
-  /// Queues a report; when the queue is full the oldest is dropped and counted.
+  /// Stamps the report with the spool's health (drops, depth, failures) and spools it; the
+  /// stream sends it when its turn comes.
   void Enqueue(Report report);
   TransportStats stats() const;
 
@@ -57,7 +66,7 @@ class Transport {
   TransportOptions opts_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Report> pending_;   // oldest first, not yet acknowledged
+  std::unique_ptr<Spool> spool_;  // guarded by mu_
   TransportStats stats_;
   bool stopping_ = false;
   std::shared_ptr<void> current_ctx_;  // grpc::ClientContext of the live stream, for cancel

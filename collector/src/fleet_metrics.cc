@@ -154,11 +154,11 @@ std::vector<prometheus::MetricFamily> RenderFleet(const std::vector<HostView>& h
                             "Unix time the collector stored the host's latest report",
                             MetricType::Gauge);
   auto reports = NewFamily("portwatch_host_reports_total",
-                        "Reports stored for the host since the collector started",
+                        "Reports stored for the host (kept across collector restarts)",
                         MetricType::Counter);
   auto dropped = NewFamily("portwatch_host_agent_reports_dropped_total",
-                        "Reports the host's agent dropped unsent (its queue was full), as the "
-                        "agent last reported",
+                        "Reports the host's agents dropped unsent (spool bound reached), over all "
+                        "agent instances",
                         MetricType::Counter);
   auto pending = NewFamily("portwatch_host_agent_reports_pending",
                         "Reports waiting in the agent for acknowledgement, as last reported",
@@ -192,8 +192,7 @@ std::vector<prometheus::MetricFamily> RenderFleet(const std::vector<HostView>& h
     AddSample(range_high, {{"host", h.host}}, s.ephemeral_range.high);
     AddSample(last_report, {{"host", h.host}}, h.last_seen_unix_ms / 1000.0);
     AddSample(reports, {{"host", h.host}}, static_cast<double>(h.reports_total));
-    AddSample(dropped, {{"host", h.host}},
-              static_cast<double>(h.last_report.health.reports_dropped_total));
+    AddSample(dropped, {{"host", h.host}}, static_cast<double>(h.agent_reports_dropped_total));
     AddSample(pending, {{"host", h.host}}, h.last_report.health.reports_pending);
     AddSample(scan, {{"host", h.host}}, h.last_report.health.scan_duration_us / 1e6);
   }
@@ -209,8 +208,53 @@ std::vector<prometheus::MetricFamily> RenderFleet(const std::vector<HostView>& h
   return out;
 }
 
+std::vector<prometheus::MetricFamily> RenderDelivery(const std::vector<HostView>& hosts) {
+  using prometheus::MetricType;
+  auto silent = NewFamily("portwatch_host_silent",
+                          "1 when the host has not been heard from for the collector's "
+                          "--silent-after time; silent hosts stay listed",
+                          MetricType::Gauge);
+  auto duplicates = NewFamily("portwatch_host_reports_duplicate_total",
+                              "Reports of the host received again after they were stored "
+                              "(acknowledged, not stored twice)",
+                              MetricType::Counter);
+  auto spool_bytes = NewFamily("portwatch_host_agent_spool_bytes",
+                               "Size of the agent's spool of unacknowledged reports, as last "
+                               "reported",
+                               MetricType::Gauge);
+  auto spool_failures = NewFamily("portwatch_host_agent_spool_write_failures_total",
+                                  "Reports the agent could not write to its spool disk and kept "
+                                  "in memory, since the agent started",
+                                  MetricType::Counter);
+  auto spool_corrupt = NewFamily("portwatch_host_agent_spool_corrupt_records_total",
+                                 "Damaged spool records the agent skipped, since it started",
+                                 MetricType::Counter);
+  auto silent_hosts = NewFamily("portwatch_fleet_silent_hosts",
+                                "Hosts not heard from for the --silent-after time",
+                                MetricType::Gauge);
+  double silent_count = 0;
+  for (const HostView& h : hosts) {
+    AddSample(silent, {{"host", h.host}}, h.silent ? 1 : 0);
+    silent_count += h.silent ? 1 : 0;
+    AddSample(duplicates, {{"host", h.host}}, static_cast<double>(h.reports_duplicate_total));
+    if (!h.has_report) continue;
+    const AgentHealth& health = h.last_report.health;
+    AddSample(spool_bytes, {{"host", h.host}}, static_cast<double>(health.spool_bytes));
+    AddSample(spool_failures, {{"host", h.host}},
+              static_cast<double>(health.spool_write_failures_total));
+    AddSample(spool_corrupt, {{"host", h.host}},
+              static_cast<double>(health.spool_corrupt_records_total));
+  }
+  AddSample(silent_hosts, {}, silent_count);
+  return {std::move(silent), std::move(duplicates), std::move(spool_bytes),
+          std::move(spool_failures), std::move(spool_corrupt), std::move(silent_hosts)};
+}
+
 std::vector<prometheus::MetricFamily> FleetCollectable::Collect() const {
-  return RenderFleet(fleet_.Snapshot());
+  const std::vector<HostView> hosts = fleet_.Snapshot();
+  auto families = RenderFleet(hosts);
+  for (auto& f : RenderDelivery(hosts)) families.push_back(std::move(f));
+  return families;
 }
 
 }  // namespace portwatch::collector

@@ -23,5 +23,7 @@ class FleetCollectable final : public prometheus::Collectable {
 
 /// The same rendering as a pure function of a snapshot, for tests.
 std::vector<prometheus::MetricFamily> RenderFleet(const std::vector<HostView>& hosts);
+/// Delivery health per host: silent hosts, duplicates, the agents' spools.
+std::vector<prometheus::MetricFamily> RenderDelivery(const std::vector<HostView>& hosts);
 
 }  // namespace portwatch::collector

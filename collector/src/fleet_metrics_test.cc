@@ -123,5 +123,29 @@ TEST(FleetMetrics, RendersTopListsSettingsAndEvents) {
   EXPECT_EQ(text.find("Tcpip.MaxUserPort"), std::string::npos);
 }
 
+TEST(FleetMetrics, DeliveryHealthPerHost) {
+  HostView quiet;
+  quiet.host = "db01";
+  quiet.silent = true;
+  HostView busy;
+  busy.host = "web01";
+  busy.has_report = true;
+  busy.reports_duplicate_total = 3;
+  busy.last_report.health.spool_bytes = 4096;
+  busy.last_report.health.spool_corrupt_records_total = 1;
+  auto fams = RenderDelivery({quiet, busy});
+  const auto* silent = Find(fams, "portwatch_host_silent");
+  ASSERT_NE(silent, nullptr);
+  ASSERT_EQ(silent->metric.size(), 2u);  // the silent host stays listed
+  EXPECT_EQ(silent->metric[0].gauge.value, 1);
+  EXPECT_EQ(silent->metric[1].gauge.value, 0);
+  EXPECT_EQ(Find(fams, "portwatch_fleet_silent_hosts")->metric[0].gauge.value, 1);
+  EXPECT_EQ(Find(fams, "portwatch_host_reports_duplicate_total")->metric[1].counter.value, 3);
+  const auto* spool = Find(fams, "portwatch_host_agent_spool_bytes");
+  ASSERT_EQ(spool->metric.size(), 1u);  // only hosts with a report
+  EXPECT_EQ(spool->metric[0].gauge.value, 4096);
+  EXPECT_EQ(spool->metric[0].label[0].value, "web01");
+}
+
 }  // namespace
 }  // namespace portwatch::collector

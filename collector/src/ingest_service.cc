@@ -9,8 +9,7 @@
 
 namespace portwatch::collector {
 
-class IngestReactor final
-    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
+class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
   IngestReactor(IngestService& svc, grpc::CallbackServerContext* ctx) : svc_(svc) {
     svc_.streams_gauge_.Increment();
@@ -57,14 +56,15 @@ class IngestReactor final
     std::unique_lock<std::mutex> lk(mu_);
     writing_ = false;
     if (!ok) {
-      // The agent is gone; reads will fail too.
-      acks_.clear();
+      // The agent is gone; reads will fail too. Unsent acks are lost: the agent resends.
       read_closed_ = true;
+      broken_ = true;
       MaybeFinishLocked();
       return;
     }
-    acks_.pop_front();
-    bool resume_read = read_paused_ && acks_.size() < svc_.limits_.max_unsent_acks;
+    slots_.pop_front();
+    ++first_slot_;
+    bool resume_read = read_paused_ && slots_.size() < svc_.limits_.max_unsent_acks;
     if (resume_read) read_paused_ = false;
     WriteNextLocked();
     MaybeFinishLocked();
@@ -75,10 +75,21 @@ class IngestReactor final
   void OnDone() override {
     svc_.streams_gauge_.Decrement();
     if (counted_) svc_.active_.fetch_sub(1);
+    std::unique_lock<std::mutex> lk(mu_);
+    done_ = true;
+    // Reports still with the store writer will call back; the last of them deletes.
+    if (in_store_ > 0) return;
+    lk.unlock();
     delete this;
   }
 
  private:
+  // One report of this stream on its way to an ack.
+  struct Slot {
+    v1::CollectorMessage ack;
+    bool ready = false;
+  };
+
   void HandleHello() {
     if (hello_done_) {
       RefuseStream("duplicate_hello", grpc::StatusCode::INVALID_ARGUMENT,
@@ -98,7 +109,16 @@ class IngestReactor final
       return;
     }
     hello_done_ = true;
-    svc_.fleet_.OnHello(host_, *hello);
+    instance_ = hello->instance_id;
+    const int64_t now = NowUnixMs();
+    svc_.fleet_.OnHello(host_, *hello, now);
+    // Persisting the hello is best effort: every stream sends it again.
+    WriteRequest req;
+    req.op.kind = StoreOp::Kind::kHello;
+    req.op.host = host_;
+    req.op.now_unix_ms = now;
+    req.op.hello = std::move(*hello);
+    svc_.writer_.Submit(std::move(req));
     StartRead(&in_);
   }
 
@@ -108,23 +128,61 @@ class IngestReactor final
                    "a report arrived before the hello; the agent must send hello first");
       return;
     }
-    const uint64_t seq = in_.report().sequence();
-    auto report = FromProto(in_.report());
-    v1::CollectorMessage ack;
-    ack.mutable_ack()->set_sequence(seq);
+    const v1::Report& wire = in_.report();
+    auto report = FromProto(wire);
+    uint64_t id;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      id = first_slot_ + slots_.size();
+      Slot& slot = slots_.emplace_back();
+      slot.ack.mutable_ack()->set_sequence(wire.sequence());
+      slot.ack.mutable_ack()->set_instance_id(wire.instance_id());
+      if (!report.ok()) {
+        // Refused reports are acknowledged with the reason, in order, so the agent moves on.
+        slot.ack.mutable_ack()->set_rejected_reason(report.error());
+        slot.ready = true;
+      } else {
+        ++in_store_;
+      }
+    }
     if (!report.ok()) {
-      svc_.rejections_.Reject("invalid_report", host_ + " report " + std::to_string(seq) + ": " +
-                                                    report.error());
-      ack.mutable_ack()->set_rejected_reason(report.error());
+      svc_.rejections_.Reject(
+          "invalid_report",
+          host_ + " report " + std::to_string(wire.sequence()) + ": " + report.error());
     } else {
-      svc_.fleet_.OnReport(host_, *report, NowUnixMs());
-      svc_.reports_counter_.Increment();
+      WriteRequest req;
+      req.op.kind = StoreOp::Kind::kReport;
+      req.op.host = host_;
+      StoredReport& r = req.op.report;
+      r.host = host_;
+      r.instance_id = wire.instance_id().empty() ? instance_ : wire.instance_id();
+      r.sequence = wire.sequence();
+      r.collected_unix_ms = report->collected_unix_ms;
+      r.received_unix_ms = NowUnixMs();
+      r.ports_in_use = report->sockets.ephemeral_ports_in_use;
+      r.ports_usable = report->sockets.ephemeral_ports_usable;
+      r.time_wait = report->sockets.count(Family::kIpv4, TcpState::kTimeWait) +
+                    report->sockets.count(Family::kIpv6, TcpState::kTimeWait);
+      r.agent_dropped_total = report->health.reports_dropped_total;
+      r.has_config = report->has_config;
+      wire.SerializeToString(&r.payload);
+      req.report = std::move(*report);
+      req.done = [this, id](const WriteOutcome& o) { OnStored(id, o); };
+      if (!svc_.writer_.Submit(std::move(req))) {
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          --in_store_;
+        }
+        RefuseStream("store_overloaded", grpc::StatusCode::UNAVAILABLE,
+                     "the collector's database queue is full; the agent keeps its reports and "
+                     "retries (if this persists, the database disk is too slow for the fleet)");
+        return;
+      }
     }
     std::unique_lock<std::mutex> lk(mu_);
-    acks_.push_back(std::move(ack));
     WriteNextLocked();
-    // Backpressure: an agent that sends faster than it reads its acks waits for them.
-    if (acks_.size() >= svc_.limits_.max_unsent_acks) {
+    // Backpressure: an agent that sends faster than its reports are stored and acked waits.
+    if (slots_.size() >= svc_.limits_.max_unsent_acks) {
       read_paused_ = true;
       return;
     }
@@ -132,32 +190,62 @@ class IngestReactor final
     StartRead(&in_);
   }
 
+  // On the store writer's thread, once the report's batch committed (or failed).
+  void OnStored(uint64_t id, const WriteOutcome& outcome) {
+    std::unique_lock<std::mutex> lk(mu_);
+    --in_store_;
+    if (done_) {
+      if (in_store_ > 0) return;
+      lk.unlock();
+      delete this;
+      return;
+    }
+    if (!outcome.ok) {
+      lk.unlock();
+      RefuseStream("store_failed", grpc::StatusCode::UNAVAILABLE,
+                   "the collector could not store reports (" + outcome.error +
+                       "); the agent keeps them and retries");
+      return;
+    }
+    if (outcome.duplicate) {
+      svc_.duplicates_counter_.Increment();
+    } else {
+      svc_.reports_counter_.Increment();
+    }
+    if (id >= first_slot_ && id - first_slot_ < slots_.size()) {
+      slots_[id - first_slot_].ready = true;
+    }
+    WriteNextLocked();
+    MaybeFinishLocked();
+  }
+
   void WriteNextLocked() {
-    if (writing_ || acks_.empty() || finished_) return;
+    if (writing_ || slots_.empty() || !slots_.front().ready || finished_ || broken_) return;
     writing_ = true;
-    StartWrite(&acks_.front());
+    StartWrite(&slots_.front().ack);
   }
 
   void MaybeFinishLocked() {
-    if (finished_ || writing_ || !acks_.empty() || !read_closed_) return;
+    if (finished_ || writing_ || !read_closed_) return;
+    if (!broken_ && !slots_.empty()) return;  // acks still to send
     finished_ = true;
     Finish(grpc::Status::OK);
   }
 
   // Refuses in the constructor, before any read.
   void Refuse(const std::string& reason, grpc::StatusCode code, const std::string& message) {
-    svc_.rejections_.Reject(reason, (host_.empty() ? std::string("unknown peer") : host_) + ": " +
-                                        message);
+    svc_.rejections_.Reject(reason,
+                            (host_.empty() ? std::string("unknown peer") : host_) + ": " + message);
     std::lock_guard<std::mutex> lk(mu_);
     finished_ = true;
     Finish(grpc::Status(code, message));
   }
 
-  // Refuses an open stream: no further reads; pending acks are dropped (the agent resends).
+  // Refuses an open stream: no further reads; unsent acks are dropped (the agent resends).
   void RefuseStream(const std::string& reason, grpc::StatusCode code, const std::string& message) {
-    svc_.rejections_.Reject(reason, host_ + ": " + message);
     std::lock_guard<std::mutex> lk(mu_);
     if (finished_) return;
+    svc_.rejections_.Reject(reason, host_ + ": " + message);
     finished_ = true;
     Finish(grpc::Status(code, message));
   }
@@ -166,19 +254,25 @@ class IngestReactor final
   std::string host_;
   bool counted_ = false;
   bool hello_done_ = false;  // touched only by read reactions, which never overlap
+  std::string instance_;     // the hello's instance: reports without their own belong to it
   v1::AgentMessage in_;
 
-  std::mutex mu_;  // guards everything below: reads and writes complete on different threads
-  std::deque<v1::CollectorMessage> acks_;
+  std::mutex mu_;  // guards everything below: reactions and store callbacks run on many threads
+  std::deque<Slot> slots_;   // reports of this stream not yet acked, in stream order
+  uint64_t first_slot_ = 0;  // id of slots_.front()
+  int in_store_ = 0;         // requests the store writer has not called back yet
   bool writing_ = false;
   bool read_paused_ = false;
   bool read_closed_ = false;
+  bool broken_ = false;  // a write failed: the peer is gone
   bool finished_ = false;
+  bool done_ = false;  // OnDone ran; the last store callback deletes
 };
 
-IngestService::IngestService(FleetState& fleet, prometheus::Registry& registry,
+IngestService::IngestService(FleetState& fleet, StoreWriter& writer, prometheus::Registry& registry,
                              Rejections& rejections, IngestLimits limits)
     : fleet_(fleet),
+      writer_(writer),
       rejections_(rejections),
       limits_(limits),
       streams_gauge_(prometheus::BuildGauge()
@@ -190,7 +284,13 @@ IngestService::IngestService(FleetState& fleet, prometheus::Registry& registry,
                            .Name("portwatch_ingest_reports_total")
                            .Help("Reports stored from all agents")
                            .Register(registry)
-                           .Add({})) {}
+                           .Add({})),
+      duplicates_counter_(prometheus::BuildCounter()
+                              .Name("portwatch_ingest_duplicates_total")
+                              .Help("Reports received again after they were stored (acknowledged, "
+                                    "not stored twice)")
+                              .Register(registry)
+                              .Add({})) {}
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* IngestService::Stream(
     grpc::CallbackServerContext* context) {

@@ -1,5 +1,7 @@
 // The Ingest gRPC service on the callback API: one reactor per agent stream owns that stream's
-// state; nothing in a reaction blocks beyond a short fleet-state update.
+// state; nothing in a reaction blocks. A report is validated in the reaction and handed to the
+// store writer; its ack is sent when the writer has committed it (or found it a duplicate), in
+// the order the stream sent the reports, so an ack always covers everything before it.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -12,18 +14,20 @@
 #include "portwatch/v1/portwatch.grpc.pb.h"
 #include "src/fleet_state.h"
 #include "src/rejections.h"
+#include "src/store_writer.h"
 
 namespace portwatch::collector {
 
 struct IngestLimits {
-  int max_streams = 50000;        ///< concurrent agent streams; more are refused
-  size_t max_unsent_acks = 256;   ///< acks queued on one stream before reading pauses
+  int max_streams = 50000;       ///< concurrent agent streams; more are refused
+  size_t max_unsent_acks = 256;  ///< reports awaiting storage or ack on one stream before
+                                 ///< reading pauses
 };
 
 class IngestService final : public v1::Ingest::CallbackService {
  public:
-  IngestService(FleetState& fleet, prometheus::Registry& registry, Rejections& rejections,
-                IngestLimits limits = {});
+  IngestService(FleetState& fleet, StoreWriter& writer, prometheus::Registry& registry,
+                Rejections& rejections, IngestLimits limits = {});
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Stream(
       grpc::CallbackServerContext* context) override;
@@ -34,11 +38,13 @@ class IngestService final : public v1::Ingest::CallbackService {
  private:
   friend class IngestReactor;
   FleetState& fleet_;
+  StoreWriter& writer_;
   Rejections& rejections_;
   IngestLimits limits_;
   std::atomic<int> active_{0};
   prometheus::Gauge& streams_gauge_;
   prometheus::Counter& reports_counter_;
+  prometheus::Counter& duplicates_counter_;
 };
 
 }  // namespace portwatch::collector

@@ -10,16 +10,22 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "portwatch/files.h"
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
+#include "portwatch/units.h"
 #include "src/fleet_metrics.h"
 #include "src/fleet_state.h"
 #include "src/ingest_service.h"
+#include "src/recovery.h"
 #include "src/rejections.h"
+#include "src/store.h"
+#include "src/store_writer.h"
 
 #ifndef PORTWATCH_VERSION
 #define PORTWATCH_VERSION "0.0.0"
@@ -56,6 +62,26 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--ready-file", ready_file,
                  "Once listening, write the bound ports here as JSON (for scripts and tests)");
+  // Persistence: the database, its retention, and when a quiet host counts as silent.
+  std::string db = "/var/lib/portwatch/collector.db", db_sync = "full", history_max_age = "7d",
+              silent_after = "5m";
+  int64_t history_max_reports = 100000;
+  app.add_option("--db", db,
+                 "SQLite database (WAL) for fleet state and report history; created if missing. "
+                 "A report is acknowledged only once stored here")
+      ->capture_default_str();
+  app.add_option("--db-sync", db_sync,
+                 "full: an acknowledged report survives power loss; normal: it survives a "
+                 "collector crash, and commits are cheaper")
+      ->capture_default_str()->check(CLI::IsMember({"full", "normal"}));
+  app.add_option("--history-max-age", history_max_age,
+                 "Keep each host's reports this long, e.g. 7d")->capture_default_str();
+  app.add_option("--history-max-reports", history_max_reports,
+                 "Keep at most this many reports per host")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  app.add_option("--silent-after", silent_after,
+                 "A host not heard from for this long is reported silent (it stays listed)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto grpc_addr = pw::ParseHostPort(listen, "--listen");
@@ -64,18 +90,21 @@ int main(int argc, char** argv) {
   if (!metrics_addr.ok()) return Fail(metrics_addr.error());
   auto tls = pw::LoadTlsMaterial({ca, cert, key});
   if (!tls.ok()) return Fail(tls.error());
+  pc::StoreOptions store_opts;
+  store_opts.path = db;
+  store_opts.synchronous_full = db_sync == "full";
+  store_opts.max_reports_per_host = history_max_reports;
+  auto max_age = pw::ParseDurationMs(history_max_age, "--history-max-age");
+  if (!max_age.ok()) return Fail(max_age.error());
+  store_opts.history_max_age_ms = *max_age;
+  auto silent_ms = pw::ParseDurationMs(silent_after, "--silent-after");
+  if (!silent_ms.ok()) return Fail(silent_ms.error());
 
   // Signals are taken synchronously by main below; block them before any thread starts.
   sigset_t sigs = pw::BlockTerminationSignals();
 
+  // Ports first: a taken port is a configuration error that must not touch the database.
   auto registry = std::make_shared<prometheus::Registry>();
-  pc::FleetState fleet;
-  pc::Rejections rejections(*registry);
-  pc::IngestLimits limits;
-  limits.max_streams = max_streams;
-  pc::IngestService service(fleet, *registry, rejections, limits);
-  auto fleet_metrics = std::make_shared<pc::FleetCollectable>(fleet);
-
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(metrics_addr->ToString());
@@ -85,7 +114,35 @@ int main(int argc, char** argv) {
                 "--metrics-listen");
   }
   exposer->RegisterCollectable(registry);
+
+  if (const auto parent = std::filesystem::path(db).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return Fail("cannot create the directory of --db '" + db + "': " + ec.message() +
+                  "; create it or pass another --db");
+    }
+  }
+  auto store = pc::Store::Open(store_opts);
+  if (!store.ok()) return Fail(store.error());
+  pc::FleetState fleet(*silent_ms);
+  auto restored = pc::RestoreFleet(**store, fleet);
+  if (!restored.ok()) return Fail(restored.error());
+
+  pc::Rejections rejections(*registry);
+  pc::IngestLimits limits;
+  limits.max_streams = max_streams;
+  pc::StoreWriter writer(**store, fleet, *registry);
+  writer.Start();
+  pc::IngestService service(fleet, writer, *registry, rejections, limits);
+  auto fleet_metrics = std::make_shared<pc::FleetCollectable>(fleet);
   exposer->RegisterCollectable(fleet_metrics);
+  // The exposer was made first; on every way out, it must stop serving scrapes before the state
+  // they read (declared after it) is destroyed.
+  struct StopServingMetrics {
+    std::unique_ptr<prometheus::Exposer>& exposer;
+    ~StopServingMetrics() { exposer.reset(); }
+  } stop_serving_metrics{exposer};
 
   grpc::ServerBuilder builder;
   int grpc_port = 0;
@@ -105,8 +162,10 @@ int main(int argc, char** argv) {
   pw::HostPort shown_metrics = *metrics_addr;
   shown_metrics.port = static_cast<uint16_t>(metrics_port);
   std::fprintf(stderr,
-               "portwatch-collector %s: agents on %s (port %d), metrics at http://%s/metrics\n",
-               PORTWATCH_VERSION, listen.c_str(), grpc_port, shown_metrics.ToString().c_str());
+               "portwatch-collector %s: agents on %s (port %d), metrics at http://%s/metrics, "
+               "database %s (%zu hosts restored)\n",
+               PORTWATCH_VERSION, listen.c_str(), grpc_port, shown_metrics.ToString().c_str(),
+               db.c_str(), *restored);
   if (!ready_file.empty()) {
     const std::string json = "{\"grpc_port\": " + std::to_string(grpc_port) +
                              ", \"metrics_port\": " + std::to_string(metrics_port) +
@@ -120,5 +179,6 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "portwatch-collector: signal %d, shutting down\n", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();
+  writer.Stop();  // commits what the last streams sent
   return 0;
 }

@@ -18,6 +18,7 @@ constexpr uint32_t kMaxPort = 65535;
 // larger is a broken or hostile sender.
 constexpr int kMaxListEntries = 1000;
 constexpr size_t kMaxNameBytes = 4096;
+constexpr size_t kMaxInstanceIdBytes = 128;
 
 void EndpointToProto(const Endpoint& e, v1::Endpoint* out) {
   out->set_family(FamilyToProto(e.family));
@@ -171,6 +172,10 @@ void ToProto(const Report& report, v1::Report* out) {
   h->set_reports_dropped_total(report.health.reports_dropped_total);
   h->set_reports_pending(report.health.reports_pending);
   h->set_scan_duration_us(report.health.scan_duration_us);
+  h->set_spool_bytes(report.health.spool_bytes);
+  h->set_spool_write_failures_total(report.health.spool_write_failures_total);
+  h->set_spool_corrupt_records_total(report.health.spool_corrupt_records_total);
+  out->set_instance_id(report.instance_id);
 }
 
 void ToProto(const ConfigSnapshot& config, v1::ConfigSnapshot* out) {
@@ -346,6 +351,14 @@ Expected<Report> FromProto(const v1::Report& in) {
   r.health.reports_dropped_total = in.health().reports_dropped_total();
   r.health.reports_pending = in.health().reports_pending();
   r.health.scan_duration_us = in.health().scan_duration_us();
+  r.health.spool_bytes = in.health().spool_bytes();
+  r.health.spool_write_failures_total = in.health().spool_write_failures_total();
+  r.health.spool_corrupt_records_total = in.health().spool_corrupt_records_total();
+  if (in.instance_id().size() > kMaxInstanceIdBytes) {
+    return Status::Error("report instance_id is longer than " +
+                         std::to_string(kMaxInstanceIdBytes) + " bytes");
+  }
+  r.instance_id = in.instance_id();
   return r;
 }
 
@@ -353,8 +366,9 @@ Expected<AgentHello> FromProto(const v1::Hello& in) {
   AgentHello h;
   if (in.hostname().empty()) return Status::Error("hello has an empty hostname");
   if (in.hostname().size() > 253) return Status::Error("hello hostname is longer than 253 bytes");
-  if (in.instance_id().empty() || in.instance_id().size() > 128) {
-    return Status::Error("hello instance_id must be 1 to 128 bytes");
+  if (in.instance_id().empty() || in.instance_id().size() > kMaxInstanceIdBytes) {
+    return Status::Error("hello instance_id must be 1 to " + std::to_string(kMaxInstanceIdBytes) +
+                         " bytes");
   }
   h.hostname = in.hostname();
   h.agent_version = in.agent_version().substr(0, 64);

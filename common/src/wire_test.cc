@@ -223,3 +223,31 @@ TEST(Wire, HelloValidation) {
 
 }  // namespace
 }  // namespace portwatch
+
+namespace portwatch {
+namespace {
+
+// The delivery fields: spool health and the instance of a replayed report survive the wire, and
+// an absurd instance id is refused like any other bad field.
+TEST(Wire, DeliveryFieldsRoundTrip) {
+  Report r = Sample();
+  r.instance_id = "0123abcd";
+  r.health.spool_bytes = 65536;
+  r.health.spool_write_failures_total = 3;
+  r.health.spool_corrupt_records_total = 2;
+  v1::Report p;
+  ToProto(r, &p);
+  auto back = FromProto(p);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->instance_id, "0123abcd");
+  EXPECT_EQ(back->health.spool_bytes, 65536u);
+  EXPECT_EQ(back->health.spool_write_failures_total, 3u);
+  EXPECT_EQ(back->health.spool_corrupt_records_total, 2u);
+  p.set_instance_id(std::string(200, 'x'));
+  auto bad = FromProto(p);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("instance_id"), std::string::npos) << bad.error();
+}
+
+}  // namespace
+}  // namespace portwatch

@@ -126,7 +126,8 @@ class LinuxAgentTest(ProcessTestCase):
         self.start("collector", ns.argv(
             COLLECTOR, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
             "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/collector.pem",
-            "--key", f"{pki}/collector.key", "--ready-file", ready))
+            "--key", f"{pki}/collector.key", "--ready-file", ready,
+            "--db", os.path.join(self.tmp, "collector.db")))
         def read_ready():
             if not os.path.exists(ready):
                 return None

@@ -191,8 +191,9 @@ class WalkingSkeletonTest(ProcessTestCase):
               "--key", f"{pki}/collector.key", "--listen", "nonsense"], "must look like HOST:PORT"),
         ]
         from harness import COLLECTOR
+        db = os.path.join(self.tmp, "untouched.db")
         for args, expect in cases:
-            r = subprocess.run([COLLECTOR, "--metrics-listen", "127.0.0.1:0", *args],
+            r = subprocess.run([COLLECTOR, "--metrics-listen", "127.0.0.1:0", "--db", db, *args],
                                capture_output=True, timeout=30)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(expect, r.stderr.decode(), args)
@@ -203,10 +204,13 @@ class WalkingSkeletonTest(ProcessTestCase):
         self.addCleanup(taken.close)
         r = subprocess.run([COLLECTOR, "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/collector.pem",
                             "--key", f"{pki}/collector.key", "--listen", "127.0.0.1:0",
-                            "--metrics-listen", f"127.0.0.1:{taken.getsockname()[1]}"],
+                            "--metrics-listen", f"127.0.0.1:{taken.getsockname()[1]}",
+                            "--db", db],
                            capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 2)
         self.assertIn("cannot serve metrics", r.stderr.decode())
+        # Configuration errors stop the collector before it creates or changes any state.
+        self.assertFalse(os.path.exists(db))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -31,6 +32,16 @@ def wait_for(predicate, timeout=20.0, what="condition", interval=0.05):
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def db_rows(db, sql, *args):
+    """Runs one query on a collector's database, read-only, as an operator would while the
+    collector runs."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
 
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
@@ -128,13 +139,20 @@ class ProcessTestCase(unittest.TestCase):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return out
 
-    def start_collector(self, pki, listen="127.0.0.1:0", name="collector", extra=()):
+    def start_collector(self, pki, listen="127.0.0.1:0", name="collector", extra=(), db=None,
+                        metrics_listen="127.0.0.1:0", prefix=()):
+        """Starts a collector and waits for its ready file. `db` defaults to a database of its
+        own in the test's directory; pass the same path again to restart on the same state.
+        `prefix` runs it through another command (e.g. ip netns exec NS)."""
         ready = os.path.join(self.tmp, f"{name}.ready.json")
         if os.path.exists(ready):
             os.unlink(ready)
-        p = self.start(name, [COLLECTOR, "--listen", listen, "--metrics-listen", "127.0.0.1:0",
+        db = db or os.path.join(self.tmp, f"{name}.db")
+        p = self.start(name, [*prefix, COLLECTOR, "--listen", listen,
+                              "--metrics-listen", metrics_listen,
                               "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/collector.pem",
-                              "--key", f"{pki}/collector.key", "--ready-file", ready, *extra])
+                              "--key", f"{pki}/collector.key", "--ready-file", ready,
+                              "--db", db, *extra])
 
         def is_ready():
             if p.poll() is not None:
@@ -146,8 +164,9 @@ class ProcessTestCase(unittest.TestCase):
         info["proc"] = p
         return info
 
-    def start_agent(self, pki, host, grpc_port, interval="200ms", name="agent", extra=()):
-        return self.start(name, [AGENT, "run", "--collector", f"127.0.0.1:{grpc_port}",
+    def start_agent(self, pki, host, grpc_port, interval="200ms", name="agent", extra=(),
+                    prefix=()):
+        return self.start(name, [*prefix, AGENT, "run", "--collector", f"127.0.0.1:{grpc_port}",
                                  "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/agents/{host}.pem",
                                  "--key", f"{pki}/agents/{host}.key", "--host-name", host,
                                  "--interval", interval, *extra])

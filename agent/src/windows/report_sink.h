@@ -11,6 +11,7 @@
 
 #include "portwatch/model.h"
 #include "portwatch/status.h"
+#include "src/delivery_setup.h"
 
 namespace portwatch::agent {
 
@@ -19,6 +20,7 @@ struct SinkOptions {
   std::string collector = "127.0.0.1:7443";
   std::string ca, cert, key, server_name;
   size_t max_pending = 5760;
+  DeliveryFlags delivery;  ///< the spool (gRPC builds)
 };
 
 /// Adds the `run` options this build's sink understands.

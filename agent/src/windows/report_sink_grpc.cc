@@ -1,6 +1,7 @@
 // The sink of a build with gRPC: the collector stream (transport.cc), as on Linux.
 #include "portwatch/files.h"
 #include "portwatch/tls.h"
+#include "src/delivery_setup.h"
 #include "src/transport.h"
 #include "src/windows/report_sink.h"
 
@@ -9,14 +10,12 @@ namespace {
 
 class GrpcSink final : public ReportSink {
  public:
-  GrpcSink(TransportOptions o, std::unique_ptr<ReportSink> copy)
-      : transport_(std::move(o)), copy_(std::move(copy)) {
+  GrpcSink(TransportOptions o, std::unique_ptr<Spool> spool, std::unique_ptr<ReportSink> copy)
+      : transport_(std::move(o), std::move(spool)), copy_(std::move(copy)) {
     transport_.Start();
   }
   void Submit(Report report) override {
-    const TransportStats st = transport_.stats();
-    report.health.reports_dropped_total = st.reports_dropped;
-    report.health.reports_pending = static_cast<uint32_t>(st.pending);
+    // The transport stamps the spool's health (drops, depth) on the report as it spools it.
     if (copy_) copy_->Submit(report);
     transport_.Enqueue(std::move(report));
   }
@@ -39,9 +38,12 @@ void AddSinkOptions(CLI::App* run, SinkOptions* o) {
   run->add_option("--server-name", o->server_name,
                   "Name expected in the collector's certificate, when it differs from HOST");
   run->add_option("--max-pending", o->max_pending,
-                  "Reports kept in memory while the collector is unreachable")
+                  "Reports kept in memory while the collector is unreachable (without "
+                  "--spool-dir, or while the spool's disk fails)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  // No --source-ports: gRPC's Windows connector binds its sockets itself.
+  AddDeliveryFlags(run, &o->delivery, /*source_ports=*/false);
 }
 
 Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
@@ -73,13 +75,15 @@ Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
                          "'; the collector would refuse it. Pass --host-name " +
                          tls->subject_name + " or issue a certificate for " + hello.hostname);
   }
+  auto delivery = OpenDelivery(o.delivery, o.max_pending);
+  if (!delivery.ok()) return delivery.status();
   TransportOptions t;
   t.target = target->ToString();
   t.server_name_override = o.server_name;
   t.tls = std::move(*tls);
-  t.max_pending = o.max_pending;
   t.hello = hello;
-  return std::unique_ptr<ReportSink>(new GrpcSink(std::move(t), std::move(copy)));
+  return std::unique_ptr<ReportSink>(
+      new GrpcSink(std::move(t), std::move(delivery->spool), std::move(copy)));
 }
 
 }  // namespace portwatch::agent

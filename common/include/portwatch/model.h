@@ -192,6 +192,9 @@ struct AgentHealth {
   uint64_t reports_dropped_total = 0;
   uint32_t reports_pending = 0;
   uint32_t scan_duration_us = 0;
+  uint64_t spool_bytes = 0;                  ///< spool size when the report was made
+  uint64_t spool_write_failures_total = 0;   ///< reports kept in memory: the spool disk failed
+  uint64_t spool_corrupt_records_total = 0;  ///< damaged spool records skipped
 };
 
 /// One report: a sequence number within the agent instance and what was sampled.
@@ -206,6 +209,9 @@ struct Report {
   ConfigSnapshot config;
   EventCounts events;
   AgentHealth health;
+  /// The agent instance that made the report when it is not the stream's (a report replayed from
+  /// an earlier instance's spool); empty means the instance named in the stream's hello.
+  std::string instance_id;
 };
 
 enum class OsKind : uint8_t { kUnknown = 0, kLinux = 1, kWindows = 2 };

@@ -1,0 +1,56 @@
+#include "src/recovery.h"
+
+#include <cstdio>
+
+#include "portwatch/wire.h"
+
+namespace portwatch::collector {
+namespace {
+
+Expected<Report> Decode(const std::string& payload) {
+  v1::Report wire;
+  if (!wire.ParseFromString(payload)) return Status::Error("not a portwatch.v1.Report");
+  return FromProto(wire);
+}
+
+}  // namespace
+
+Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
+  auto hosts = store.LoadHosts();
+  if (!hosts.ok()) return hosts.status();
+  for (StoredHost& s : *hosts) {
+    HostView v;
+    v.host = s.host;
+    v.hello = std::move(s.hello);
+    v.last_seen_unix_ms = s.last_seen_unix_ms;
+    v.reports_total = s.reports_total;
+    v.reports_duplicate_total = s.duplicates_total;
+    v.agent_reports_dropped_total = s.agent_dropped_total;
+    if (s.has_report) {
+      Expected<Report> report = Decode(s.last_payload);
+      if (report.ok()) {
+        v.has_report = true;
+        v.last_report = std::move(*report);
+        v.last_report.instance_id.clear();
+      } else {
+        std::fprintf(stderr,
+                     "portwatch-collector: the stored latest report of '%s' cannot be read (%s); "
+                     "the host is listed without it until it reports again\n",
+                     s.host.c_str(), report.error().c_str());
+      }
+    }
+    // Settings come on change and periodically: the newest stored snapshot stands until then.
+    if (!s.last_config_payload.empty()) {
+      Expected<Report> with_config = Decode(s.last_config_payload);
+      if (with_config.ok() && with_config->has_config) {
+        v.has_config = true;
+        v.config = std::move(with_config->config);
+        v.config_collected_unix_ms = with_config->collected_unix_ms;
+      }
+    }
+    fleet.Restore(std::move(v));
+  }
+  return hosts->size();
+}
+
+}  // namespace portwatch::collector

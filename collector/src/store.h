@@ -1,0 +1,141 @@
+// The collector's durable memory: SQLite in WAL mode. It holds every accepted report (the
+// serialized portwatch.v1.Report with its identity and a few summary columns, for the history
+// that drift analysis reads), each host's last hello and counters, and per agent instance the
+// highest sequence stored, which makes ingest idempotent: a report whose (host, instance,
+// sequence) is at or below that mark was stored before and is recognised as a duplicate.
+//
+// Knows no gRPC and no protobuf: callers hand it bytes and columns. Not thread-safe; one writer
+// thread owns it (store_writer.h).
+//
+// Durability: a batch is one transaction; with synchronous=FULL (the default) a committed batch
+// survives power loss, with NORMAL it survives a crash of the collector (kill -9) but the last
+// commits may be lost on power loss. The collector acknowledges a report only after its batch
+// commits.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "portwatch/model.h"
+#include "portwatch/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace portwatch::collector {
+
+struct StoreOptions {
+  std::string path;                             ///< the database file (created if missing)
+  int64_t history_max_age_ms = 7LL * 86400000;  ///< reports older than this are pruned
+  int64_t max_reports_per_host = 100000;        ///< and at most this many per host
+  bool synchronous_full = true;                 ///< false: synchronous=NORMAL
+};
+
+/// One accepted report, as stored.
+struct StoredReport {
+  std::string host;
+  std::string instance_id;
+  uint64_t sequence = 0;
+  int64_t collected_unix_ms = 0;
+  int64_t received_unix_ms = 0;
+  uint32_t ports_in_use = 0;  ///< summary columns, so history reads need not decode
+  uint32_t ports_usable = 0;
+  uint32_t time_wait = 0;
+  uint64_t agent_dropped_total = 0;  ///< the instance's reports_dropped_total in this report
+  bool has_config = false;           ///< carries a settings snapshot (sent on change, not always)
+  std::string payload;               ///< serialized portwatch.v1.Report
+};
+
+/// One change in a batch: a stream's hello (host facts) or a report.
+struct StoreOp {
+  enum class Kind : uint8_t { kHello, kReport };
+  Kind kind = Kind::kReport;
+  std::string host;
+  int64_t now_unix_ms = 0;  ///< for a hello: when it arrived
+  AgentHello hello;         ///< kHello
+  StoredReport report;      ///< kReport
+};
+
+struct StoreOpResult {
+  bool duplicate = false;                 ///< the report was stored before; nothing was written
+  uint64_t host_agent_dropped_total = 0;  ///< the host's agents' drops over all instances
+};
+
+/// What the store knows about a host, to rebuild fleet state at start.
+struct StoredHost {
+  std::string host;
+  AgentHello hello;
+  int64_t last_seen_unix_ms = 0;
+  uint64_t reports_total = 0;
+  uint64_t duplicates_total = 0;
+  uint64_t agent_dropped_total = 0;
+  bool has_report = false;
+  std::string last_payload;  ///< the report collected last
+  /// The newest report that carried settings (they are not in every report); empty if none.
+  std::string last_config_payload;
+};
+
+/// One row of a host's history, oldest first.
+struct HistoryRow {
+  std::string instance_id;
+  uint64_t sequence = 0;
+  int64_t collected_unix_ms = 0;
+  int64_t received_unix_ms = 0;
+  uint32_t ports_in_use = 0;
+  uint32_t ports_usable = 0;
+  uint32_t time_wait = 0;
+  std::string payload;
+};
+
+class Store {
+ public:
+  /// Opens or creates the database, sets WAL mode, creates or checks the schema and loads the
+  /// per-instance marks. Fails with an actionable message when the file is unusable.
+  static Expected<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// Applies `ops` in one transaction; one result per op (hellos: default). On failure nothing is
+  /// written and the error says why.
+  Expected<std::vector<StoreOpResult>> Write(const std::vector<StoreOp>& ops);
+
+  /// Every host with its counters and latest report.
+  Expected<std::vector<StoredHost>> LoadHosts();
+
+  /// A host's reports collected at or after `since_unix_ms`, oldest first, at most `limit`.
+  Expected<std::vector<HistoryRow>> History(const std::string& host, int64_t since_unix_ms,
+                                            size_t limit);
+
+  /// Deletes reports beyond the retention (age, per-host cap) and instance marks not seen within
+  /// the age bound. Returns the number of reports deleted.
+  Expected<uint64_t> Prune(int64_t now_unix_ms);
+
+  const StoreOptions& options() const { return opts_; }
+
+ private:
+  struct InstanceMark {
+    uint64_t max_sequence = 0;
+    uint64_t dropped_total = 0;
+  };
+  class Statement;
+
+  explicit Store(StoreOptions options) : opts_(std::move(options)) {}
+  Status Init();
+  Status Exec(const char* sql);
+  /// Commits when `ok`, else rolls back and says what failed (`doing`, with SQLite's reason).
+  Status EndTransaction(bool ok, const char* doing);
+  Status Error(const std::string& doing) const;
+
+  StoreOptions opts_;
+  sqlite3* db_ = nullptr;
+  int lock_fd_ = -1;                                     // flock held: one collector per database
+  std::unordered_map<std::string, InstanceMark> marks_;  // key: host '\n' instance
+  std::unordered_map<std::string, uint64_t> host_dropped_;  // retired + sum over instances
+  std::unordered_map<std::string, int64_t> host_rows_;      // reports held per host
+};
+
+}  // namespace portwatch::collector

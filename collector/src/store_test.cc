@@ -1,0 +1,232 @@
+#include "src/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace portwatch::collector {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("store-test-" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+    opts_.path = (dir_ / "collector.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Store> OpenOk() {
+    auto s = Store::Open(opts_);
+    EXPECT_TRUE(s.ok()) << s.error();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  static StoreOp Hello(const std::string& host, const std::string& instance, int64_t now) {
+    StoreOp op;
+    op.kind = StoreOp::Kind::kHello;
+    op.host = host;
+    op.now_unix_ms = now;
+    op.hello.hostname = host;
+    op.hello.agent_version = "1.2.3";
+    op.hello.os = OsKind::kLinux;
+    op.hello.instance_id = instance;
+    op.hello.interval_ms = 15000;
+    return op;
+  }
+
+  static StoreOp Report(const std::string& host, const std::string& instance, uint64_t seq,
+                        int64_t collected, uint64_t dropped = 0) {
+    StoreOp op;
+    op.kind = StoreOp::Kind::kReport;
+    op.host = host;
+    StoredReport& r = op.report;
+    r.host = host;
+    r.instance_id = instance;
+    r.sequence = seq;
+    r.collected_unix_ms = collected;
+    r.received_unix_ms = collected + 5;
+    r.ports_in_use = static_cast<uint32_t>(seq * 10);
+    r.ports_usable = 28232;
+    r.time_wait = static_cast<uint32_t>(seq);
+    r.agent_dropped_total = dropped;
+    r.payload = "payload " + instance + "/" + std::to_string(seq);
+    return op;
+  }
+
+  // Duplicate flags of a batch's results, as a string of D (duplicate) and S (stored).
+  static std::string Outcomes(const std::vector<StoreOpResult>& results,
+                              const std::vector<StoreOp>& ops) {
+    std::string s;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind == StoreOp::Kind::kReport) s += results[i].duplicate ? 'D' : 'S';
+    }
+    return s;
+  }
+
+  std::string WriteOk(Store& s, const std::vector<StoreOp>& ops) {
+    auto r = s.Write(ops);
+    EXPECT_TRUE(r.ok()) << r.error();
+    return r.ok() ? Outcomes(*r, ops) : "";
+  }
+
+  // Runs one query in a separate connection, as an operator's sqlite3 would.
+  int64_t Query(const std::string& sql) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(opts_.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* st = nullptr;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      v = sqlite3_column_type(st, 0) == SQLITE_TEXT
+              ? static_cast<int64_t>(
+                    std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal")
+              : sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  }
+
+  fs::path dir_;
+  StoreOptions opts_;
+};
+
+TEST_F(StoreTest, AReportIsStoredOnceWhateverHowOftenItArrives) {
+  auto s = OpenOk();
+  EXPECT_EQ(WriteOk(*s, {Hello("web01", "a", 100), Report("web01", "a", 1, 1000),
+                         Report("web01", "a", 2, 2000), Report("web01", "a", 2, 2000)}),
+            "SSD");
+  // A resend after a lost ack: 1 and 2 again, then the new 3.
+  EXPECT_EQ(WriteOk(*s, {Report("web01", "a", 1, 1000), Report("web01", "a", 2, 2000),
+                         Report("web01", "a", 3, 3000)}),
+            "DDS");
+  auto history = s->History("web01", 0, 100);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[2].sequence, 3u);
+  EXPECT_EQ((*history)[2].ports_in_use, 30u);
+  EXPECT_EQ((*history)[2].payload, "payload a/3");
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports"), 3);
+}
+
+TEST_F(StoreTest, SequencesAreScopedByInstanceAndHost) {
+  auto s = OpenOk();
+  EXPECT_EQ(WriteOk(*s, {Report("web01", "a", 1, 1000), Report("web01", "b", 1, 2000),
+                         Report("db01", "a", 1, 1000), Report("web01", "a", 2, 3000)}),
+            "SSSS");
+  EXPECT_EQ(WriteOk(*s, {Report("web01", "b", 1, 2000)}), "D");
+}
+
+TEST_F(StoreTest, EverythingCommittedSurvivesAReopen) {
+  {
+    auto s = OpenOk();
+    StoreOp with_settings = Report("web01", "a", 1, 1000, 0);
+    with_settings.report.has_config = true;
+    WriteOk(*s, {Hello("web01", "a", 100), with_settings, Report("web01", "a", 3, 3000, 4),
+                 Report("web01", "a", 2, 2000, 1), Report("web01", "a", 3, 3000, 4)});
+  }
+  auto s = OpenOk();
+  auto hosts = s->LoadHosts();
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  ASSERT_EQ(hosts->size(), 1u);
+  const StoredHost& h = (*hosts)[0];
+  EXPECT_EQ(h.host, "web01");
+  EXPECT_EQ(h.hello.agent_version, "1.2.3");
+  EXPECT_EQ(h.hello.os, OsKind::kLinux);
+  EXPECT_EQ(h.hello.interval_ms, 15000u);
+  // 2 arrived after 3 (its mark was already 3), so it counts as a duplicate.
+  EXPECT_EQ(h.reports_total, 2u);
+  EXPECT_EQ(h.duplicates_total, 2u);
+  EXPECT_EQ(h.agent_dropped_total, 4u);
+  EXPECT_EQ(h.last_seen_unix_ms, 3005);
+  ASSERT_TRUE(h.has_report);
+  EXPECT_EQ(h.last_payload, "payload a/3");         // the latest collected
+  EXPECT_EQ(h.last_config_payload, "payload a/1");  // the latest with settings
+  // The marks came back too: old sequences stay duplicates.
+  EXPECT_EQ(WriteOk(*s, {Report("web01", "a", 3, 3000), Report("web01", "a", 4, 4000)}), "DS");
+}
+
+TEST_F(StoreTest, DropsAddUpOverInstancesAndNeverGoBack) {
+  auto s = OpenOk();
+  auto r = s->Write({Report("web01", "a", 1, 1000, 5), Report("web01", "b", 1, 2000, 2),
+                     Report("web01", "a", 2, 3000, 3)});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)[0].host_agent_dropped_total, 5u);
+  EXPECT_EQ((*r)[1].host_agent_dropped_total, 7u);
+  EXPECT_EQ((*r)[2].host_agent_dropped_total, 7u);  // a's count does not fall back to 3
+}
+
+TEST_F(StoreTest, RetentionKeepsTheNewestAndTheHost) {
+  opts_.max_reports_per_host = 10;
+  opts_.history_max_age_ms = 100000;
+  {
+    auto s = OpenOk();
+    std::vector<StoreOp> ops{Hello("web01", "a", 100)};
+    for (uint64_t i = 1; i <= 15; ++i) {
+      ops.push_back(Report("web01", "a", i, 1000000 + static_cast<int64_t>(i) * 1000, i));
+    }
+    ops.push_back(Report("old01", "z", 1, 1000, 9));  // long ago
+    WriteOk(*s, ops);
+    auto pruned = s->Prune(1000000 + 16000);
+    ASSERT_TRUE(pruned.ok()) << pruned.error();
+    EXPECT_EQ(*pruned, 6u);  // 5 over web01's cap, old01's one by age
+    auto history = s->History("web01", 0, 100);
+    ASSERT_EQ(history->size(), 10u);
+    EXPECT_EQ(history->front().sequence, 6u);
+    // old01's instance mark is gone with its history, but its drops still count for the host.
+    EXPECT_EQ(Query("SELECT COUNT(*) FROM instances WHERE host = 'old01'"), 0);
+  }
+  auto s = OpenOk();
+  auto hosts = s->LoadHosts();
+  ASSERT_EQ(hosts->size(), 2u);
+  EXPECT_EQ((*hosts)[0].host, "old01");
+  EXPECT_EQ((*hosts)[0].agent_dropped_total, 9u);
+  EXPECT_FALSE((*hosts)[0].has_report);
+  EXPECT_EQ((*hosts)[1].agent_dropped_total, 15u);
+  // The cap keeps holding after a reopen: counts were reloaded.
+  WriteOk(*s, {Report("web01", "a", 16, 1000000 + 16000)});
+  ASSERT_TRUE(s->Prune(1000000 + 16000).ok());
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports WHERE host = 'web01'"), 10);
+}
+
+TEST_F(StoreTest, UsesWalAndTheChosenSyncMode) {
+  auto s = OpenOk();
+  WriteOk(*s, {Report("web01", "a", 1, 1000)});
+  EXPECT_EQ(Query("PRAGMA journal_mode"), 1);  // "wal"
+  EXPECT_TRUE(fs::exists(opts_.path + "-wal"));
+}
+
+TEST_F(StoreTest, ASecondCollectorOnTheSameDatabaseIsRefused) {
+  auto first = OpenOk();
+  auto second = Store::Open(opts_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().find("in use by another portwatch-collector"), std::string::npos)
+      << second.error();
+}
+
+TEST_F(StoreTest, UnusablePathsAreClearErrors) {
+  StoreOptions o = opts_;
+  o.path = (dir_ / "missing" / "dir" / "c.db").string();
+  auto s = Store::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("--db"), std::string::npos) << s.error();
+
+  o.path = (dir_ / "garbage.db").string();
+  {
+    std::ofstream f(o.path, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) f.put(static_cast<char>((i * 131) & 0xff));
+  }
+  s = Store::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("garbage.db"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().find("--db"), std::string::npos) << s.error();
+}
+
+}  // namespace
+}  // namespace portwatch::collector
