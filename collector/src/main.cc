@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -21,7 +22,10 @@
 #include "portwatch/units.h"
 #include "src/fleet_metrics.h"
 #include "src/fleet_state.h"
+#include "src/drift_metrics.h"
+#include "src/drift_monitor.h"
 #include "src/ingest_service.h"
+#include "src/query_service.h"
 #include "src/recovery.h"
 #include "src/rejections.h"
 #include "src/store.h"
@@ -82,6 +86,17 @@ int main(int argc, char** argv) {
   app.add_option("--silent-after", silent_after,
                  "A host not heard from for this long is reported silent (it stays listed)")
       ->capture_default_str();
+  // Drift analysis and the query API.
+  std::string query_clients = "portwatchctl";
+  double analysis_time_scale = 1.0;
+  app.add_option("--query-clients", query_clients,
+                 "Comma-separated certificate names allowed to use the query API (portwatchctl); "
+                 "agents' certificates are not")
+      ->capture_default_str();
+  app.add_option("--analysis-time-scale", analysis_time_scale,
+                 "Multiply every duration of drift analysis by this (1/60 makes an hour a "
+                 "minute: for drills and demos on compressed time)")
+      ->capture_default_str()->check(CLI::Range(1e-4, 1e4));
   CLI11_PARSE(app, argc, argv);
 
   auto grpc_addr = pw::ParseHostPort(listen, "--listen");
@@ -129,11 +144,32 @@ int main(int argc, char** argv) {
   auto restored = pc::RestoreFleet(**store, fleet);
   if (!restored.ok()) return Fail(restored.error());
 
+  pw::analysis::Options analysis_opts;
+  analysis_opts.silent_after_ms = *silent_ms;
+  if (analysis_time_scale != 1.0) analysis_opts = analysis_opts.Scaled(analysis_time_scale);
+  auto drift = pc::DriftMonitor::Create(analysis_opts);
+  if (!drift.ok()) return Fail("drift analysis options: " + drift.error());
+  auto replayed = pc::RestoreDrift(**store, fleet, **drift, pw::NowUnixMs());
+  if (!replayed.ok()) return Fail(replayed.error());
+  std::set<std::string> allowed_queries;
+  for (size_t pos = 0; pos <= query_clients.size();) {
+    size_t comma = query_clients.find(',', pos);
+    std::string name = query_clients.substr(pos, comma == std::string::npos ? std::string::npos
+                                                                            : comma - pos);
+    if (!name.empty()) allowed_queries.insert(name);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+
   pc::Rejections rejections(*registry);
   pc::IngestLimits limits;
   limits.max_streams = max_streams;
   pc::StoreWriter writer(**store, fleet, *registry);
+  writer.SetDriftMonitor(drift->get());
   writer.Start();
+  pc::QueryService queries(fleet, **drift, rejections, allowed_queries);
+  auto drift_metrics = std::make_shared<pc::DriftCollectable>(**drift);
+  exposer->RegisterCollectable(drift_metrics);
   pc::IngestService service(fleet, writer, *registry, rejections, limits);
   auto fleet_metrics = std::make_shared<pc::FleetCollectable>(fleet);
   exposer->RegisterCollectable(fleet_metrics);
@@ -148,6 +184,7 @@ int main(int argc, char** argv) {
   int grpc_port = 0;
   builder.AddListeningPort(grpc_addr->ToString(), pw::MakeServerCredentials(*tls), &grpc_port);
   builder.RegisterService(&service);
+  builder.RegisterService(&queries);
   builder.SetMaxReceiveMessageSize(1 << 20);  // a report is a few KiB; refuse anything absurd
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
@@ -163,9 +200,9 @@ int main(int argc, char** argv) {
   shown_metrics.port = static_cast<uint16_t>(metrics_port);
   std::fprintf(stderr,
                "portwatch-collector %s: agents on %s (port %d), metrics at http://%s/metrics, "
-               "database %s (%zu hosts restored)\n",
+               "database %s (%zu hosts restored, %zu reports replayed into drift analysis)\n",
                PORTWATCH_VERSION, listen.c_str(), grpc_port, shown_metrics.ToString().c_str(),
-               db.c_str(), *restored);
+               db.c_str(), *restored, *replayed);
   if (!ready_file.empty()) {
     const std::string json = "{\"grpc_port\": " + std::to_string(grpc_port) +
                              ", \"metrics_port\": " + std::to_string(metrics_port) +
@@ -174,8 +211,14 @@ int main(int argc, char** argv) {
     if (!st.ok()) return Fail("cannot write --ready-file: " + st.message());
   }
 
+  // The main thread marks silent hosts every second and waits for a signal meanwhile.
   int sig = 0;
-  sigwait(&sigs, &sig);
+  for (;;) {
+    const timespec tick{1, 0};
+    sig = sigtimedwait(&sigs, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    (*drift)->Tick(pw::NowUnixMs());
+  }
   std::fprintf(stderr, "portwatch-collector: signal %d, shutting down\n", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();

@@ -53,4 +53,30 @@ Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
   return hosts->size();
 }
 
+Expected<size_t> RestoreDrift(Store& store, const FleetState& fleet, DriftMonitor& drift,
+                              int64_t now_unix_ms) {
+  const analysis::Options& o = drift.options();
+  const int64_t span = o.host.bucket_ms * static_cast<int64_t>(o.host.window_buckets);
+  size_t replayed = 0, unreadable = 0;
+  for (const HostView& h : fleet.Snapshot()) {
+    auto rows = store.History(h.host, now_unix_ms - span, store.options().max_reports_per_host);
+    if (!rows.ok()) return rows.status();
+    for (const HistoryRow& row : *rows) {
+      Expected<Report> report = Decode(row.payload);
+      if (!report.ok()) {
+        ++unreadable;
+        continue;
+      }
+      if (drift.OnReport(h.host, *report, row.received_unix_ms)) ++replayed;
+    }
+  }
+  if (unreadable > 0) {
+    std::fprintf(stderr,
+                 "portwatch-collector: %zu stored reports could not be read and were left out of "
+                 "drift analysis\n",
+                 unreadable);
+  }
+  return replayed;
+}
+
 }  // namespace portwatch::collector

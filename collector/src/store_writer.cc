@@ -140,6 +140,7 @@ void StoreWriter::Commit(std::deque<WriteRequest>& batch) {
         fleet_.OnDuplicate(op.host, op.report.received_unix_ms);
       } else {
         fleet_.OnReport(op.host, r.report, op.report.received_unix_ms);
+        if (drift_ != nullptr) drift_->OnReport(op.host, r.report, op.report.received_unix_ms);
       }
       fleet_.SetAgentReportsDropped(op.host, res.host_agent_dropped_total);
     }

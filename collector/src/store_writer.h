@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "src/drift_monitor.h"
 #include "src/fleet_state.h"
 #include "src/store.h"
 
@@ -45,6 +46,8 @@ class StoreWriter {
  public:
   StoreWriter(Store& store, FleetState& fleet, prometheus::Registry& registry,
               StoreWriterOptions options = {});
+  /// Stored reports are also fed to drift analysis. Call before Start.
+  void SetDriftMonitor(DriftMonitor* drift) { drift_ = drift; }
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
@@ -61,6 +64,7 @@ class StoreWriter {
 
   Store& store_;
   FleetState& fleet_;
+  DriftMonitor* drift_ = nullptr;
   const StoreWriterOptions opts_;
   std::mutex mu_;
   std::condition_variable cv_;

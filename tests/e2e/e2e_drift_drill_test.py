@@ -46,7 +46,7 @@ class DriftDrillTest(ProcessTestCase):
             AGENT, "run", "--collector", f"127.0.0.1:{info['grpc_port']}", "--ca",
             f"{self.pki}/ca.pem", "--cert", f"{self.pki}/agents/{name}.pem", "--key",
             f"{self.pki}/agents/{name}.key", "--host-name", name, "--interval", "1s",
-            "--source-port", "40299"))
+            "--source-ports", "40299"))
         port_file = os.path.join(self.tmp, f"{name}-server.port")
         self.start(f"{name}-server", ns.argv(sys.executable, os.path.join(HERE, "leaker.py"),
                                              "--serve", port_file))
