@@ -16,7 +16,7 @@ R=${PORTWATCH_RUN_DIR:-run}
 host=$(hostname)
 grpc=${PORTWATCH_LISTEN:-127.0.0.1:7443}
 metrics=${PORTWATCH_METRICS:-127.0.0.1:9464}
-deploy/pki/make-dev-pki.sh --out "$R/pki" "$host"
+deploy/pki/make-dev-pki.sh --out "$R/pki" --operator portwatchctl "$host"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -43,6 +43,7 @@ metrics="${metrics%:*}:$mport"
   --interval "${PORTWATCH_INTERVAL:-5s}" --spool-dir "$R/spool" &
 pids+=($!)
 echo "run-dev: collector and agent for '$host' running; metrics at http://$metrics/metrics (Ctrl-C stops both)" >&2
+echo "run-dev: ask it: $B/tools/portwatchctl --collector 127.0.0.1:$gport --ca $R/pki/ca.pem --cert $R/pki/operators/portwatchctl.pem --key $R/pki/operators/portwatchctl.key hosts" >&2
 wait -n "${pids[@]}"
 echo "run-dev: a process exited; stopping" >&2
 exit 1

@@ -14,10 +14,9 @@ import sys
 import time
 import unittest
 
-from harness import AGENT, COLLECTOR, ProcessTestCase, wait_for
+from harness import AGENT, COLLECTOR, CTL, ProcessTestCase, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CTL = os.environ.get("PORTWATCH_CTL", "")
 SCALE = str(1.0 / 60)
 
 
@@ -53,31 +52,27 @@ class DriftDrillTest(ProcessTestCase):
         port = wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
                         what=f"{name} server port")
         # Let the agent settle a baseline before the load starts.
-        wait_for(lambda: self.ctl(ns, info, "host", name, check=False) is not None,
+        wait_for(lambda: self.ctl_json(ns, info, "host", name, check=False) is not None,
                  what=f"{name} known to its collector")
         self.start(f"{name}-load", ns.argv(sys.executable, os.path.join(HERE, "leaker.py"),
                                            "--target", f"127.0.0.1:{port}", "--mode", mode,
                                            "--rate", str(rate)))
         return ns, info, f"127.0.0.1:{port}"
 
-    def ctl(self, ns, info, *args, check=True):
-        r = subprocess.run(ns.argv(CTL, "--collector", f"127.0.0.1:{info['grpc_port']}", "--ca",
-                                   f"{self.pki}/ca.pem", "--cert",
-                                   f"{self.pki}/operators/portwatchctl.pem", "--key",
-                                   f"{self.pki}/operators/portwatchctl.key", "--json", *args),
-                           capture_output=True, timeout=30)
-        if r.returncode != 0:
+    def ctl_json(self, ns, info, *args, check=True):
+        rc, out, err = self.ctl(self.pki, info["grpc_port"], "--json", *args,
+                                prefix=ns.argv())
+        if rc != 0:
             if check:
-                raise AssertionError(r.stderr.decode())
+                raise AssertionError(err)
             return None
-        return json.loads(r.stdout or b"{}")
+        return json.loads(out or "{}")
 
     def test_leak_is_forecast_before_exhaustion_and_churn_is_not(self):
         if not CTL or not os.path.exists(CTL):
             self.fail("PORTWATCH_CTL is not set; run this test through ctest")
-        self.pki = self.make_pki(os.path.join(self.tmp, "pki"), "leaky", "steady")
-        subprocess.run([os.environ["PORTWATCH_PKI_SCRIPT"], "--out", self.pki, "--operator",
-                        "portwatchctl"], check=True, capture_output=True)
+        self.pki = self.make_pki(os.path.join(self.tmp, "pki"), "leaky", "steady",
+                                 operators=["portwatchctl"])
         leak_ns, leak_info, dest = self.start_site("leaky", "leak", 1.0)
         ctl_ns, ctl_info, _ = self.start_site("steady", "churn", 1.0)
 
@@ -93,8 +88,8 @@ class DriftDrillTest(ProcessTestCase):
 
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            info = self.ctl(leak_ns, leak_info, "host", "leaky")["info"]
-            steady = self.ctl(ctl_ns, ctl_info, "host", "steady")["info"]
+            info = self.ctl_json(leak_ns, leak_info, "host", "leaky")["info"]
+            steady = self.ctl_json(ctl_ns, ctl_info, "host", "steady")["info"]
             control_states.add(steady["state"])
             if first_drift is None and info["state"] in ("HOST_STATE_DRIFTING",
                                                          "HOST_STATE_CRITICAL",
@@ -123,7 +118,7 @@ class DriftDrillTest(ProcessTestCase):
                         f"ETA {eta:.0f} s at first drift vs {left:.0f} s real")
         # Named: the process and the destination driving it.
         self.assertIn("python", drift_info.get("driver_process", "") + final.get("driver_process", ""))
-        detail = self.ctl(leak_ns, leak_info, "host", "leaky")
+        detail = self.ctl_json(leak_ns, leak_info, "host", "leaky")
         dests = [d["key"] for d in detail.get("destinations", [])]
         self.assertIn(dest, dests)
         self.assertIn(dest, final.get("driver_destination", "") + final.get("explanation", ""))

@@ -36,6 +36,12 @@ class RunDevTest(ProcessTestCase):
         r = subprocess.run([shutil.which("promtool"), "check", "metrics"],
                            input=self.scrape(port).encode(), capture_output=True)
         self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+        # The printed portwatchctl line works as printed.
+        m = re.search(r"ask it: (\S+portwatchctl .*hosts)$", self.log_of("run-dev"), re.M)
+        self.assertIsNotNone(m, self.log_of("run-dev"))
+        out = subprocess.run(m.group(1).split(), capture_output=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        self.assertIn(host, out.stdout.decode())
         # Ctrl-C equivalent: the script stops both processes and exits cleanly.
         self.assertEqual(self.stop(p), 0)
         self.assertTrue(os.path.exists(os.path.join(self.tmp, "run", "pki", "ca.pem")))

@@ -20,6 +20,7 @@ AGENT = os.environ.get("PORTWATCH_AGENT", "")
 COLLECTOR = os.environ.get("PORTWATCH_COLLECTOR", "")
 PROBE = os.environ.get("PORTWATCH_PROBE", "")
 PKI_SCRIPT = os.environ.get("PORTWATCH_PKI_SCRIPT", "")
+CTL = os.environ.get("PORTWATCH_CTL", "")
 
 
 def wait_for(predicate, timeout=20.0, what="condition", interval=0.05):
@@ -134,10 +135,18 @@ class ProcessTestCase(unittest.TestCase):
         p.send_signal(sig)
         return p.wait(timeout=timeout)
 
-    def make_pki(self, out, *hosts):
-        subprocess.run([PKI_SCRIPT, "--out", out, *hosts], check=True,
+    def make_pki(self, out, *hosts, operators=()):
+        ops = [a for o in operators for a in ("--operator", o)]
+        subprocess.run([PKI_SCRIPT, "--out", out, *ops, *hosts], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return out
+
+    def ctl(self, pki, grpc_port, *args, cert="operators/portwatchctl", prefix=()):
+        """Runs portwatchctl against a collector; returns (exit code, stdout, stderr)."""
+        r = subprocess.run([*prefix, CTL, "--collector", f"127.0.0.1:{grpc_port}", "--ca",
+                            f"{pki}/ca.pem", "--cert", f"{pki}/{cert}.pem", "--key",
+                            f"{pki}/{cert}.key", *args], capture_output=True, timeout=30)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
 
     def start_collector(self, pki, listen="127.0.0.1:0", name="collector", extra=(), db=None,
                         metrics_listen="127.0.0.1:0", prefix=()):
