@@ -1,26 +1,20 @@
 #include "src/agent_util.h"
 
+#include "portwatch/units.h"
+
 #include <cstdio>
 #include <random>
 
 namespace portwatch::agent {
 
-bool ParseDurationMs(const std::string& text, int64_t* ms) {
-  size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  if (i == 0 || i > 9) return false;
-  const int64_t v = std::stoll(text.substr(0, i));
-  const std::string unit = text.substr(i);
-  if (unit.empty() || unit == "s") {
-    *ms = v * 1000;
-  } else if (unit == "ms") {
-    *ms = v;
-  } else if (unit == "m") {
-    *ms = v * 60000;
-  } else {
-    return false;
+Expected<int64_t> ParseIntervalMs(const std::string& text) {
+  auto ms = ParseDurationMs(text, "--interval");
+  if (!ms.ok()) return ms.status();
+  if (*ms < 100 || *ms > 3600 * 1000) {
+    return Status::Error("--interval '" + text +
+                         "' must be a duration from 100ms to 1h, e.g. 15s or 500ms");
   }
-  return true;
+  return ms;
 }
 
 std::string RandomHex(int bytes) {

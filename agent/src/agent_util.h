@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <string>
 
+#include "portwatch/status.h"
+
 namespace portwatch::agent {
 
-/// "15s", "500ms", "2m" or plain seconds, to milliseconds; false on anything else.
-bool ParseDurationMs(const std::string& text, int64_t* ms);
+/// The agent's --interval in milliseconds: a duration (see portwatch/units.h) from 100 ms to 1 h.
+Expected<int64_t> ParseIntervalMs(const std::string& text);
 
 /// `bytes` random bytes as lower-case hex (an agent instance id).
 std::string RandomHex(int bytes);

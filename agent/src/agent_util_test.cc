@@ -5,18 +5,14 @@
 namespace portwatch::agent {
 namespace {
 
-TEST(AgentUtil, Durations) {
-  int64_t ms = 0;
-  EXPECT_TRUE(ParseDurationMs("15s", &ms));
-  EXPECT_EQ(ms, 15000);
-  EXPECT_TRUE(ParseDurationMs("500ms", &ms));
-  EXPECT_EQ(ms, 500);
-  EXPECT_TRUE(ParseDurationMs("2m", &ms));
-  EXPECT_EQ(ms, 120000);
-  EXPECT_TRUE(ParseDurationMs("7", &ms));
-  EXPECT_EQ(ms, 7000);
-  for (const char* bad : {"", "s", "1h", "-5s", "1.5s", "1234567890s"}) {
-    EXPECT_FALSE(ParseDurationMs(bad, &ms)) << bad;
+TEST(AgentUtil, IntervalIsADurationWithinBounds) {
+  EXPECT_EQ(*ParseIntervalMs("15s"), 15000);
+  EXPECT_EQ(*ParseIntervalMs("500ms"), 500);
+  EXPECT_EQ(*ParseIntervalMs("1h"), 3600000);
+  for (const char* bad : {"", "s", "50ms", "2h", "-5s", "1.5s"}) {
+    auto r = ParseIntervalMs(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().find("--interval"), std::string::npos) << r.error();
   }
 }
 

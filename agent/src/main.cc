@@ -192,11 +192,9 @@ int main(int argc, char** argv) {
   }
 
   int64_t interval_ms = 0;
-  if (!pa::ParseDurationMs(interval_text, &interval_ms) || interval_ms < 100 ||
-      interval_ms > 3600 * 1000) {
-    return Fail("--interval '" + interval_text +
-                "' must be a duration from 100ms to 1h, e.g. 15s or 500ms");
-  }
+  auto parsed_interval = pa::ParseIntervalMs(interval_text);
+  if (!parsed_interval.ok()) return Fail(parsed_interval.error());
+  interval_ms = *parsed_interval;
   auto target = pw::ParseHostPort(collector, "--collector");
   if (!target.ok()) return Fail(target.error());
   if (target->port == 0) return Fail("--collector '" + collector + "' needs a non-zero port");

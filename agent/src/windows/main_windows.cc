@@ -260,11 +260,9 @@ int main() {
     return app.exit(e);
   }
 
-  if (!pa::ParseDurationMs(interval_text, &s.interval_ms) || s.interval_ms < 100 ||
-      s.interval_ms > 3600 * 1000) {
-    return Fail("--interval '" + interval_text +
-                "' must be a duration from 100ms to 1h, e.g. 15s or 500ms");
-  }
+  auto parsed_interval = pa::ParseIntervalMs(interval_text);
+  if (!parsed_interval.ok()) return Fail(parsed_interval.error());
+  s.interval_ms = *parsed_interval;
 
   if (snapshot->parsed()) return Snapshot(s, json);
 
