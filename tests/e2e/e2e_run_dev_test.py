@@ -1,6 +1,7 @@
 """The README's run command: scripts/run-dev.sh brings up a collector and an agent for this host
 with certificates it makes, and its metrics pass promtool. Run here on free ports, without the
 install and build steps (ctest runs after the build)."""
+import json
 import os
 import re
 import shutil
@@ -43,7 +44,11 @@ class RunDevTest(ProcessTestCase):
         self.assertEqual(out.returncode, 0, out.stderr.decode())
         self.assertIn(host, out.stdout.decode())
         # Ctrl-C equivalent: the script stops both processes and exits cleanly.
+        with open(os.path.join(self.tmp, "run", "collector.ready")) as f:
+            collector_pid = json.load(f)["pid"]
         self.assertEqual(self.stop(p), 0)
+        wait_for(lambda: not os.path.exists(f"/proc/{collector_pid}"),
+                 what="the collector started by run-dev.sh to exit")
         self.assertTrue(os.path.exists(os.path.join(self.tmp, "run", "pki", "ca.pem")))
 
 
