@@ -25,19 +25,10 @@ def run(*argv):
 class SourcePortTest(ProcessTestCase):
     def setUp(self):
         super().setUp()
-        self.ns = f"portwatch-e2e-{os.getpid()}"
-        r = run("ip", "netns", "add", self.ns)
-        if r.returncode != 0:
-            self.skipTest(f"cannot create a network namespace ({r.stderr.strip() or r.stdout}); "
-                          "this test needs root and iproute2")
-        self.addCleanup(run, "ip", "netns", "del", self.ns)
-        self.in_ns = ("ip", "netns", "exec", self.ns)
-        for argv in (("ip", "link", "set", "lo", "up"),
-                     ("sysctl", "-qw", f"net.ipv4.ip_local_port_range={RANGE[0]} {RANGE[1]}"),
-                     ("sysctl", "-qw",
-                      f"net.ipv4.ip_local_reserved_ports={RESERVED[0]}-{RESERVED[1]}")):
-            r = run(*self.in_ns, *argv)
-            self.assertEqual(r.returncode, 0, f"{argv}: {r.stderr}")
+        ns = self.netns()  # skips with the reason where a namespace cannot be made
+        ns.sysctl("net.ipv4.ip_local_port_range", f"{RANGE[0]} {RANGE[1]}")
+        ns.sysctl("net.ipv4.ip_local_reserved_ports", f"{RESERVED[0]}-{RESERVED[1]}")
+        self.in_ns = tuple(ns.argv())
         self.pki = self.make_pki(os.path.join(self.tmp, "pki"), HOST)
         self.db = os.path.join(self.tmp, "collector.db")
 
