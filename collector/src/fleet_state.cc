@@ -71,6 +71,16 @@ std::vector<HostView> FleetState::SnapshotAt(int64_t now_unix_ms) const {
   return out;
 }
 
+std::optional<HostView> FleetState::Host(const std::string& host) const {
+  const int64_t now = NowUnixMs();
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return std::nullopt;
+  HostView v = it->second;
+  v.silent = now - v.last_contact_unix_ms > silent_after_ms_;
+  return v;
+}
+
 size_t FleetState::host_count() const {
   std::lock_guard<std::mutex> lk(mu_);
   return hosts_.size();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ class FleetState {
   /// Copies of every host, `silent` computed against the current time.
   std::vector<HostView> Snapshot() const;
   std::vector<HostView> SnapshotAt(int64_t now_unix_ms) const;
+  /// A copy of one host, `silent` computed against the current time; nullopt if unknown.
+  std::optional<HostView> Host(const std::string& host) const;
   size_t host_count() const;
   int64_t silent_after_ms() const { return silent_after_ms_; }
 

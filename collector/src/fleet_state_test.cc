@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "portwatch/files.h"
+
 namespace portwatch::collector {
 namespace {
 
@@ -28,6 +30,21 @@ TEST(FleetState, AReplayedOlderReportCountsButDoesNotReplaceTheLatest) {
   EXPECT_EQ(h.reports_total, 2u);
   EXPECT_EQ(h.reports_duplicate_total, 1u);
   EXPECT_EQ(h.last_contact_unix_ms, 100002);
+}
+
+TEST(FleetState, OneHostByName) {
+  FleetState fleet;
+  AgentHello hello;
+  hello.hostname = "web01";
+  hello.os_version = "Linux 6.1";
+  fleet.OnHello("web01", hello, NowUnixMs());
+  ASSERT_TRUE(fleet.OnReport("web01", At(1, 1000, 42), NowUnixMs()));
+  const std::optional<HostView> h = fleet.Host("web01");
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->hello.os_version, "Linux 6.1");
+  EXPECT_EQ(h->last_report.sockets.ephemeral_ports_in_use, 42u);
+  EXPECT_FALSE(h->silent);
+  EXPECT_FALSE(fleet.Host("db01").has_value());
 }
 
 TEST(FleetState, AQuietHostTurnsSilentAndStaysListed) {

@@ -134,9 +134,8 @@ grpc::ServerUnaryReactor* QueryService::GetHost(grpc::CallbackServerContext* ctx
                                       "' has reported to this collector; `portwatchctl hosts` "
                                       "lists the hosts it knows"));
   }
-  const auto views = ViewsByHost(fleet_);
-  auto it = views.find(req->host());
-  const HostView* view = it == views.end() ? nullptr : &it->second;
+  const std::optional<HostView> found = fleet_.Host(req->host());
+  const HostView* view = found ? &*found : nullptr;
   HostInfoToProto(*status, view, resp->mutable_info());
   for (const auto& d : status->destinations) SeriesToProto(d, resp->add_destinations());
   for (const auto& p : status->processes) SeriesToProto(p, resp->add_processes());
