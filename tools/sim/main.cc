@@ -6,7 +6,7 @@
 // scenarios' time (run the collector with --analysis-time-scale 1/F to match).
 //
 // Prints a JSON summary on stdout at the end: reports sent and acknowledged, acks per second
-// and acknowledgement latency quantiles. Exit 0 on a clean run, 2 on bad input or when the
+// and acknowledgement latency quantiles (from --measure-after on). Exit 0 on a clean run, 2 on bad input or when the
 // collector cannot be reached.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -73,6 +73,9 @@ class Latency {
 
 struct Stats {
   std::atomic<uint64_t> sent{0}, acked{0}, rejected{0}, resent{0}, dropped{0};
+  /// Acks and latencies counted only from --measure-after on (connection set-up left out).
+  std::atomic<bool> measuring{true};
+  std::atomic<uint64_t> measured_acks{0};
   std::atomic<uint64_t> streams{0}, stream_failures{0};
   std::atomic<int> live_streams{0};
   Latency ack;
@@ -232,7 +235,12 @@ class SimHost {
     }
     for (auto it = unacked_.begin(); it != unacked_.end(); ++it) {
       if (it->seq == ack.sequence() && it->instance == ack.instance_id()) {
-        if (from == stream_) stats_->ack.Record(std::chrono::duration<double>(Clock::now() - it->sent).count());
+        if (stats_->measuring.load(std::memory_order_relaxed)) {
+          if (from == stream_) {
+            stats_->ack.Record(std::chrono::duration<double>(Clock::now() - it->sent).count());
+          }
+          stats_->measured_acks.fetch_add(1, std::memory_order_relaxed);
+        }
         stats_->acked.fetch_add(1);
         if (opts_.record_acks) acked_.emplace_back(it->instance, it->seq);
         unacked_.erase(it);
@@ -331,7 +339,8 @@ int main(int argc, char** argv) {
                "real collector over mutual TLS"};
   std::string collector, ca, ca_key, server_name = "localhost", mix_text = "healthy",
                                      prefix = "sim", interval = "15s", duration = "0",
-                                     plan_file, acked_file, connect_timeout = "10s";
+                                     plan_file, acked_file, connect_timeout = "10s",
+                                     measure_after = "0";
   size_t hosts = 0;
   uint64_t seed = 1;
   SimOptions opts;
@@ -359,6 +368,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--plan-file", plan_file,
                  "Write each host's scenario here as JSON before reporting starts");
+  app.add_option("--measure-after", measure_after,
+                 "Count acks per second and ack latency only after this long (benchmarks leave "
+                 "the connection set-up out)")->capture_default_str();
   app.add_option("--acked-file", acked_file,
                  "At the end, write every acknowledged report here as HOST INSTANCE SEQUENCE "
                  "lines (for checking the collector's database)");
@@ -379,6 +391,8 @@ int main(int argc, char** argv) {
   opts.interval_ms = *interval_ms;
   auto duration_ms = pw::ParseDurationMs(duration, "--duration");
   if (!duration_ms.ok()) return Fail(duration_ms.error());
+  auto measure_ms = pw::ParseDurationMs(measure_after, "--measure-after");
+  if (!measure_ms.ok()) return Fail(measure_ms.error());
   auto connect_ms = pw::ParseDurationMs(connect_timeout, "--connect-timeout");
   if (!connect_ms.ok()) return Fail(connect_ms.error());
   auto target = pw::ParseHostPort(collector, "--collector");
@@ -449,11 +463,14 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   };
+  stats.measuring = *measure_ms == 0;
+  const auto measure_from = t0 + std::chrono::milliseconds(*measure_ms);
   std::thread d0(drive, 0), d1(drive, 1);
   uint64_t last_acked = 0;
   auto last = t0;
   while (!g_stop && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!stats.measuring && Clock::now() >= measure_from) stats.measuring = true;
     if (Clock::now() - last >= std::chrono::seconds(10)) {
       const uint64_t acked = stats.acked.load();
       std::fprintf(stderr, "portwatch-sim: %.0f acks/s, %llu sent, %llu acked, p99 ack %.1f ms\n",
@@ -466,7 +483,10 @@ int main(int argc, char** argv) {
   }
   d0.join();
   d1.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto t_end = Clock::now();
+  const double elapsed = std::chrono::duration<double>(t_end - t0).count();
+  const double measured_s =
+      std::max(1e-3, std::chrono::duration<double>(t_end - std::max(t0, measure_from)).count());
   // Let the last acknowledgements in (bounded), then close every stream and wait for them.
   const auto settle = Clock::now() + std::chrono::seconds(3);
   for (;;) {
@@ -500,7 +520,7 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(stats.rejected.load()),
       static_cast<unsigned long long>(stats.resent.load()),
       static_cast<unsigned long long>(stats.dropped.load()), unacked,
-      stats.acked.load() / std::max(elapsed, 1e-3), stats.ack.QuantileMs(0.5),
+      stats.measured_acks.load() / measured_s, stats.ack.QuantileMs(0.5),
       stats.ack.QuantileMs(0.99), static_cast<unsigned long long>(stats.streams.load()),
       static_cast<unsigned long long>(stats.stream_failures.load()));
   std::fflush(stdout);
