@@ -26,6 +26,16 @@ void DriftMonitor::Tick(int64_t now_unix_ms) {
   fleet_->Tick(now_unix_ms);
 }
 
+bool DriftMonitor::RemoveHost(const std::string& host) {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fleet_->RemoveHost(host);
+}
+
+std::optional<analysis::HostSummary> DriftMonitor::Summary(const std::string& host) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return fleet_->Summary(host);
+}
+
 std::optional<analysis::HostStatus> DriftMonitor::Host(const std::string& host,
                                                        int64_t now_unix_ms) const {
   std::lock_guard<std::mutex> lk(mu_);

@@ -1,6 +1,7 @@
 // Drift analysis for the collector: feeds every stored report to the FleetAnalyzer and answers
-// from it, under one lock (the analyzer is not thread-safe). Ingest calls OnReport after a report
-// is stored; the main loop calls Tick every few seconds; metrics and the query API read.
+// from it, under one lock (the analyzer is not thread-safe). The state thread (fleet_core.h)
+// calls OnReport for each committed report and Tick every second, and copies what readers need
+// into the published FleetView; readers never call it.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +33,11 @@ class DriftMonitor {
   /// Marks hosts silent that have not reported for the options' silent_after time.
   void Tick(int64_t now_unix_ms);
 
+  /// Forgets a host (past retention). False if unknown.
+  bool RemoveHost(const std::string& host);
+
   std::optional<analysis::HostStatus> Host(const std::string& host, int64_t now_unix_ms) const;
+  std::optional<analysis::HostSummary> Summary(const std::string& host) const;
   /// Every host, worst first (not ok by severity and soonest forecast, then ok hosts by name).
   std::vector<analysis::HostStatus> AllHosts(int64_t now_unix_ms) const;
   std::vector<analysis::HostStatus> Worst(size_t limit, int64_t now_unix_ms) const;

@@ -3,148 +3,171 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <sstream>
+
+#include "src/fleet_core.h"
+
 namespace portwatch::collector {
 namespace {
 
-const prometheus::MetricFamily* Find(const std::vector<prometheus::MetricFamily>& fams,
-                                     const std::string& name) {
-  for (const auto& f : fams) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
+constexpr int64_t kT0 = 1'700'000'000'000;
 
-TEST(FleetMetrics, RendersEachHostWithItsLabel) {
-  FleetState fleet;
-  AgentHello hello;
-  hello.hostname = "web01";
-  hello.os = OsKind::kLinux;
-  fleet.OnHello("web01", hello);
-  fleet.OnHello("db01", hello);  // hello but no report yet: listed, no socket series
+// A busy but healthy host's report: full top-K lists, settings and counters.
+Report BusyReport(uint64_t seq, int64_t at) {
   Report r;
-  r.sequence = 1;
+  r.sequence = seq;
+  r.collected_unix_ms = at;
   r.sockets.counts[0][static_cast<int>(TcpState::kTimeWait)] = 42;
-  r.sockets.ephemeral_range = {32768, 60999};
-  r.sockets.ephemeral_ports_usable = 28232;
-  r.sockets.ephemeral_ports_in_use = 7058;
-  ASSERT_TRUE(fleet.OnReport("web01", r, 1700000000000));
-  EXPECT_FALSE(fleet.OnReport("unknown-host", r, 1));  // no hello, nothing stored
-
-  auto fams = RenderFleet(fleet.Snapshot());
-  const auto* info = Find(fams, "portwatch_host_info");
-  ASSERT_NE(info, nullptr);
-  EXPECT_EQ(info->metric.size(), 2u);
-  const auto* sockets = Find(fams, "portwatch_host_sockets");
-  ASSERT_NE(sockets, nullptr);
-  bool found = false;
-  for (const auto& m : sockets->metric) {
-    std::map<std::string, std::string> l;
-    for (const auto& lab : m.label) l[lab.name] = lab.value;
-    EXPECT_EQ(l["host"], "web01");
-    if (l["family"] == "ipv4" && l["state"] == "time_wait") {
-      EXPECT_EQ(m.gauge.value, 42);
-      found = true;
-    }
-  }
-  EXPECT_TRUE(found);
-  const auto* util = Find(fams, "portwatch_host_ephemeral_port_utilization_ratio");
-  ASSERT_NE(util, nullptr);
-  ASSERT_EQ(util->metric.size(), 1u);
-  EXPECT_NEAR(util->metric[0].gauge.value, 0.25, 0.001);
-  const auto* last = Find(fams, "portwatch_host_last_report_timestamp_seconds");
-  ASSERT_NE(last, nullptr);
-  EXPECT_DOUBLE_EQ(last->metric[0].gauge.value, 1700000000.0);
-  const auto* hosts = Find(fams, "portwatch_fleet_hosts");
-  ASSERT_NE(hosts, nullptr);
-  EXPECT_EQ(hosts->metric[0].gauge.value, 2);
-
-  // Serialises without error (the text format a scrape sees).
-  const std::string text = prometheus::TextSerializer().Serialize(fams);
-  EXPECT_NE(text.find("portwatch_host_sockets{host=\"web01\",family=\"ipv4\",state=\"time_wait\"} 42"),
-            std::string::npos)
-      << text.substr(0, 2000);
-}
-
-}  // namespace
-}  // namespace portwatch::collector
-
-namespace portwatch::collector {
-namespace {
-
-TEST(FleetMetrics, RendersTopListsSettingsAndEvents) {
-  FleetState fleet;
-  AgentHello hello;
-  hello.hostname = "web01";
-  fleet.OnHello("web01", hello);
-  Report r;
-  r.sequence = 1;
+  r.sockets.counts[1][static_cast<int>(TcpState::kTimeWait)] = 8;
+  r.sockets.counts[0][static_cast<int>(TcpState::kFinWait2)] = 3;
+  r.sockets.counts[0][static_cast<int>(TcpState::kLastAck)] = 2;
   r.sockets.ephemeral_range = {49152, 65535};
   r.sockets.ephemeral_ports_usable = 16384;
-  DestinationUsage d;
-  ASSERT_TRUE(Endpoint::Parse("10.0.4.12:1433", &d.remote));
-  d.local_ports = 4096;
-  d.states[static_cast<int>(TcpState::kTimeWait)] = 4000;
-  r.destinations.top.push_back(d);
-  ProcessUsage p;
-  p.pid = 4242;
-  p.name = "w3wp.exe";
-  p.ephemeral_ports = 4000;
-  p.states[static_cast<int>(TcpState::kBound)] = 3000;
-  r.processes.top.push_back(p);
+  r.sockets.ephemeral_ports_in_use = 4096;
+  for (int i = 0; i < 20; ++i) {
+    DestinationUsage d;
+    EXPECT_TRUE(Endpoint::Parse("10.0.4." + std::to_string(i) + ":1433", &d.remote));
+    d.local_ports = 100 + i;
+    d.states[static_cast<int>(TcpState::kTimeWait)] = 90;
+    d.states[static_cast<int>(TcpState::kEstablished)] = 10 + i;
+    r.destinations.top.push_back(d);
+    ProcessUsage p;
+    p.pid = 4000 + i;
+    p.name = i < 2 ? "w3wp.exe" : "app" + std::to_string(i);  // two pids of one program
+    p.ephemeral_ports = 50;
+    r.processes.top.push_back(p);
+  }
   r.has_config = true;
   r.config.values.push_back({"Tcpip.TcpTimedWaitDelay", true, ConfigValue::Type::kInt, 240, ""});
   r.config.values.push_back({"Tcpip.MaxUserPort", false, ConfigValue::Type::kInt, 0, ""});
   r.config.values.push_back(
       {"net.ipv4.ip_local_port_range", true, ConfigValue::Type::kString, 0, "32768 60999"});
   r.events.counters.push_back({"Tcpip.4227", 3, 0});
-  ASSERT_TRUE(fleet.OnReport("web01", r, 1));
-  // A later report without settings keeps the ones already known.
-  r.sequence = 2;
-  r.has_config = false;
-  ASSERT_TRUE(fleet.OnReport("web01", r, 2));
+  for (const char* c : {"TcpExt.ListenDrops", "TcpExt.ListenOverflows", "Tcp.ActiveOpens",
+                        "Tcp.PassiveOpens", "TcpExt.SyncookiesSent", "TcpExt.TW"}) {
+    r.events.counters.push_back({c, 7, 0});
+  }
+  r.health.spool_bytes = 4096;
+  return r;
+}
 
-  const std::string text = prometheus::TextSerializer().Serialize(RenderFleet(fleet.Snapshot()));
+class FleetMetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto d = DriftMonitor::Create(analysis::Options{});
+    ASSERT_TRUE(d.ok());
+    drift_ = std::move(*d);
+    core_ = std::make_unique<FleetCore>(fleet_, *drift_, views_, registry_);
+  }
+  void Add(const std::string& host, Report r, int64_t at) {
+    std::vector<StateEvent> evs(2);
+    evs[0].kind = StateEvent::Kind::kHello;
+    evs[0].host = host;
+    evs[0].received_unix_ms = at;
+    evs[0].hello.hostname = host;
+    evs[0].hello.os = OsKind::kWindows;
+    evs[0].hello.os_version = "10.0.20348";
+    evs[0].hello.agent_version = "0.1.0";
+    evs[1].host = host;
+    evs[1].received_unix_ms = at;
+    evs[1].report = std::move(r);
+    core_->Step(evs, false, at);
+  }
+  std::string Scrape(MetricsOptions o) {
+    return prometheus::TextSerializer().Serialize(RenderFleet(*views_.Current(), o, kT0));
+  }
+  // The sample lines of one host.
+  static std::vector<std::string> HostLines(const std::string& text, const std::string& host) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      if (line.find("host=\"" + host + "\"") != std::string::npos) out.push_back(line);
+    }
+    return out;
+  }
+
+  FleetState fleet_;
+  std::unique_ptr<DriftMonitor> drift_;
+  ViewPublisher views_;
+  prometheus::Registry registry_;
+  std::unique_ptr<FleetCore> core_;
+};
+
+TEST_F(FleetMetricsTest, AHealthyHostStaysWithinItsSeriesAndByteBudget) {
+  Add("web01", BusyReport(1, kT0), kT0);
+  MetricsOptions o;
+  o.detail_hosts = 0;  // no ok host gets detail
+  const std::string text = Scrape(o);
+  const auto lines = HostLines(text, "web01");
+  size_t bytes = 0;
+  for (const auto& l : lines) bytes += l.size() + 1;
+  EXPECT_LE(lines.size(), 25u) << text;
+  EXPECT_LE(bytes, 2048u) << text;
+  // The summary tier is there; none of the detail is.
+  EXPECT_NE(text.find("portwatch_host_state{host=\"web01\",state=\"ok\"} 1"), std::string::npos);
+  EXPECT_EQ(text.find("portwatch_host_state{host=\"web01\",state=\"drifting\"}"),
+            std::string::npos);  // one state series only
+  EXPECT_NE(text.find("portwatch_host_sockets{host=\"web01\",state=\"time_wait\"} 50"),
+            std::string::npos);  // both families
+  EXPECT_NE(text.find("portwatch_host_sockets{host=\"web01\",state=\"fin_wait\"} 5"),
+            std::string::npos);
+  EXPECT_NE(text.find("portwatch_host_port_trouble_events_total{host=\"web01\",event=\"Tcpip."
+                      "4227\"} 3"),
+            std::string::npos);
+  EXPECT_NE(text.find("portwatch_host_ephemeral_port_utilization_ratio{host=\"web01\"} 0.25"),
+            std::string::npos);
+  EXPECT_NE(text.find("portwatch_host_info{host=\"web01\",os=\"windows\",os_version=\"10.0.20348\""),
+            std::string::npos);
+  for (const char* detail : {"portwatch_host_destination_local_ports{",
+                             "portwatch_host_config_value{", "portwatch_host_events_total{",
+                             "portwatch_host_detail{"}) {
+    EXPECT_EQ(text.find(detail), std::string::npos) << detail;
+  }
+}
+
+TEST_F(FleetMetricsTest, DetailGoesToTheOkHostsUsingMostOfTheirRange) {
+  Add("busy", BusyReport(1, kT0), kT0);
+  Report quiet = BusyReport(1, kT0);
+  quiet.sockets.ephemeral_ports_in_use = 10;
+  Add("quiet", quiet, kT0);
+  MetricsOptions o;
+  o.detail_hosts = 1;
+  const std::string text = Scrape(o);
   auto has = [&](const std::string& line) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line;
   };
-  has("portwatch_host_destination_local_ports{host=\"web01\",destination=\"10.0.4.12:1433\"} 4096");
-  has("portwatch_host_destination_pressure_ratio{host=\"web01\",destination=\"10.0.4.12:1433\"} 0.25");
-  has("portwatch_host_destination_connections{host=\"web01\",destination=\"10.0.4.12:1433\","
-      "state=\"time_wait\"} 4000");
-  has("portwatch_host_process_ephemeral_ports{host=\"web01\",process=\"w3wp.exe\",pid=\"4242\"} "
-      "4000");
-  has("portwatch_host_process_sockets{host=\"web01\",process=\"w3wp.exe\",pid=\"4242\","
-      "state=\"bound\"} 3000");
-  has("portwatch_host_config_value{host=\"web01\",key=\"Tcpip.TcpTimedWaitDelay\"} 240");
-  has("portwatch_host_config_info{host=\"web01\",key=\"net.ipv4.ip_local_port_range\","
+  has("portwatch_host_detail{host=\"busy\",reason=\"top_utilization\"} 1");
+  EXPECT_EQ(text.find("portwatch_host_detail{host=\"quiet\""), std::string::npos);
+  has("portwatch_host_destination_local_ports{host=\"busy\",destination=\"10.0.4.3:1433\"} 103");
+  has("portwatch_host_destination_pressure_ratio{host=\"busy\",destination=\"10.0.4.0:1433\"} "
+      "0.006103515625");
+  has("portwatch_host_destination_connections{host=\"busy\",destination=\"10.0.4.0:1433\","
+      "state=\"time_wait\"} 90");
+  // Two processes of one program are one series, without a pid.
+  has("portwatch_host_process_ephemeral_ports{host=\"busy\",process=\"w3wp.exe\"} 100");
+  has("portwatch_host_config_value{host=\"busy\",key=\"Tcpip.TcpTimedWaitDelay\"} 240");
+  has("portwatch_host_config_info{host=\"busy\",key=\"net.ipv4.ip_local_port_range\","
       "value=\"32768 60999\"} 1");
-  has("portwatch_host_events_total{host=\"web01\",event=\"Tcpip.4227\"} 3");
+  has("portwatch_host_events_total{host=\"busy\",event=\"TcpExt.ListenDrops\"} 7");
+  has("portwatch_host_sockets_by_family{host=\"busy\",family=\"ipv6\",state=\"time_wait\"} 8");
+  has("portwatch_host_agent_spool_bytes{host=\"busy\"} 4096");
+  has("portwatch_fleet_hosts 2");
   // Absent is not zero: an absent setting is not exported at all.
   EXPECT_EQ(text.find("Tcpip.MaxUserPort"), std::string::npos);
+  EXPECT_EQ(HostLines(text, "quiet").size(), HostLines(Scrape({0, 20}), "quiet").size());
 }
 
-TEST(FleetMetrics, DeliveryHealthPerHost) {
-  HostView quiet;
-  quiet.host = "db01";
-  quiet.silent = true;
-  HostView busy;
-  busy.host = "web01";
-  busy.has_report = true;
-  busy.reports_duplicate_total = 3;
-  busy.last_report.health.spool_bytes = 4096;
-  busy.last_report.health.spool_corrupt_records_total = 1;
-  auto fams = RenderDelivery({quiet, busy});
-  const auto* silent = Find(fams, "portwatch_host_silent");
-  ASSERT_NE(silent, nullptr);
-  ASSERT_EQ(silent->metric.size(), 2u);  // the silent host stays listed
-  EXPECT_EQ(silent->metric[0].gauge.value, 1);
-  EXPECT_EQ(silent->metric[1].gauge.value, 0);
-  EXPECT_EQ(Find(fams, "portwatch_fleet_silent_hosts")->metric[0].gauge.value, 1);
-  EXPECT_EQ(Find(fams, "portwatch_host_reports_duplicate_total")->metric[1].counter.value, 3);
-  const auto* spool = Find(fams, "portwatch_host_agent_spool_bytes");
-  ASSERT_EQ(spool->metric.size(), 1u);  // only hosts with a report
-  EXPECT_EQ(spool->metric[0].gauge.value, 4096);
-  EXPECT_EQ(spool->metric[0].label[0].value, "web01");
+TEST_F(FleetMetricsTest, AHostWithoutReportsIsListedWithoutSocketSeries) {
+  std::vector<StateEvent> evs(1);
+  evs[0].kind = StateEvent::Kind::kHello;
+  evs[0].host = "db01";
+  evs[0].received_unix_ms = kT0;
+  core_->Step(evs, false, kT0);
+  const std::string text = Scrape({});
+  EXPECT_NE(text.find("portwatch_host_info{host=\"db01\""), std::string::npos);
+  EXPECT_NE(text.find("portwatch_host_state{host=\"db01\",state=\"ok\"} 1"), std::string::npos);
+  EXPECT_EQ(text.find("portwatch_host_sockets{host=\"db01\""), std::string::npos);
 }
 
 }  // namespace

@@ -2,88 +2,100 @@
 
 #include <algorithm>
 
-#include "portwatch/files.h"
-
 namespace portwatch::collector {
 
+FleetState::Entry& FleetState::Touch(const std::string& host) {
+  Entry& e = hosts_[host];
+  if (e.working.host.empty()) e.working.host = host;
+  e.dirty = true;
+  return e;
+}
+
 void FleetState::OnHello(const std::string& host, const AgentHello& hello, int64_t now_unix_ms) {
-  std::lock_guard<std::mutex> lk(mu_);
-  HostView& h = hosts_[host];
-  h.host = host;
+  HostView& h = Touch(host).working;
   h.hello = hello;
   h.last_contact_unix_ms = std::max(h.last_contact_unix_ms, now_unix_ms);
 }
 
-bool FleetState::OnReport(const std::string& host, const Report& report, int64_t now_unix_ms) {
-  std::lock_guard<std::mutex> lk(mu_);
-  auto it = hosts_.find(host);
-  if (it == hosts_.end()) return false;
-  HostView& h = it->second;
+void FleetState::OnReport(const std::string& host, Report report, int64_t now_unix_ms) {
+  HostView& h = Touch(host).working;
+  const int64_t collected = report.collected_unix_ms;
+  // Settings first: a replayed report's older snapshot does not replace a newer one.
+  if (report.has_config && (h.config == nullptr || collected >= h.config_collected_unix_ms)) {
+    h.config = std::make_shared<const ConfigSnapshot>(std::move(report.config));
+    h.config_collected_unix_ms = collected;
+  }
   // After an outage the agent replays old reports before live ones; the view keeps the newest.
-  if (!h.has_report || report.collected_unix_ms >= h.last_report.collected_unix_ms) {
-    h.last_report = report;
-    h.last_report.instance_id.clear();
+  // Settings live in `config`, so the kept report does not carry a second copy.
+  if (h.report == nullptr || collected >= h.report->collected_unix_ms) {
+    report.instance_id.clear();
+    report.has_config = false;
+    report.config = {};
+    h.report = std::make_shared<const Report>(std::move(report));
   }
-  h.has_report = true;
-  // Likewise for settings: a replayed report's older snapshot does not replace a newer one.
-  if (report.has_config &&
-      (!h.has_config || report.collected_unix_ms >= h.config_collected_unix_ms)) {
-    h.has_config = true;
-    h.config = report.config;
-    h.config_collected_unix_ms = report.collected_unix_ms;
-  }
-  h.last_seen_unix_ms = now_unix_ms;
+  h.last_seen_unix_ms = std::max(h.last_seen_unix_ms, now_unix_ms);
   h.last_contact_unix_ms = std::max(h.last_contact_unix_ms, now_unix_ms);
   ++h.reports_total;
-  return true;
 }
 
 void FleetState::OnDuplicate(const std::string& host, int64_t now_unix_ms) {
-  std::lock_guard<std::mutex> lk(mu_);
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return;
-  ++it->second.reports_duplicate_total;
-  it->second.last_contact_unix_ms = std::max(it->second.last_contact_unix_ms, now_unix_ms);
+  it->second.dirty = true;
+  HostView& h = it->second.working;
+  ++h.reports_duplicate_total;
+  h.last_contact_unix_ms = std::max(h.last_contact_unix_ms, now_unix_ms);
 }
 
 void FleetState::SetAgentReportsDropped(const std::string& host, uint64_t total) {
-  std::lock_guard<std::mutex> lk(mu_);
   auto it = hosts_.find(host);
-  if (it != hosts_.end()) it->second.agent_reports_dropped_total = total;
+  if (it == hosts_.end() || it->second.working.agent_reports_dropped_total == total) return;
+  it->second.dirty = true;
+  it->second.working.agent_reports_dropped_total = total;
 }
 
 void FleetState::Restore(HostView view) {
-  std::lock_guard<std::mutex> lk(mu_);
   view.last_contact_unix_ms = std::max(view.last_contact_unix_ms, view.last_seen_unix_ms);
-  hosts_[view.host] = std::move(view);
+  Entry& e = Touch(view.host);
+  e.working = std::move(view);
 }
 
-std::vector<HostView> FleetState::Snapshot() const { return SnapshotAt(NowUnixMs()); }
+bool FleetState::Remove(const std::string& host) { return hosts_.erase(host) > 0; }
 
-std::vector<HostView> FleetState::SnapshotAt(int64_t now_unix_ms) const {
-  std::lock_guard<std::mutex> lk(mu_);
-  std::vector<HostView> out;
-  out.reserve(hosts_.size());
-  for (const auto& [name, view] : hosts_) {
-    out.push_back(view);
-    out.back().silent = now_unix_ms - view.last_contact_unix_ms > silent_after_ms_;
+const HostView* FleetState::Find(const std::string& host) const {
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? nullptr : &it->second.working;
+}
+
+void FleetState::SetDrift(const std::string& host, const analysis::HostSummary& summary,
+                          std::shared_ptr<const analysis::HostStatus> status) {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return;
+  HostView& h = it->second.working;
+  h.drift = summary;
+  h.status = std::move(status);
+  it->second.dirty = true;
+}
+
+std::vector<std::string> FleetState::Dirty() const {
+  std::vector<std::string> out;
+  for (const auto& [name, e] : hosts_) {
+    if (e.dirty || e.published == nullptr) out.push_back(name);
   }
   return out;
 }
 
-std::optional<HostView> FleetState::Host(const std::string& host) const {
-  const int64_t now = NowUnixMs();
-  std::lock_guard<std::mutex> lk(mu_);
-  auto it = hosts_.find(host);
-  if (it == hosts_.end()) return std::nullopt;
-  HostView v = it->second;
-  v.silent = now - v.last_contact_unix_ms > silent_after_ms_;
-  return v;
-}
-
-size_t FleetState::host_count() const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return hosts_.size();
+std::vector<std::shared_ptr<const HostView>> FleetState::Publish() {
+  std::vector<std::shared_ptr<const HostView>> out;
+  out.reserve(hosts_.size());
+  for (auto& [name, e] : hosts_) {
+    if (e.dirty || e.published == nullptr) {
+      e.published = std::make_shared<const HostView>(e.working);
+      e.dirty = false;
+    }
+    out.push_back(e.published);
+  }
+  return out;
 }
 
 }  // namespace portwatch::collector

@@ -1,68 +1,65 @@
-// Fleet state: the latest of everything each host has reported. Written by ingest (through the
-// store writer, after a report is stored), read by the metrics collectable (and later the query
-// API) as copied snapshots, so a scrape never holds the lock while rendering. Rebuilt from the
-// store at start, so hosts stay listed across collector restarts.
+// Fleet state: the latest of everything each host has reported, as the state thread keeps it
+// (fleet_core.h). Hellos, stored reports and duplicates are applied here in commit order; each
+// change marks the host dirty, and Publish() turns the dirty hosts into new immutable HostViews
+// for the next FleetView. Not thread-safe: only the state thread (or a test) touches it; readers
+// use the published view. Rebuilt from the store at start, so hosts stay listed across restarts.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <mutex>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "portwatch/model.h"
+#include "src/fleet_view.h"
 
 namespace portwatch::collector {
 
-struct HostView {
-  std::string host;
-  AgentHello hello;
-  bool has_report = false;
-  Report last_report;  ///< the report collected last (a replayed older one does not
-                       ///< replace it)
-  /// Settings arrive on change and periodically, not with every report: the newest kept here.
-  bool has_config = false;
-  ConfigSnapshot config;
-  int64_t config_collected_unix_ms = 0;      ///< when the agent sampled `config`
-  int64_t last_seen_unix_ms = 0;             ///< collector clock when the last report arrived
-  uint64_t reports_total = 0;                ///< reports stored (restored from the store at start)
-  uint64_t reports_duplicate_total = 0;      ///< reports received again, acknowledged, not stored
-  uint64_t agent_reports_dropped_total = 0;  ///< the host's agents' drops, all instances
-  int64_t last_contact_unix_ms = 0;          ///< last hello or report
-  bool silent = false;  ///< in a snapshot: no contact for longer than the silent-after time
-};
-
 class FleetState {
  public:
-  /// A host that has not been heard from for `silent_after_ms` is marked silent in snapshots.
-  explicit FleetState(int64_t silent_after_ms = 5 * 60 * 1000)
-      : silent_after_ms_(silent_after_ms) {}
+  FleetState() = default;
 
   /// Records a stream's hello for `host` (identity already checked against the certificate).
-  void OnHello(const std::string& host, const AgentHello& hello, int64_t now_unix_ms = 0);
-  /// Records a stored report. Returns false if `host` said no hello first. A report collected
-  /// before the one held (a replay after an outage) is counted but does not replace it.
-  bool OnReport(const std::string& host, const Report& report, int64_t now_unix_ms);
+  void OnHello(const std::string& host, const AgentHello& hello, int64_t now_unix_ms);
+  /// Records a stored report. A host not seen before is created (its hello may have been lost
+  /// to an overloaded queue). A report collected before the one held (a replay after an
+  /// outage) is counted but does not replace it.
+  void OnReport(const std::string& host, Report report, int64_t now_unix_ms);
   /// A report that was stored before arrived again: counted; the host is alive.
   void OnDuplicate(const std::string& host, int64_t now_unix_ms);
   /// The host's agents' dropped reports summed over their instances, as the store keeps it.
   void SetAgentReportsDropped(const std::string& host, uint64_t total);
   /// Puts back a host as the store remembers it (at start, before ingest opens).
   void Restore(HostView view);
+  /// Forgets a host (past retention). False if unknown.
+  bool Remove(const std::string& host);
 
-  /// Copies of every host, `silent` computed against the current time.
-  std::vector<HostView> Snapshot() const;
-  std::vector<HostView> SnapshotAt(int64_t now_unix_ms) const;
-  /// A copy of one host, `silent` computed against the current time; nullopt if unknown.
-  std::optional<HostView> Host(const std::string& host) const;
-  size_t host_count() const;
-  int64_t silent_after_ms() const { return silent_after_ms_; }
+  /// The working record of a host (changes with the next event), or null.
+  const HostView* Find(const std::string& host) const;
+  /// Sets the drift fields of a host; marks it dirty when they changed.
+  void SetDrift(const std::string& host, const analysis::HostSummary& summary,
+                std::shared_ptr<const analysis::HostStatus> status);
+  /// Calls fn(const HostView&) for every host, by name.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const auto& [name, e] : hosts_) fn(e.working);
+  }
+  /// Hosts changed since the last Publish(), by name.
+  std::vector<std::string> Dirty() const;
+
+  /// Freezes the dirty hosts into new HostViews and returns every host's view, by name.
+  std::vector<std::shared_ptr<const HostView>> Publish();
+  size_t host_count() const { return hosts_.size(); }
 
  private:
-  const int64_t silent_after_ms_;
-  mutable std::mutex mu_;
-  std::map<std::string, HostView> hosts_;
+  struct Entry {
+    HostView working;
+    std::shared_ptr<const HostView> published;
+    bool dirty = true;
+  };
+  Entry& Touch(const std::string& host);
+
+  std::map<std::string, Entry> hosts_;
 };
 
 }  // namespace portwatch::collector

@@ -110,15 +110,18 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     }
     hello_done_ = true;
     instance_ = hello->instance_id;
-    const int64_t now = NowUnixMs();
-    svc_.fleet_.OnHello(host_, *hello, now);
-    // Persisting the hello is best effort: every stream sends it again.
+    // The hello reaches fleet state through the store writer, in order with the stream's reports.
     WriteRequest req;
     req.op.kind = StoreOp::Kind::kHello;
     req.op.host = host_;
-    req.op.now_unix_ms = now;
+    req.op.now_unix_ms = NowUnixMs();
     req.op.hello = std::move(*hello);
-    svc_.writer_.Submit(std::move(req));
+    if (!svc_.writer_.Submit(std::move(req))) {
+      RefuseStream("store_overloaded", grpc::StatusCode::UNAVAILABLE,
+                   "the collector's database queue is full; the agent retries with backoff (if "
+                   "this persists, the database disk is too slow for the fleet)");
+      return;
+    }
     StartRead(&in_);
   }
 
@@ -269,10 +272,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   bool done_ = false;  // OnDone ran; the last store callback deletes
 };
 
-IngestService::IngestService(FleetState& fleet, StoreWriter& writer, prometheus::Registry& registry,
+IngestService::IngestService(StoreWriter& writer, prometheus::Registry& registry,
                              Rejections& rejections, IngestLimits limits)
-    : fleet_(fleet),
-      writer_(writer),
+    : writer_(writer),
       rejections_(rejections),
       limits_(limits),
       streams_gauge_(prometheus::BuildGauge()

@@ -12,7 +12,6 @@
 #include <atomic>
 
 #include "portwatch/v1/portwatch.grpc.pb.h"
-#include "src/fleet_state.h"
 #include "src/rejections.h"
 #include "src/store_writer.h"
 
@@ -26,8 +25,8 @@ struct IngestLimits {
 
 class IngestService final : public v1::Ingest::CallbackService {
  public:
-  IngestService(FleetState& fleet, StoreWriter& writer, prometheus::Registry& registry,
-                Rejections& rejections, IngestLimits limits = {});
+  IngestService(StoreWriter& writer, prometheus::Registry& registry, Rejections& rejections,
+                IngestLimits limits = {});
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Stream(
       grpc::CallbackServerContext* context) override;
@@ -37,7 +36,6 @@ class IngestService final : public v1::Ingest::CallbackService {
 
  private:
   friend class IngestReactor;
-  FleetState& fleet_;
   StoreWriter& writer_;
   Rejections& rejections_;
   IngestLimits limits_;

@@ -20,10 +20,11 @@
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
 #include "portwatch/units.h"
+#include "src/drift_monitor.h"
+#include "src/fleet_core.h"
 #include "src/fleet_metrics.h"
 #include "src/fleet_state.h"
-#include "src/drift_metrics.h"
-#include "src/drift_monitor.h"
+#include "src/fleet_view.h"
 #include "src/ingest_service.h"
 #include "src/query_service.h"
 #include "src/recovery.h"
@@ -97,6 +98,12 @@ int main(int argc, char** argv) {
                  "Multiply every duration of drift analysis by this (1/60 makes an hour a "
                  "minute: for drills and demos on compressed time)")
       ->capture_default_str()->check(CLI::Range(1e-4, 1e4));
+  size_t metrics_detail_hosts = 20;
+  app.add_option("--metrics-detail-hosts", metrics_detail_hosts,
+                 "Besides every host that is not ok, export per-destination, per-process and "
+                 "settings series for this many ok hosts with the highest range use (the query "
+                 "API has every host's detail)")
+      ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{100000}));
   CLI11_PARSE(app, argc, argv);
 
   auto grpc_addr = pw::ParseHostPort(listen, "--listen");
@@ -140,7 +147,7 @@ int main(int argc, char** argv) {
   }
   auto store = pc::Store::Open(store_opts);
   if (!store.ok()) return Fail(store.error());
-  pc::FleetState fleet(*silent_ms);
+  pc::FleetState fleet;
   auto restored = pc::RestoreFleet(**store, fleet);
   if (!restored.ok()) return Fail(restored.error());
 
@@ -161,17 +168,29 @@ int main(int argc, char** argv) {
     pos = comma + 1;
   }
 
+  // The state thread owns fleet state and analysis from here on; readers see its views.
+  pc::ViewPublisher views;
+  pc::FleetCoreOptions core_opts;
+  core_opts.silent_after_ms = analysis_opts.silent_after_ms;
+  core_opts.forget_after_ms = *max_age;
+  pc::FleetCore core(fleet, **drift, views, *registry, core_opts);
+  std::vector<pc::StateEvent> none;
+  core.Step(none, /*tick=*/true, pw::NowUnixMs());  // the restored fleet, before any reader
+  core.Start();
+
   pc::Rejections rejections(*registry);
   pc::IngestLimits limits;
   limits.max_streams = max_streams;
-  pc::StoreWriter writer(**store, fleet, *registry);
-  writer.SetDriftMonitor(drift->get());
+  pc::StoreWriter writer(**store, *registry,
+                         [&core](std::vector<pc::StateEvent> events) {
+                           core.Submit(std::move(events));
+                         });
   writer.Start();
-  pc::QueryService queries(fleet, **drift, rejections, allowed_queries);
-  auto drift_metrics = std::make_shared<pc::DriftCollectable>(**drift);
-  exposer->RegisterCollectable(drift_metrics);
-  pc::IngestService service(fleet, writer, *registry, rejections, limits);
-  auto fleet_metrics = std::make_shared<pc::FleetCollectable>(fleet);
+  pc::QueryService queries(views, rejections, allowed_queries);
+  pc::IngestService service(writer, *registry, rejections, limits);
+  pc::MetricsOptions metrics_opts;
+  metrics_opts.detail_hosts = metrics_detail_hosts;
+  auto fleet_metrics = std::make_shared<pc::FleetCollectable>(views, metrics_opts);
   exposer->RegisterCollectable(fleet_metrics);
   // The exposer was made first; on every way out, it must stop serving scrapes before the state
   // they read (declared after it) is destroyed.
@@ -211,17 +230,17 @@ int main(int argc, char** argv) {
     if (!st.ok()) return Fail("cannot write --ready-file: " + st.message());
   }
 
-  // The main thread marks silent hosts every second and waits for a signal meanwhile.
+  // The main thread waits for a signal; the state thread marks silent hosts.
   int sig = 0;
   for (;;) {
-    const timespec tick{1, 0};
-    sig = sigtimedwait(&sigs, nullptr, &tick);
+    const timespec wait{1, 0};
+    sig = sigtimedwait(&sigs, nullptr, &wait);
     if (sig == SIGINT || sig == SIGTERM) break;
-    (*drift)->Tick(pw::NowUnixMs());
   }
   std::fprintf(stderr, "portwatch-collector: signal %d, shutting down\n", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();
   writer.Stop();  // commits what the last streams sent
+  core.Stop();
   return 0;
 }

@@ -58,38 +58,38 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Sta
   return r;
 }
 
-std::map<std::string, HostView> ViewsByHost(const FleetState& fleet) {
-  std::map<std::string, HostView> out;
-  for (HostView& v : fleet.Snapshot()) out.emplace(v.host, std::move(v));
-  return out;
-}
-
 }  // namespace
 
-void HostInfoToProto(const analysis::HostStatus& st, const HostView* view, v1::HostInfo* out) {
-  out->set_host(st.host);
-  out->set_state(StateToProto(st.state));
+void HostInfoToProto(const HostView& view, v1::HostInfo* out) {
+  out->set_host(view.host);
+  out->set_state(StateToProto(view.drift.state));
+  out->set_last_seen_unix_ms(view.last_seen_unix_ms);
+  out->set_os(static_cast<v1::OsKind>(view.hello.os));
+  out->set_os_version(view.hello.os_version);
+  out->set_agent_version(view.hello.agent_version);
+  if (view.has_report()) {
+    out->set_ports_in_use(view.report->sockets.ephemeral_ports_in_use);
+    out->set_ports_usable(view.report->sockets.ephemeral_ports_usable);
+    out->set_utilization(view.report->sockets.ephemeral_utilization());
+  }
+  if (view.status == nullptr) {
+    // Known from a hello only: no analysis yet.
+    out->set_reason(view.silent() ? "no report within the silent-after time" : "no report yet");
+    return;
+  }
+  const analysis::HostStatus& st = *view.status;
   out->set_reason(st.reason);
   out->set_state_since_unix_ms(st.state_since_ms);
-  out->set_last_seen_unix_ms(st.last_seen_ms);
-  out->set_ports_in_use(st.ports.ports);
-  out->set_ports_usable(st.ports.capacity);
-  out->set_utilization(st.ports.utilization);
   FitToProto(st.headline_fit, out->mutable_forecast());
   out->set_headline(st.headline);
   out->set_driver_process(st.driver_process);
   out->set_driver_destination(st.driver_destination);
   out->set_explanation(st.explanation);
-  if (view != nullptr) {
-    out->set_os(static_cast<v1::OsKind>(view->hello.os));
-    out->set_os_version(view->hello.os_version);
-    out->set_agent_version(view->hello.agent_version);
-  }
 }
 
-QueryService::QueryService(const FleetState& fleet, const DriftMonitor& drift,
-                           Rejections& rejections, std::set<std::string> allowed_clients)
-    : fleet_(fleet), drift_(drift), rejections_(rejections), allowed_(std::move(allowed_clients)) {}
+QueryService::QueryService(const ViewPublisher& views, Rejections& rejections,
+                           std::set<std::string> allowed_clients)
+    : views_(views), rejections_(rejections), allowed_(std::move(allowed_clients)) {}
 
 grpc::Status QueryService::Authorize(grpc::CallbackServerContext* ctx) const {
   const std::string name = PeerHostName(*ctx->auth_context());
@@ -107,17 +107,16 @@ grpc::ServerUnaryReactor* QueryService::ListHosts(grpc::CallbackServerContext* c
                                                   v1::ListHostsResponse* resp) {
   grpc::Status st = Authorize(ctx);
   if (!st.ok()) return Done(ctx, st);
-  const int64_t now = NowUnixMs();
-  const auto views = ViewsByHost(fleet_);
-  auto hosts = req->not_ok() ? drift_.Worst(SIZE_MAX, now) : drift_.AllHosts(now);
-  resp->set_total(static_cast<uint32_t>(views.size()));
-  for (const analysis::HostStatus& h : hosts) {
-    if (req->state() != v1::HOST_STATE_UNSPECIFIED && StateToProto(h.state) != req->state()) {
+  const std::shared_ptr<const FleetView> view = views_.Current();
+  resp->set_total(static_cast<uint32_t>(view->hosts.size()));
+  const size_t n = req->not_ok() ? view->not_ok_count() : view->ranked.size();
+  for (size_t i = 0; i < n; ++i) {
+    const HostView& h = *view->ranked[i];
+    if (req->state() != v1::HOST_STATE_UNSPECIFIED && StateToProto(h.drift.state) != req->state()) {
       continue;
     }
     if (req->limit() != 0 && resp->hosts_size() >= static_cast<int>(req->limit())) break;
-    auto it = views.find(h.host);
-    HostInfoToProto(h, it == views.end() ? nullptr : &it->second, resp->add_hosts());
+    HostInfoToProto(h, resp->add_hosts());
   }
   return Done(ctx, grpc::Status::OK);
 }
@@ -127,22 +126,21 @@ grpc::ServerUnaryReactor* QueryService::GetHost(grpc::CallbackServerContext* ctx
                                                 v1::HostDetail* resp) {
   grpc::Status st = Authorize(ctx);
   if (!st.ok()) return Done(ctx, st);
-  auto status = drift_.Host(req->host(), NowUnixMs());
-  if (!status) {
+  const std::shared_ptr<const FleetView> view = views_.Current();
+  const HostView* h = view->Find(req->host());
+  if (h == nullptr) {
     return Done(ctx, grpc::Status(grpc::StatusCode::NOT_FOUND,
                                   "no host '" + req->host() +
                                       "' has reported to this collector; `portwatchctl hosts` "
                                       "lists the hosts it knows"));
   }
-  const std::optional<HostView> found = fleet_.Host(req->host());
-  const HostView* view = found ? &*found : nullptr;
-  HostInfoToProto(*status, view, resp->mutable_info());
-  for (const auto& d : status->destinations) SeriesToProto(d, resp->add_destinations());
-  for (const auto& p : status->processes) SeriesToProto(p, resp->add_processes());
-  if (view != nullptr) {
-    if (view->has_config) ToProto(view->config, resp->mutable_config());
-    if (view->has_report) ToProto(view->last_report, resp->mutable_last_report());
+  HostInfoToProto(*h, resp->mutable_info());
+  if (h->status != nullptr) {
+    for (const auto& d : h->status->destinations) SeriesToProto(d, resp->add_destinations());
+    for (const auto& p : h->status->processes) SeriesToProto(p, resp->add_processes());
   }
+  if (h->config != nullptr) ToProto(*h->config, resp->mutable_config());
+  if (h->has_report()) ToProto(*h->report, resp->mutable_last_report());
   return Done(ctx, grpc::Status::OK);
 }
 
@@ -151,8 +149,10 @@ grpc::ServerUnaryReactor* QueryService::FleetDestinations(grpc::CallbackServerCo
                                                           v1::FleetAggregates* resp) {
   grpc::Status st = Authorize(ctx);
   if (!st.ok()) return Done(ctx, st);
-  for (const auto& a : drift_.Destinations(req->limit() ? req->limit() : 50)) {
-    AggregateToProto(a, resp->add_items());
+  const std::shared_ptr<const FleetView> view = views_.Current();
+  const size_t limit = req->limit() ? req->limit() : FleetView::kFleetTop;
+  for (size_t i = 0; i < std::min(limit, view->destinations.size()); ++i) {
+    AggregateToProto(view->destinations[i], resp->add_items());
   }
   return Done(ctx, grpc::Status::OK);
 }
@@ -162,8 +162,10 @@ grpc::ServerUnaryReactor* QueryService::FleetProcesses(grpc::CallbackServerConte
                                                        v1::FleetAggregates* resp) {
   grpc::Status st = Authorize(ctx);
   if (!st.ok()) return Done(ctx, st);
-  for (const auto& a : drift_.Processes(req->limit() ? req->limit() : 50)) {
-    AggregateToProto(a, resp->add_items());
+  const std::shared_ptr<const FleetView> view = views_.Current();
+  const size_t limit = req->limit() ? req->limit() : FleetView::kFleetTop;
+  for (size_t i = 0; i < std::min(limit, view->processes.size()); ++i) {
+    AggregateToProto(view->processes[i], resp->add_items());
   }
   return Done(ctx, grpc::Status::OK);
 }

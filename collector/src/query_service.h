@@ -1,6 +1,7 @@
-// The Query gRPC service: read-only answers about the fleet from fleet state and drift analysis.
-// Callback API; every call is answered inline from in-memory state (no blocking I/O). Only client
-// certificates whose name is in the allowed set may call it.
+// The Query gRPC service: read-only answers about the fleet from the published fleet view
+// (fleet_view.h). Callback API; every call is answered inline from the view, with no lock that
+// ingest or analysis holds and no blocking I/O. Only client certificates whose name is in the
+// allowed set may call it.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -9,15 +10,14 @@
 #include <string>
 
 #include "portwatch/v1/query.grpc.pb.h"
-#include "src/drift_monitor.h"
-#include "src/fleet_state.h"
+#include "src/fleet_view.h"
 #include "src/rejections.h"
 
 namespace portwatch::collector {
 
 class QueryService final : public v1::Query::CallbackService {
  public:
-  QueryService(const FleetState& fleet, const DriftMonitor& drift, Rejections& rejections,
+  QueryService(const ViewPublisher& views, Rejections& rejections,
                std::set<std::string> allowed_clients);
 
   grpc::ServerUnaryReactor* ListHosts(grpc::CallbackServerContext* ctx,
@@ -37,13 +37,12 @@ class QueryService final : public v1::Query::CallbackService {
   /// OK, or PERMISSION_DENIED naming the certificate and what to do.
   grpc::Status Authorize(grpc::CallbackServerContext* ctx) const;
 
-  const FleetState& fleet_;
-  const DriftMonitor& drift_;
+  const ViewPublisher& views_;
   Rejections& rejections_;
   const std::set<std::string> allowed_;
 };
 
-/// The protobuf form of one host's analysis, with the agent facts fleet state holds.
-void HostInfoToProto(const analysis::HostStatus& st, const HostView* view, v1::HostInfo* out);
+/// The protobuf form of one host as a view holds it: its analysis and the agent's facts.
+void HostInfoToProto(const HostView& view, v1::HostInfo* out);
 
 }  // namespace portwatch::collector

@@ -29,9 +29,10 @@ Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
     if (s.has_report) {
       Expected<Report> report = Decode(s.last_payload);
       if (report.ok()) {
-        v.has_report = true;
-        v.last_report = std::move(*report);
-        v.last_report.instance_id.clear();
+        report->instance_id.clear();
+        report->has_config = false;
+        report->config = {};
+        v.report = std::make_shared<const Report>(std::move(*report));
       } else {
         std::fprintf(stderr,
                      "portwatch-collector: the stored latest report of '%s' cannot be read (%s); "
@@ -43,8 +44,7 @@ Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
     if (!s.last_config_payload.empty()) {
       Expected<Report> with_config = Decode(s.last_config_payload);
       if (with_config.ok() && with_config->has_config) {
-        v.has_config = true;
-        v.config = std::move(with_config->config);
+        v.config = std::make_shared<const ConfigSnapshot>(std::move(with_config->config));
         v.config_collected_unix_ms = with_config->collected_unix_ms;
       }
     }
@@ -58,8 +58,10 @@ Expected<size_t> RestoreDrift(Store& store, const FleetState& fleet, DriftMonito
   const analysis::Options& o = drift.options();
   const int64_t span = o.host.bucket_ms * static_cast<int64_t>(o.host.window_buckets);
   size_t replayed = 0, unreadable = 0;
-  for (const HostView& h : fleet.Snapshot()) {
-    auto rows = store.History(h.host, now_unix_ms - span, store.options().max_reports_per_host);
+  std::vector<std::string> hosts;
+  fleet.ForEach([&](const HostView& h) { hosts.push_back(h.host); });
+  for (const std::string& host : hosts) {
+    auto rows = store.History(host, now_unix_ms - span, store.options().max_reports_per_host);
     if (!rows.ok()) return rows.status();
     for (const HistoryRow& row : *rows) {
       Expected<Report> report = Decode(row.payload);
@@ -67,7 +69,7 @@ Expected<size_t> RestoreDrift(Store& store, const FleetState& fleet, DriftMonito
         ++unreadable;
         continue;
       }
-      if (drift.OnReport(h.host, *report, row.received_unix_ms)) ++replayed;
+      if (drift.OnReport(host, *report, row.received_unix_ms)) ++replayed;
     }
   }
   if (unreadable > 0) {

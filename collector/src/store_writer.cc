@@ -12,10 +12,10 @@ constexpr int64_t kErrorLogEveryMs = 10000;
 
 }  // namespace
 
-StoreWriter::StoreWriter(Store& store, FleetState& fleet, prometheus::Registry& registry,
+StoreWriter::StoreWriter(Store& store, prometheus::Registry& registry, CommittedSink sink,
                          StoreWriterOptions options)
     : store_(store),
-      fleet_(fleet),
+      sink_(std::move(sink)),
       opts_(options),
       queue_gauge_(prometheus::BuildGauge()
                        .Name("portwatch_store_queue_length")
@@ -127,25 +127,43 @@ void StoreWriter::Commit(std::deque<WriteRequest>& batch) {
                    outcome.error.c_str(), batch.size());
     }
   }
+  // Acknowledge first: nothing after the commit may delay an agent.
   for (size_t i = 0; i < batch.size(); ++i) {
     WriteRequest& r = batch[i];
-    const StoreOp& op = ops[i];
-    if (op.kind != StoreOp::Kind::kReport) continue;
+    if (ops[i].kind != StoreOp::Kind::kReport) continue;
     if (results.ok()) {
-      const StoreOpResult& res = (*results)[i];
       outcome.ok = true;
-      outcome.duplicate = res.duplicate;
-      // Fleet state follows the store: what the metrics show has been committed.
-      if (res.duplicate) {
-        fleet_.OnDuplicate(op.host, op.report.received_unix_ms);
-      } else {
-        fleet_.OnReport(op.host, r.report, op.report.received_unix_ms);
-        if (drift_ != nullptr) drift_->OnReport(op.host, r.report, op.report.received_unix_ms);
-      }
-      fleet_.SetAgentReportsDropped(op.host, res.host_agent_dropped_total);
+      outcome.duplicate = (*results)[i].duplicate;
     }
     if (r.done) r.done(outcome);
   }
+  if (!sink_) {
+    batch.clear();
+    return;
+  }
+  // Then hand over what was committed, in commit order. A hello reaches fleet state even when
+  // its write failed: the stream is open, and every stream sends one.
+  std::vector<StateEvent> events;
+  events.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    StoreOp& op = ops[i];
+    StateEvent ev;
+    ev.host = std::move(op.host);
+    if (op.kind == StoreOp::Kind::kHello) {
+      ev.kind = StateEvent::Kind::kHello;
+      ev.received_unix_ms = op.now_unix_ms;
+      ev.hello = std::move(op.hello);
+    } else {
+      if (!results.ok()) continue;
+      const StoreOpResult& res = (*results)[i];
+      ev.kind = res.duplicate ? StateEvent::Kind::kDuplicate : StateEvent::Kind::kReport;
+      ev.received_unix_ms = op.report.received_unix_ms;
+      ev.agent_dropped_total = res.host_agent_dropped_total;
+      if (!res.duplicate) ev.report = std::move(batch[i].report);
+    }
+    events.push_back(std::move(ev));
+  }
+  sink_(std::move(events));
   batch.clear();
 }
 

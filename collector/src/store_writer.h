@@ -1,7 +1,8 @@
 // The single writer between ingest and the store: a bounded queue drained by one thread that
-// commits requests in batches (one transaction, so one fsync, per batch) and only then updates
-// fleet state and calls each request's completion, which is where ingest sends the ack. Keeps the
-// disk off the gRPC reactions: a reaction only enqueues.
+// commits requests in batches (one transaction, so one fsync, per batch), then calls each
+// request's completion (where ingest sends the ack) and hands what the batch committed to the
+// state thread (fleet_core.h). It does nothing else: fleet state, analysis and readers never
+// delay an acknowledgement. Keeps the disk off the gRPC reactions: a reaction only enqueues.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -17,8 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "src/drift_monitor.h"
-#include "src/fleet_state.h"
+#include "src/fleet_core.h"
 #include "src/store.h"
 
 namespace portwatch::collector {
@@ -31,7 +31,7 @@ struct WriteOutcome {
 
 struct WriteRequest {
   StoreOp op;
-  Report report;  ///< kReport: the validated model, for fleet state
+  Report report;  ///< kReport: the validated model, for fleet state and analysis
   /// kReport: called on the writer thread after the batch committed or failed.
   std::function<void(const WriteOutcome&)> done;
 };
@@ -44,10 +44,11 @@ struct StoreWriterOptions {
 
 class StoreWriter {
  public:
-  StoreWriter(Store& store, FleetState& fleet, prometheus::Registry& registry,
+  /// What each batch committed goes to `sink` (the state thread's Submit), after the acks; null:
+  /// nowhere (tests of the store alone).
+  using CommittedSink = std::function<void(std::vector<StateEvent>)>;
+  StoreWriter(Store& store, prometheus::Registry& registry, CommittedSink sink,
               StoreWriterOptions options = {});
-  /// Stored reports are also fed to drift analysis. Call before Start.
-  void SetDriftMonitor(DriftMonitor* drift) { drift_ = drift; }
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
@@ -63,8 +64,7 @@ class StoreWriter {
   void Commit(std::deque<WriteRequest>& batch);
 
   Store& store_;
-  FleetState& fleet_;
-  DriftMonitor* drift_ = nullptr;
+  CommittedSink sink_;
   const StoreWriterOptions opts_;
   std::mutex mu_;
   std::condition_variable cv_;

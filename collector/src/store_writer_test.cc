@@ -24,9 +24,6 @@ class StoreWriterTest : public ::testing::Test {
     auto s = Store::Open(o);
     ASSERT_TRUE(s.ok()) << s.error();
     store_ = std::move(*s);
-    AgentHello hello;
-    hello.hostname = "web01";
-    fleet_.OnHello("web01", hello, 1);
   }
   void TearDown() override {
     store_.reset();
@@ -49,10 +46,10 @@ class StoreWriterTest : public ::testing::Test {
     r.report.collected_unix_ms = r.op.report.collected_unix_ms;
     r.done = [this, seq](const WriteOutcome& o) {
       std::lock_guard<std::mutex> lk(mu_);
-      // The fleet already shows what was committed when the completion runs.
-      const HostView h = fleet_.SnapshotAt(0)[0];
+      // The ack goes out before the batch reaches fleet state: the events seen so far are
+      // those of earlier batches only.
       outcomes_.push_back(std::to_string(seq) + (o.ok ? (o.duplicate ? "D" : "S") : "F") +
-                          std::to_string(h.reports_total + h.reports_duplicate_total));
+                          std::to_string(events_.size()));
       cv_.notify_all();
     };
     return r;
@@ -63,9 +60,21 @@ class StoreWriterTest : public ::testing::Test {
     ASSERT_TRUE(cv_.wait_for(lk, std::chrono::seconds(10), [&] { return outcomes_.size() >= n; }));
   }
 
+  // The writer's sink: what each committed batch hands to the state thread.
+  StoreWriter::CommittedSink Sink() {
+    return [this](std::vector<StateEvent> evs) {
+      std::lock_guard<std::mutex> lk(mu_);
+      for (const StateEvent& e : evs) {
+        events_.push_back(std::string(e.kind == StateEvent::Kind::kDuplicate ? "D" : "R") +
+                          std::to_string(e.kind == StateEvent::Kind::kReport ? e.report.sequence
+                                                                             : 0));
+      }
+    };
+  }
+
   fs::path dir_;
   std::unique_ptr<Store> store_;
-  FleetState fleet_;
+  std::vector<std::string> events_;
   prometheus::Registry registry_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -73,12 +82,17 @@ class StoreWriterTest : public ::testing::Test {
 };
 
 TEST_F(StoreWriterTest, CompletesInOrderAfterCommitting) {
-  StoreWriter w(*store_, fleet_, registry_);
+  StoreWriter w(*store_, registry_, Sink());
   w.Start();
   for (uint64_t seq : {1, 2, 2, 3}) ASSERT_TRUE(w.Submit(Request(seq)));
   WaitFor(4);
-  EXPECT_EQ(outcomes_, (std::vector<std::string>{"1S1", "2S2", "2D3", "3S4"}));
   w.Stop();  // the store is the writer's alone while it runs
+  ASSERT_EQ(outcomes_.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(outcomes_[i].substr(0, 2), (std::vector<std::string>{"1S", "2S", "2D", "3S"}[i]));
+  }
+  // Every committed report, then the duplicate, reached the sink in commit order.
+  EXPECT_EQ(events_, (std::vector<std::string>{"R1", "R2", "D0", "R3"}));
   auto history = store_->History("web01", 0, 10);
   EXPECT_EQ(history->size(), 3u);
 }
@@ -86,7 +100,7 @@ TEST_F(StoreWriterTest, CompletesInOrderAfterCommitting) {
 TEST_F(StoreWriterTest, AFullQueueRefusesAndCounts) {
   StoreWriterOptions o;
   o.max_queue = 2;
-  StoreWriter w(*store_, fleet_, registry_, o);  // not started: nothing drains
+  StoreWriter w(*store_, registry_, Sink(), o);  // not started: nothing drains
   EXPECT_TRUE(w.Submit(Request(1)));
   EXPECT_TRUE(w.Submit(Request(2)));
   EXPECT_FALSE(w.Submit(Request(3)));
@@ -98,7 +112,8 @@ TEST_F(StoreWriterTest, AFullQueueRefusesAndCounts) {
   // Stopping commits what was queued.
   w.Start();
   w.Stop();
-  EXPECT_EQ(outcomes_, (std::vector<std::string>{"1S1", "2S2"}));
+  EXPECT_EQ(outcomes_, (std::vector<std::string>{"1S0", "2S0"}));  // one batch: acks first
+  EXPECT_EQ(events_, (std::vector<std::string>{"R1", "R2"}));
 }
 
 }  // namespace

@@ -107,7 +107,7 @@ class DeliveryTest(ProcessTestCase):
         for h in HOSTS:
             total = rows(self.db, "SELECT COUNT(*) FROM reports WHERE host = ?", h)[0][0]
             wait_for(lambda h=h: self.metric(self.scrape(col["metrics_port"]),
-                                             "portwatch_host_silent", host=h) == 1,
+                                             "portwatch_host_state", host=h, state="silent") == 1,
                      what=f"{h} to be listed as silent")
             text = self.scrape(col["metrics_port"])
             self.assertEqual(self.metric(text, "portwatch_host_reports_total", host=h), total)

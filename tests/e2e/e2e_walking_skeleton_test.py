@@ -73,8 +73,9 @@ class WalkingSkeletonTest(ProcessTestCase):
         self.addCleanup(mix.close)
         self.start_agent(self.pki, HOST, col["grpc_port"])
 
-        def sockets(state, family="ipv4"):
-            return self.host_value(mport, "portwatch_host_sockets", family=family, state=state)
+        def sockets(state):  # IPv4 only: the detail series this lone host gets
+            return self.host_value(mport, "portwatch_host_sockets_by_family", family="ipv4",
+                                   state=state) or 0
 
         # Every count is at least what this test holds open (the host may have more).
         wait_for(lambda: (sockets("established") or 0) >= 10, what="10 established sockets")
@@ -151,6 +152,9 @@ class WalkingSkeletonTest(ProcessTestCase):
                              "--cert", f"{self.pki}/agents/e2e-other.pem",
                              "--key", f"{self.pki}/agents/e2e-other.key")
         self.assertEqual((rc, out), (0, "acked 1"))
+        # The ack goes out once stored; fleet state (and so /metrics) follows just after.
+        wait_for(lambda: self.metric(self.scrape(mport), "portwatch_host_reports_total",
+                                     host="e2e-other") == 1, what="e2e-other's stored report")
 
         text = self.scrape(mport)
         hosts = {l.get("host") for _, l, _ in parse_metrics(text) if "host" in l}

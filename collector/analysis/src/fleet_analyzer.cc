@@ -4,26 +4,6 @@
 #include <iterator>
 
 namespace portwatch::analysis {
-namespace {
-
-int Severity(HostState s) {
-  switch (s) {
-    case HostState::kExhausted:
-      return 4;
-    case HostState::kCritical:
-      return 3;
-    case HostState::kDrifting:
-      return 2;
-    case HostState::kSilent:
-      return 1;
-    case HostState::kOk:
-      break;
-  }
-  return 0;
-}
-
-}  // namespace
-
 Expected<std::unique_ptr<FleetAnalyzer>> FleetAnalyzer::Create(Options options) {
   Status st = options.Validate();
   if (!st.ok()) return st;
@@ -121,7 +101,7 @@ void FleetAnalyzer::Rerank(Entry* e) {
     ++state_counts_[static_cast<int>(summary.state)];
     e->counted_state = summary.state;
   }
-  const int severity = Severity(summary.state);
+  const int severity = HostStateSeverity(summary.state);
   RankKey key(-severity, summary.state == HostState::kSilent ? kNever : summary.eta_s,
               e->analyzer.host());
   if (e->ranked && (severity == 0 || key != e->rank)) {
@@ -133,6 +113,12 @@ void FleetAnalyzer::Rerank(Entry* e) {
     ranking_.insert(e->rank);
     e->ranked = true;
   }
+}
+
+std::optional<HostSummary> FleetAnalyzer::Summary(const std::string& host) const {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second->analyzer.Summarize();
 }
 
 std::optional<HostStatus> FleetAnalyzer::Host(const std::string& host, int64_t now_unix_ms) const {

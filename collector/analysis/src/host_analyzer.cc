@@ -88,6 +88,22 @@ std::string_view HostStateName(HostState state) {
   return "ok";
 }
 
+int HostStateSeverity(HostState state) {
+  switch (state) {
+    case HostState::kExhausted:
+      return 4;
+    case HostState::kCritical:
+      return 3;
+    case HostState::kDrifting:
+      return 2;
+    case HostState::kSilent:
+      return 1;
+    case HostState::kOk:
+      break;
+  }
+  return 0;
+}
+
 HostSample SampleFromReport(const Report& report) {
   HostSample s;
   s.unix_ms = report.collected_unix_ms;

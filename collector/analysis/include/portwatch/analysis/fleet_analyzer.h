@@ -57,6 +57,8 @@ class FleetAnalyzer {
   bool RemoveHost(const std::string& host);
 
   std::optional<HostStatus> Host(const std::string& host, int64_t now_unix_ms) const;
+  /// The host's compact summary; nullopt if unknown.
+  std::optional<HostSummary> Summary(const std::string& host) const;
   /// Hosts that are not ok, worst first: exhausted, critical, drifting (each by soonest
   /// forecast), then silent. At most `limit`.
   std::vector<HostStatus> Worst(size_t limit, int64_t now_unix_ms) const;

@@ -29,6 +29,8 @@ inline constexpr int kHostStateCount = 5;
 
 /// "ok", "drifting", "critical", "exhausted", "silent".
 std::string_view HostStateName(HostState state);
+/// Rank for worst-first lists: exhausted 4, critical 3, drifting 2, silent 1, ok 0.
+int HostStateSeverity(HostState state);
 
 /// Ports one host holds toward one destination ("ip:port") or in one process (by name).
 struct DetailSample {
