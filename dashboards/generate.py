@@ -428,6 +428,13 @@ def host_drilldown():
                  "their backlog.",
                  [target(f"portwatch_host_listener_accept_queue{{{H}}}", "{{listener}} queue", "A"),
                   target(f"portwatch_host_listener_backlog{{{H}}}", "{{listener}} backlog", "B")])
+    b.stat("Ephemeral range", "The range the OS hands ports out of (lowest and highest port).",
+           [target(f"portwatch_host_ephemeral_range_low{{{H}}}", "low", "A"),
+            target(f"portwatch_host_ephemeral_range_high{{{H}}}", "high", "B")],
+           w=6, h=8, graph=False)
+    b.timeseries("Sockets by family", "Non-zero socket counts by address family and state.",
+                 [target(f"portwatch_host_sockets_by_family{{{H}}}", "{{family}} {{state}}")],
+                 w=18)
     b.row("Sockets and events")
     b.timeseries("TIME_WAIT", "Sockets in TIME_WAIT: each holds its port toward its "
                  "destination for the OS's TIME_WAIT delay (Linux 60 s; Windows "
@@ -574,12 +581,15 @@ def collector_health():
                          "[$__rate_interval]))", "{{instance}} {{reason}}")], bars=True)
     b.timeseries("Agent streams", "Open agent streams (one per connected agent).",
                  [target(f"portwatch_ingest_streams{{{C}}}", "{{instance}}")], w=8)
-    b.timeseries("Out-of-order and pruned", "Reports too old to analyse, and history rows "
-                 "pruned by retention, per second.",
+    b.timeseries("Out-of-order, pruned, forgotten", "Reports too old to analyse, history rows "
+                 "pruned by retention (per second), and hosts forgotten after --history-max-age "
+                 "without a report (per hour).",
                  [target(f"rate(portwatch_analysis_out_of_order_reports_total{{{C}}}"
                          "[$__rate_interval])", "{{instance}} out of order", "A"),
                   target(f"rate(portwatch_store_reports_pruned_total{{{C}}}[$__rate_interval])",
-                         "{{instance}} pruned", "B")], w=8)
+                         "{{instance}} pruned", "B"),
+                  target(f"increase(portwatch_fleet_hosts_forgotten_total{{{C}}}[1h])",
+                         "{{instance}} hosts forgotten / h", "C")], w=8)
     b.timeseries("Publish queue and view age", "Committed batches waiting for the analysis "
                  "thread, batches it dropped, and the age of the published view.",
                  [target(f"portwatch_publish_queue_length{{{C}}}", "{{instance}} queue", "A"),
@@ -587,6 +597,14 @@ def collector_health():
                          "{{instance}} dropped/s", "B"),
                   target(f"portwatch_view_age_seconds{{{C}}}", "{{instance}} view age s", "C")],
                  w=8)
+    b.timeseries("Publish duration", "Time to apply one committed batch to fleet state and "
+                 "analysis and publish the new view, median and 99th percentile.",
+                 [target("histogram_quantile(0.5, sum by (instance, le) (rate("
+                         f"portwatch_publish_duration_seconds_bucket{{{C}}}[$__rate_interval])))",
+                         "{{instance}} p50", "A"),
+                  target("histogram_quantile(0.99, sum by (instance, le) (rate("
+                         f"portwatch_publish_duration_seconds_bucket{{{C}}}[$__rate_interval])))",
+                         "{{instance}} p99", "B")], w=24, h=6, unit="s", min_=0)
     b.row("Store")
     b.timeseries("Store queue", "Reports waiting for the database writer, refusals because it "
                  "was full, and failed transactions per second.",
@@ -607,13 +625,19 @@ def collector_health():
                  "how long the collector took to render its previous scrape.",
                  [target(f"scrape_duration_seconds{{{C}}}", "{{instance}} scrape", "A"),
                   target(f"portwatch_scrape_render_duration_seconds{{{C}}}",
-                         "{{instance}} render", "B")], unit="s", min_=0)
+                         "{{instance}} render", "B")], w=8, unit="s", min_=0)
+    b.timeseries("Hosts exported with detail", "Hosts whose per-destination, per-process and "
+                 "settings series are exported, by reason: not ok, or among the "
+                 "--metrics-detail-hosts most utilised ok hosts. The rest cost about 25 series "
+                 "each.",
+                 [target(f"count by (instance, reason) (portwatch_host_detail{{{C}}})",
+                         "{{instance}} {{reason}}")], w=8, stack=True)
     b.timeseries("Scrape size", "Samples per scrape (the metric set's size budget: about 25 "
                  "per healthy host) and bytes served per second.",
                  [target(f"scrape_samples_scraped{{{C}}}", "{{instance}} samples", "A"),
                   target(f"rate(exposer_transferred_bytes_total{{{C}}}[$__rate_interval])",
                          "{{instance}} bytes/s", "B")],
-                 overrides=[{"matcher": {"id": "byRegexp", "options": ".*bytes/s"},
+                 w=8, overrides=[{"matcher": {"id": "byRegexp", "options": ".*bytes/s"},
                              "properties": [{"id": "unit", "value": "Bps"},
                                             {"id": "custom.axisPlacement", "value": "right"}]}])
     return b

@@ -58,15 +58,6 @@ NOT_YET_EXPORTED = {
     "portwatch_host_clock_skew_seconds",
     # agent certificates (issue 14)
     "portwatch_agent_certificate_expiry_timestamp_seconds",
-    # The collector's fleet-scale metric set (docs/metrics.md), landing with the collector-core
-    # rework; until then the current collector lacks these.
-    "portwatch_host_port_trouble_events_total",
-    "portwatch:host_port_trouble_events:rate5m",
-    "portwatch_host_exhaustion_forecast_timestamp_seconds",
-    "portwatch_publish_queue_length",
-    "portwatch_publish_queue_dropped_total",
-    "portwatch_view_age_seconds",
-    "portwatch_scrape_render_duration_seconds",
 }
 
 _METRIC = re.compile(r"\b((?:portwatch[_:]|exposer_|scrape_)[A-Za-z0-9_:]*|up)\b(?!\s*\()")
@@ -199,7 +190,8 @@ class DashboardsOnRealPrometheusTest(ProcessTestCase):
         # --silent-after is scaled too: 10 min of the collector's clock are 10 s here.
         self.collector = self.start_collector(
             self.pki, listen=f"{self.listen_ip}:0",
-            extra=["--analysis-time-scale", SCALE, "--silent-after", "10m"])
+            extra=["--analysis-time-scale", SCALE, "--silent-after", "10m",
+                   "--metrics-detail-hosts", "0"])
         self.instance = f"127.0.0.1:{self.collector['metrics_port']}"
         self.start_prometheus()
 
@@ -252,6 +244,20 @@ class DashboardsOnRealPrometheusTest(ProcessTestCase):
                                 "firing sooner than the rule's `for:` after pending")
         print(f"\ndrifting alert: pending after {seen['pending'] - t0:.0f} s of leaking, "
               f"firing after {seen['firing'] - t0:.0f} s")
+
+        # The size budget: a healthy host costs the summary tier only; the drifting one has
+        # detail (--metrics-detail-hosts 0: detail only for hosts that are not ok).
+        text = self.scrape(self.collector["metrics_port"])
+        cost = {}
+        for line in text.splitlines():
+            m = re.search(r'[{,]host="([^"]*)"', line)
+            if m and not line.startswith("#"):
+                n, b = cost.get(m.group(1), (0, 0))
+                cost[m.group(1)] = (n + 1, b + len(line) + 1)
+        print(f"series, bytes per host: {cost}")
+        self.assertLessEqual(cost["steady"][0], 25, "series of a healthy host")
+        self.assertLessEqual(cost["steady"][1], 2048, "bytes of a healthy host")
+        self.assertGreater(cost["leaky"][0], cost["steady"][0], "detail for the drifting host")
 
         # Rules: all load and evaluate; recording rules yield data.
         groups, err = self.api("/api/v1/rules")
