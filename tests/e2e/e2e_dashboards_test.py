@@ -214,8 +214,14 @@ class DashboardsOnRealPrometheusTest(ProcessTestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertIn("certificate is for host 'steady'", r.stdout + r.stderr)
 
-        # Metrics lint, with the whole fleet reporting.
+        # Metrics lint, with the whole fleet reporting; and every family is in the reference.
         text = self.scrape(self.collector["metrics_port"])
+        with open(os.path.join(ROOT, "docs", "metrics.md")) as f:
+            reference = f.read()
+        families = re.findall(r"(?m)^# HELP (\S+) ", text)
+        self.assertGreater(len(families), 40)
+        self.assertEqual([n for n in families if f"`{n}`" not in reference], [],
+                         "exported but not in docs/metrics.md")
         lint = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
                               text=True)
         self.assertEqual((lint.returncode, lint.stdout + lint.stderr), (0, ""),
