@@ -231,6 +231,7 @@ class DashboardsOnRealPrometheusTest(ProcessTestCase):
         t0 = time.monotonic()
         seen = {}          # state of PortwatchHostDrifting{host="leaky"} -> first monotonic time
         about_steady = []
+        fired = []
 
         def drifting_fired():
             data, err = self.api("/api/v1/alerts")
@@ -242,12 +243,18 @@ class DashboardsOnRealPrometheusTest(ProcessTestCase):
                 if labels.get("alertname") == "PortwatchHostDrifting" and \
                         labels.get("host") == "leaky":
                     seen.setdefault(a["state"], time.monotonic())
+                    if a["state"] == "firing":
+                        fired.append(a)
             return "firing" in seen
         wait_for(drifting_fired, timeout=240, interval=1.0,
                  what="PortwatchHostDrifting firing for leaky")
         self.assertIn("pending", seen, "the alert fired without being pending first")
         self.assertGreaterEqual(seen["firing"] - seen["pending"], 9,
                                 "firing sooner than the rule's `for:` after pending")
+        # Its description reads the ETA and the forecast date from the real series.
+        description = fired[0]["annotations"]["description"]
+        self.assertRegex(description, r"runs out in about [0-9hms ]+ \(full around "
+                                      r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", description)
         print(f"\ndrifting alert: pending after {seen['pending'] - t0:.0f} s of leaking, "
               f"firing after {seen['firing'] - t0:.0f} s")
 
