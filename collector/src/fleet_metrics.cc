@@ -377,9 +377,12 @@ std::vector<prometheus::MetricFamily> RenderFleet(const FleetView& view,
   Families f;
   for (const auto& h : view.hosts) RenderSummary(*h, &f);
 
-  // Detail: every host that is not ok, then the ok hosts using most of their range.
+  // Detail: every host that is not ok, then the ok hosts using most of their range. A silent
+  // host's detail is only what it said last: the query API keeps it.
   const size_t not_ok = view.not_ok_count();
-  for (size_t i = 0; i < not_ok; ++i) RenderDetail(*view.ranked[i], "not_ok", &f);
+  for (size_t i = 0; i < not_ok; ++i) {
+    if (!view.ranked[i]->silent()) RenderDetail(*view.ranked[i], "not_ok", &f);
+  }
   std::vector<const HostView*> ok(view.ranked.begin() + static_cast<std::ptrdiff_t>(not_ok),
                                   view.ranked.end());
   const size_t top = std::min(options.detail_hosts, ok.size());

@@ -4,8 +4,8 @@
 //
 // Cardinality is budgeted: every host gets a summary tier of about 20 series (state, sockets by
 // state, range use, delivery and agent health, port-trouble events, and its forecast while not
-// ok); only "detail hosts" — hosts that are not ok, plus the ok hosts with the highest range
-// use, `detail_hosts` of them — also get per-destination, per-process, listener, settings and
+// ok); only "detail hosts" — hosts that are drifting or worse, plus the ok hosts with the
+// highest range use, `detail_hosts` of them — also get per-destination, per-process, listener, settings and
 // all-counter series. The query API keeps every host's detail. The series set and its size per
 // host are documented in the README ("What the metrics say").
 #pragma once
