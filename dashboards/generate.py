@@ -353,7 +353,8 @@ def host_drilldown():
               "utilisation against capacity with the forecast, per-destination pressure and "
               "per-process ports, TIME_WAIT, events, TCP settings and the agent's health. "
               "Destination, process, settings and all-counter series exist for hosts that are "
-              "not ok or among the most utilised (the collector's --metrics-detail-hosts); "
+              "drifting or worse or among the most utilised (the collector's "
+              "--metrics-detail-hosts); "
               "`portwatchctl host NAME` has them for every host.", ["host"])
     common_vars(b, host="single")
     b.row("State")
@@ -627,9 +628,9 @@ def collector_health():
                   target(f"portwatch_scrape_render_duration_seconds{{{C}}}",
                          "{{instance}} render", "B")], w=8, unit="s", min_=0)
     b.timeseries("Hosts exported with detail", "Hosts whose per-destination, per-process and "
-                 "settings series are exported, by reason: not ok, or among the "
-                 "--metrics-detail-hosts most utilised ok hosts. The rest cost about 25 series "
-                 "each.",
+                 "settings series are exported, by reason: not_ok (drifting or worse), or "
+                 "top_utilization (among the --metrics-detail-hosts most utilised ok hosts). The "
+                 "rest cost about 20 series each.",
                  [target(f"count by (instance, reason) (portwatch_host_detail{{{C}}})",
                          "{{instance}} {{reason}}")], w=8, stack=True)
     b.timeseries("Scrape size", "Samples per scrape (the metric set's size budget: about 25 "
