@@ -20,7 +20,7 @@ CH = 'instance=~"$collector",host=~"$host"'
 H = 'host="$host"'
 
 # Host states as the collector names them, in order of severity, with the colour every panel
-# uses for them. at_risk is drift v2's state between ok and drifting.
+# uses for them. at_risk sits between ok and drifting (a newer analysis state; unused until exported).
 STATES = [("ok", 0, "green"), ("at_risk", 1, "light-yellow"), ("drifting", 2, "yellow"),
           ("critical", 3, "orange"), ("exhausted", 4, "red"), ("silent", 5, "text")]
 

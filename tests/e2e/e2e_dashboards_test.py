@@ -50,13 +50,13 @@ SCALE = str(1.0 / 60)
 # may show no data here. Remove an entry when its series lands (the test fails while a listed
 # series is exported, to say so).
 NOT_YET_EXPORTED = {
-    # policy audit (issue 11)
+    # the policy audit
     "portwatch_policy_violation",
     "portwatch_policy_rule_violating_hosts",
     "portwatch_policy_rule_compliance_ratio",
-    # drift v2 (issue 10)
+    # clock skew, from the drift analysis
     "portwatch_host_clock_skew_seconds",
-    # agent certificates (issue 14)
+    # agent certificate expiry
     "portwatch_agent_certificate_expiry_timestamp_seconds",
 }
 
