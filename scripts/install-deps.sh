@@ -9,7 +9,7 @@ run_pkgs=(build-essential cmake ninja-build pkg-config openssl curl ca-certifica
   prometheus-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev python3
   libsqlite3-dev ccache)
 # mingw-w64 and Wine: the Windows agent is cross-built and its tests run under Wine.
-test_pkgs=("${run_pkgs[@]}" prometheus iproute2 g++-mingw-w64-x86-64 wine wine64)
+test_pkgs=("${run_pkgs[@]}" prometheus iproute2 g++-mingw-w64-x86-64 wine wine64 python3-yaml)
 case "$mode" in
   run) pkgs=("${run_pkgs[@]}") ;;
   test) pkgs=("${test_pkgs[@]}") ;;
@@ -19,6 +19,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The dashboards' schema check runs on node + npm: Debian's nodejs/npm unless a node is already
+# installed some other way.
+if [ "$mode" = test ] && ! { command -v node && command -v npm; } >/dev/null; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null; then SUDO=sudo; else
