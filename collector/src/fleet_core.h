@@ -51,7 +51,8 @@ struct FleetCoreOptions {
   int64_t silent_after_ms = 5 * 60 * 1000;
   /// A host not heard from for this long leaves fleet state, analysis and metrics (0: never).
   int64_t forget_after_ms = 0;
-  /// At most one new view per this many ms under load (a view costs O(hosts) pointer copies).
+  /// At most one new view per this many ms under load, or per three times what the last view
+  /// took to build if that is longer (a view costs O(hosts)).
   int64_t min_publish_interval_ms = 50;
 };
 
@@ -91,6 +92,7 @@ class FleetCore {
   const FleetCoreOptions opts_;
   uint64_t generation_ = 0;
   std::atomic<uint64_t> dropped_{0};  // reports dropped by Submit, shown in the view
+  std::atomic<double> last_publish_ms_{0};  // what the last view cost to build
 
   std::mutex mu_;
   std::condition_variable cv_;
