@@ -87,10 +87,6 @@ std::string Badge(HostState s) {
   return "<span class=\"st st-" + n + "\">" + n + "</span>";
 }
 
-bool Matches(const HostRow& r, const FleetQuery& q) {
-  if (!q.state.empty() && StateName(r.status.state) != q.state) return false;
-  return q.name.empty() || r.status.host.find(q.name) != std::string::npos;
-}
 
 std::string FleetLink(const FleetQuery& q, size_t page) {
   std::string url = "/?page=" + std::to_string(page) + "&amp;per=" + std::to_string(q.per_page);
@@ -222,10 +218,10 @@ std::string SocketsChart(const std::vector<HistoryPoint>& h) {
   return out;
 }
 
-void SeriesTable(std::string* out, const char* id, const char* what,
+void SeriesTable(std::string* out, const char* id, const char* what, const char* title,
                  const std::vector<analysis::SeriesStatus>& items, int64_t sample_ms,
                  int64_t now_ms) {
-  *out += std::string("<h2>") + what + "s</h2><table id=" + id + "><tr><th>" + what +
+  *out += std::string("<h2>") + title + "</h2><table id=" + id + "><tr><th>" + what +
           "</th><th>Ports</th><th>TIME_WAIT</th><th>Used</th><th>Growth</th>"
           "<th>TIME_WAIT growth</th><th>Full at</th><th></th></tr>";
   for (const auto& x : items) {
@@ -287,6 +283,22 @@ std::string Dump(const nlohmann::json& j) {
 
 }  // namespace
 
+bool MatchesQuery(const FleetQuery& q, const std::string& name, analysis::HostState state) {
+  if (!q.state.empty() && StateName(state) != q.state) return false;
+  return q.name.empty() || name.find(q.name) != std::string::npos;
+}
+
+void SelectPage(std::vector<HostRow> rows, const FleetQuery& q, FleetView* out) {
+  const size_t first = (q.page - 1) * q.per_page;
+  out->matched = 0;
+  out->hosts.clear();
+  for (HostRow& r : rows) {
+    if (!MatchesQuery(q, r.status.host, r.status.state)) continue;
+    const size_t i = out->matched++;
+    if (i >= first && i < first + q.per_page) out->hosts.push_back(std::move(r));
+  }
+}
+
 FleetQuery ParseFleetQuery(const std::string& state, const std::string& name,
                            const std::string& page, const std::string& per_page) {
   FleetQuery q;
@@ -309,7 +321,7 @@ FleetQuery ParseFleetQuery(const std::string& state, const std::string& name,
 std::string RenderFleetPage(const FleetView& fleet, const FleetQuery& q) {
   std::string out = Head("portwatch fleet");
   out.reserve(64 * 1024);
-  out += "<h1>portwatch &mdash; fleet</h1><p class=muted>" + std::to_string(fleet.hosts.size()) +
+  out += "<h1>portwatch &mdash; fleet</h1><p class=muted>" + std::to_string(fleet.total) +
          " hosts, as of " + text::DateTime(fleet.now_unix_ms, true) + " UTC</p>";
   out += "<div class=counts id=counts>";
   for (HostState s : kStateOrder) {
@@ -326,13 +338,9 @@ std::string RenderFleetPage(const FleetView& fleet, const FleetQuery& q) {
   }
   out += "</select> <button>Filter</button></form>";
 
-  size_t matched = 0;
-  const size_t first = (q.page - 1) * q.per_page;
+  const size_t matched = fleet.matched;
   std::string rows;
   for (const HostRow& r : fleet.hosts) {
-    if (!Matches(r, q)) continue;
-    const size_t i = matched++;
-    if (i < first || i >= first + q.per_page) continue;
     const analysis::HostStatus& s = r.status;
     const std::string name = Html(s.host);
     rows += "<tr class=host data-host=\"" + name + "\" data-state=" + StateName(s.state) +
@@ -396,8 +404,8 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
     out += "<h2>TIME_WAIT and established</h2>" + SocketsChart(history) +
            "<p class=muted>orange: TIME_WAIT, green: established</p>";
   }
-  SeriesTable(&out, "destinations", "Destination", s.destinations, s.last_sample_ms, now_ms);
-  SeriesTable(&out, "processes", "Process", s.processes, s.last_sample_ms, now_ms);
+  SeriesTable(&out, "destinations", "Destination", "Destinations", s.destinations, s.last_sample_ms, now_ms);
+  SeriesTable(&out, "processes", "Process", "Processes", s.processes, s.last_sample_ms, now_ms);
 
   out += "<h2>Settings</h2>";
   if (!d.has_config) {
@@ -445,19 +453,13 @@ std::string RenderErrorPage(const std::string& title, const std::string& message
 
 std::string FleetJson(const FleetView& fleet, const FleetQuery& q) {
   nlohmann::json hosts = nlohmann::json::array();
-  size_t matched = 0;
-  const size_t first = (q.page - 1) * q.per_page;
-  for (const HostRow& r : fleet.hosts) {
-    if (!Matches(r, q)) continue;
-    const size_t i = matched++;
-    if (i >= first && i < first + q.per_page) hosts.push_back(HostInfoJson(r));
-  }
+  for (const HostRow& r : fleet.hosts) hosts.push_back(HostInfoJson(r));
   nlohmann::json counts;
   for (int i = 0; i < kStates; ++i) {
     counts[StateName(static_cast<HostState>(i))] = fleet.state_counts[i];
   }
-  return Dump({{"total", fleet.hosts.size()},
-               {"matched", matched},
+  return Dump({{"total", fleet.total},
+               {"matched", fleet.matched},
                {"page", q.page},
                {"per_page", q.per_page},
                {"state_counts", counts},

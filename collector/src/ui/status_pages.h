@@ -11,14 +11,6 @@
 
 namespace portwatch::collector::ui {
 
-/// What the fleet view was asked for (from the query string).
-struct FleetQuery {
-  std::string state;      ///< "" all, else a state name
-  std::string name;       ///< substring a host name must contain ("" all)
-  size_t page = 1;        ///< 1-based
-  size_t per_page = 100;  ///< capped at kMaxPerPage
-};
-inline constexpr size_t kMaxPerPage = 1000;
 /// Stored reports a host page draws at most (the newest).
 inline constexpr size_t kMaxHistoryPoints = 2000;
 
@@ -38,6 +30,9 @@ std::string RenderErrorPage(const std::string& title, const std::string& message
 
 /// `/api/hosts`: {"total": N, "hosts": [HostInfo...]} with the query API's field names.
 std::string FleetJson(const FleetView& fleet, const FleetQuery& q);
+/// The part of a FleetView the source computes: `matched` and the page of `rows` (already in
+/// worst-first order) for `q`, filtered here. For sources that hold every row anyway.
+void SelectPage(std::vector<HostRow> rows, const FleetQuery& q, FleetView* out);
 /// `/api/host/NAME`: {"info", "destinations", "processes", "config", "history"}.
 std::string HostJson(const HostDetailView& host, const std::vector<HistoryPoint>& history);
 /// `/api/destinations`, `/api/processes`: {"items": [FleetAggregate...]}.

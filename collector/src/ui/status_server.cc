@@ -9,6 +9,8 @@ namespace portwatch::collector::ui {
 namespace {
 
 constexpr size_t kAggregateLimit = 10;
+// For the aggregate endpoints: a page no host is on ("state" matches none).
+const FleetQuery kNoHosts{"-", "", 1, 1};
 constexpr char kHtml[] = "text/html; charset=utf-8";
 constexpr char kJson[] = "application/json";
 
@@ -74,7 +76,8 @@ void StatusServer::Serve(const StatusSource& source) {
   svr.Get("/", [src](const httplib::Request& req, httplib::Response& res) {
     const int64_t now = NowUnixMs();
     Harden(res);
-    res.set_content(RenderFleetPage(src->Fleet(now, kAggregateLimit), QueryOf(req)), kHtml);
+    const FleetQuery q = QueryOf(req);
+    res.set_content(RenderFleetPage(src->Fleet(now, q, kAggregateLimit), q), kHtml);
   });
   svr.Get(R"(/host/(.+))", [src](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
@@ -92,7 +95,8 @@ void StatusServer::Serve(const StatusSource& source) {
   });
   svr.Get("/api/hosts", [src](const httplib::Request& req, httplib::Response& res) {
     Harden(res);
-    res.set_content(FleetJson(src->Fleet(NowUnixMs(), 0), QueryOf(req)), kJson);
+    const FleetQuery q = QueryOf(req);
+    res.set_content(FleetJson(src->Fleet(NowUnixMs(), q, 0), q), kJson);
   });
   svr.Get(R"(/api/host/(.+))", [src](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
@@ -109,12 +113,12 @@ void StatusServer::Serve(const StatusSource& source) {
   });
   svr.Get("/api/destinations", [src](const httplib::Request& req, httplib::Response& res) {
     Harden(res);
-    res.set_content(AggregatesJson(src->Fleet(NowUnixMs(), LimitOf(req, 50, 10000)).destinations),
+    res.set_content(AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).destinations),
                     kJson);
   });
   svr.Get("/api/processes", [src](const httplib::Request& req, httplib::Response& res) {
     Harden(res);
-    res.set_content(AggregatesJson(src->Fleet(NowUnixMs(), LimitOf(req, 50, 10000)).processes),
+    res.set_content(AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).processes),
                     kJson);
   });
 

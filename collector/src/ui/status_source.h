@@ -23,10 +23,24 @@ struct HostRow {
   std::string agent_version;
 };
 
-/// The whole fleet at one moment.
+/// Which hosts a fleet view lists: a filter and one page of the worst-first order.
+struct FleetQuery {
+  std::string state;      ///< "" all, else a state name ("drifting", ...)
+  std::string name;       ///< substring a host name must contain ("" all)
+  size_t page = 1;        ///< 1-based
+  size_t per_page = 100;  ///< at most kMaxPerPage
+};
+inline constexpr size_t kMaxPerPage = 1000;
+
+/// True if a host named `name` in `state` passes the query's filter.
+bool MatchesQuery(const FleetQuery& q, const std::string& name, analysis::HostState state);
+
+/// One page of the fleet at one moment, with fleet-wide counts.
 struct FleetView {
   int64_t now_unix_ms = 0;
-  std::vector<HostRow> hosts;  ///< worst first (as DriftMonitor::AllHosts orders them)
+  size_t total = 0;    ///< hosts known
+  size_t matched = 0;  ///< hosts passing the query's filter
+  std::vector<HostRow> hosts;  ///< the query's page of the matched hosts, worst first
   std::array<uint32_t, analysis::kHostStateCount> state_counts{};
   std::vector<analysis::FleetAggregate> destinations;  ///< top across the fleet
   std::vector<analysis::FleetAggregate> processes;
@@ -56,9 +70,11 @@ struct HistoryPoint {
 class StatusSource {
  public:
   virtual ~StatusSource() = default;
-  /// Every host, worst first, with fleet counts and the top `aggregate_limit` destinations and
+  /// The query's page of hosts, worst first (exhausted, critical, drifting by soonest forecast,
+  /// silent, then ok by name), with fleet counts and the top `aggregate_limit` destinations and
   /// processes. Rows need not carry per-destination/process lists.
-  virtual FleetView Fleet(int64_t now_unix_ms, size_t aggregate_limit) const = 0;
+  virtual FleetView Fleet(int64_t now_unix_ms, const FleetQuery& query,
+                          size_t aggregate_limit) const = 0;
   /// One host, or nullopt if the collector never heard of it.
   virtual std::optional<HostDetailView> Host(const std::string& name,
                                              int64_t now_unix_ms) const = 0;

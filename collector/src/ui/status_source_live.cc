@@ -1,31 +1,56 @@
 #include "src/ui/status_source_live.h"
 
-#include <unordered_map>
+#include <algorithm>
+
+#include "src/ui/status_pages.h"
 
 namespace portwatch::collector::ui {
 
-FleetView LiveStatusSource::Fleet(int64_t now_unix_ms, size_t aggregate_limit) const {
+// Only the page's hosts are described in full and only their agent facts copied: a fleet of
+// 10,000 costs a scan of cheap summaries, not 10,000 descriptions under the analysis lock.
+FleetView LiveStatusSource::Fleet(int64_t now_unix_ms, const FleetQuery& q,
+                                  size_t aggregate_limit) const {
+  using analysis::HostState;
   FleetView v;
   v.now_unix_ms = now_unix_ms;
-  std::unordered_map<std::string, HostView> views;
-  for (HostView& h : fleet_.SnapshotAt(now_unix_ms)) views.emplace(h.host, std::move(h));
-  std::vector<analysis::HostStatus> all = drift_.AllHosts(now_unix_ms);
-  v.hosts.reserve(all.size());
-  for (analysis::HostStatus& st : all) {
+  std::vector<std::string> ok;
+  size_t troubled = 0;
+  for (const DriftSummary& s : drift_.Summaries()) {
+    ++v.total;
+    if (s.summary.state != HostState::kOk) ++troubled;
+    else if (MatchesQuery(q, s.host, HostState::kOk)) ok.push_back(s.host);
+  }
+  std::sort(ok.begin(), ok.end());
+  std::vector<analysis::HostStatus> worst;
+  if (troubled > 0 && q.state != "ok") worst = drift_.Worst(troubled, now_unix_ms);
+  const size_t first = (q.page - 1) * q.per_page;
+  std::vector<analysis::HostStatus> page;
+  for (analysis::HostStatus& st : worst) {
+    if (!MatchesQuery(q, st.host, st.state)) continue;
+    const size_t i = v.matched++;
+    if (i >= first && i < first + q.per_page) page.push_back(std::move(st));
+  }
+  for (const std::string& name : ok) {
+    const size_t i = v.matched++;
+    if (i < first || i >= first + q.per_page) continue;
+    if (auto st = drift_.Host(name, now_unix_ms)) page.push_back(std::move(*st));
+  }
+  for (analysis::HostStatus& st : page) {
     HostRow row;
-    // The fleet view shows one line per host: drop the detail lists early.
-    st.destinations.clear();
+    st.destinations.clear();  // one line per host
     st.processes.clear();
     row.status = std::move(st);
-    if (auto it = views.find(row.status.host); it != views.end()) {
-      row.os_version = it->second.hello.os_version;
-      row.agent_version = it->second.hello.agent_version;
+    if (std::optional<HostView> view = fleet_.Host(row.status.host)) {
+      row.os_version = view->hello.os_version;
+      row.agent_version = view->hello.agent_version;
     }
     v.hosts.push_back(std::move(row));
   }
   v.state_counts = drift_.StateCounts();
-  v.destinations = drift_.Destinations(aggregate_limit);
-  v.processes = drift_.Processes(aggregate_limit);
+  if (aggregate_limit > 0) {
+    v.destinations = drift_.Destinations(aggregate_limit);
+    v.processes = drift_.Processes(aggregate_limit);
+  }
   return v;
 }
 

@@ -20,7 +20,8 @@ class LiveStatusSource final : public StatusSource {
                    std::unique_ptr<HistoryReader> history)
       : fleet_(fleet), drift_(drift), history_(std::move(history)) {}
 
-  FleetView Fleet(int64_t now_unix_ms, size_t aggregate_limit) const override;
+  FleetView Fleet(int64_t now_unix_ms, const FleetQuery& query,
+                  size_t aggregate_limit) const override;
   std::optional<HostDetailView> Host(const std::string& name, int64_t now_unix_ms) const override;
   std::vector<HistoryPoint> History(const std::string& name, size_t limit,
                                     std::string* error) const override;
