@@ -88,7 +88,8 @@ class StatusPageTest(ProcessTestCase):
     def test_fleet_and_host_pages_in_chromium(self):
         if not FEEDER or not os.path.exists(FEEDER):
             self.fail("PORTWATCH_FEEDER is not set; run this test through ctest")
-        pki = self.make_pki(os.path.join(self.tmp, "pki"), "leaky", "steady")
+        pki = self.make_pki(os.path.join(self.tmp, "pki"), "leaky", "steady",
+                            operators=["portwatchctl"])
         col = self.start_collector(pki, extra=["--ui-listen", "127.0.0.1:0",
                                                "--analysis-time-scale", SCALE,
                                                # stays listed as it was, not silent, once fed
@@ -177,6 +178,23 @@ class StatusPageTest(ProcessTestCase):
         self.assertEqual(host["info"]["driver_process"], "leaky-app")
         self.assertEqual(len(host["history"]), REPORTS)
         self.assertTrue(host["info"]["forecast"]["finite"])
+        # portwatchctl on the same collector: `top` exits 1 while a host drifts, tables are
+        # worst first, hostile text is escaped, and the fixed clock gives stable ages.
+        rc, out, err = self.ctl(pki, col["grpc_port"], "top")
+        self.assertEqual(rc, 1, err)
+        self.assertRegex(out, r"(?m)^leaky\s+drifting\s")
+        self.assertNotIn("steady", out)
+        last_seen = api["hosts"][0]["last_seen_unix_ms"]
+        rc, out, err = self.ctl(pki, col["grpc_port"], "--utc", "--now",
+                                str(last_seen + 3 * 3600 * 1000), "host", "leaky")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"last report (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC, 3 h ago")
+        self.assertIn("<script>alert('pw')</script><b>x</b>", out)  # text, no control chars
+        self.assertNotIn("\x1b", out)
+        rc, out, err = self.ctl(pki, col["grpc_port"], "hosts")
+        self.assertEqual(rc, 0, err)
+        self.assertLess(out.index("leaky"), out.index("steady"))
+
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"{ui}/host/no-such-host", timeout=10)
         self.assertEqual(e.exception.code, 404)
