@@ -7,7 +7,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -62,11 +61,10 @@ pw::Report MakeReport(uint64_t seq, uint32_t ports, uint32_t usable, const std::
   if (seq == 1) {
     r.has_config = true;
     r.config.os_version = hostile ? std::string("Linux ") + kHostile : "Linux 6.1";
-    r.config.values.push_back({"net.ipv4.ip_local_port_range", true,
-                               pw::ConfigValue::Type::kString, 0,
-                               "40000 " + std::to_string(40000 + usable - 1)});
-    r.config.values.push_back({"net.ipv4.tcp_fin_timeout", false, pw::ConfigValue::Type::kInt, 0,
-                               ""});
+    r.config.values.push_back({"net.ipv4.ip_local_port_range", true, pw::ConfigValue::Type::kString,
+                               0, "40000 " + std::to_string(40000 + usable - 1)});
+    r.config.values.push_back(
+        {"net.ipv4.tcp_fin_timeout", false, pw::ConfigValue::Type::kInt, 0, ""});
     r.config.values.push_back({"net.ipv4.tcp_tw_reuse", true, pw::ConfigValue::Type::kInt, 0, ""});
   }
   r.events.counters.push_back({"TcpExt.ListenDrops", seq / 10, r.collected_unix_ms - 60000});

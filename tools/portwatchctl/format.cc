@@ -18,12 +18,18 @@ using text::CleanText;
 
 const char* StateName(v1::HostState s) {
   switch (s) {
-    case v1::HOST_STATE_OK: return "ok";
-    case v1::HOST_STATE_DRIFTING: return "drifting";
-    case v1::HOST_STATE_CRITICAL: return "critical";
-    case v1::HOST_STATE_EXHAUSTED: return "exhausted";
-    case v1::HOST_STATE_SILENT: return "silent";
-    default: return "unknown";
+    case v1::HOST_STATE_OK:
+      return "ok";
+    case v1::HOST_STATE_DRIFTING:
+      return "drifting";
+    case v1::HOST_STATE_CRITICAL:
+      return "critical";
+    case v1::HOST_STATE_EXHAUSTED:
+      return "exhausted";
+    case v1::HOST_STATE_SILENT:
+      return "silent";
+    default:
+      return "unknown";
   }
 }
 
@@ -59,7 +65,9 @@ bool HasEta(const v1::Forecast& f) {
   return f.valid() && f.finite() && std::isfinite(f.eta_seconds()) && f.eta_seconds() >= 0;
 }
 
-std::string Eta(const v1::Forecast& f) { return HasEta(f) ? "~" + text::Span(f.eta_seconds()) : "-"; }
+std::string Eta(const v1::Forecast& f) {
+  return HasEta(f) ? "~" + text::Span(f.eta_seconds()) : "-";
+}
 
 std::string Growth(const v1::Forecast& f) {
   return f.valid() ? Printf("%+.1f%%/h", f.growth_pct_per_hour()) : "-";
@@ -97,19 +105,18 @@ void Series(std::string* out, const char* title,
     rows.push_back(&x);
   }
   if (rows.empty() && dropped == 0) return;
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const v1::SeriesInfo* a, const v1::SeriesInfo* b) {
-                     return WorseSeries(*a, *b);
-                   });
+  std::stable_sort(rows.begin(), rows.end(), [](const v1::SeriesInfo* a, const v1::SeriesInfo* b) {
+    return WorseSeries(*a, *b);
+  });
   *out += Printf("\n%-44s %7s %9s %7s %9s %9s\n", title, "PORTS", "TIME_WAIT", "USED", "GROWTH",
                  "FULL IN");
   const size_t cap = o.all ? rows.size() : std::min<size_t>(rows.size(), kSeriesCap);
   for (size_t i = 0; i < cap; ++i) {
     const v1::SeriesInfo& x = *rows[i];
     *out += Pad(CleanText(x.key(), 120), 44) +
-            Printf(" %7u %9u %6.1f%% %9s %9s%s\n", x.ports(), x.time_wait(),
-                   100 * x.utilization(), Growth(x.forecast()).c_str(),
-                   Eta(x.forecast()).c_str(), x.present() ? "" : "  (not in latest report)");
+            Printf(" %7u %9u %6.1f%% %9s %9s%s\n", x.ports(), x.time_wait(), 100 * x.utilization(),
+                   Growth(x.forecast()).c_str(), Eta(x.forecast()).c_str(),
+                   x.present() ? "" : "  (not in latest report)");
   }
   if (cap < rows.size() || dropped > 0) {
     std::string more;
@@ -174,21 +181,22 @@ std::string FormatHost(const v1::HostDetail& d, const FormatOptions& o) {
                 h.ports_in_use(), h.ports_usable(), 100 * h.utilization(),
                 Growth(h.forecast()).c_str(), Eta(h.forecast()).c_str());
   if (HasEta(h.forecast())) {
-    out += " (at " + When(h.last_seen_unix_ms() +
-                              static_cast<int64_t>(h.forecast().eta_seconds() * 1000), o) + ")";
+    out +=
+        " (at " +
+        When(h.last_seen_unix_ms() + static_cast<int64_t>(h.forecast().eta_seconds() * 1000), o) +
+        ")";
   }
   out += "\n";
   if (!h.os_version().empty()) {
-    out += "os " + CleanText(h.os_version(), 120) + ", agent " +
-           CleanText(h.agent_version(), 60) + "\n";
+    out += "os " + CleanText(h.os_version(), 120) + ", agent " + CleanText(h.agent_version(), 60) +
+           "\n";
   }
   Series(&out, "DESTINATION", d.destinations(), o);
   Series(&out, "PROCESS", d.processes(), o);
   if (d.config().values_size() > 0) {
     out += "\nSETTINGS\n";
     for (const v1::ConfigValue& v : d.config().values()) {
-      std::string val = v.value_case() == v1::ConfigValue::kIntValue
-                            ? std::to_string(v.int_value())
+      std::string val = v.value_case() == v1::ConfigValue::kIntValue ? std::to_string(v.int_value())
                         : v.value_case() == v1::ConfigValue::kStringValue
                             ? CleanText(v.string_value(), 200)
                             : "(absent: OS default)";

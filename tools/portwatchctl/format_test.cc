@@ -78,7 +78,8 @@ TEST(PortwatchctlFormat, TopGoldenAndExitStatus) {
 
 TEST(PortwatchctlFormat, HostsAreCappedUnlessAll) {
   v1::ListHostsResponse r;
-  for (int i = 0; i < 60; ++i) *r.add_hosts() = Host("h" + std::to_string(i), v1::HOST_STATE_OK, -1);
+  for (int i = 0; i < 60; ++i)
+    *r.add_hosts() = Host("h" + std::to_string(i), v1::HOST_STATE_OK, -1);
   r.set_total(60);
   const std::string capped = FormatHosts(r, Opts());
   EXPECT_NE(capped.find("(50 of 60 hosts; --all shows all 60)\n"), std::string::npos);

@@ -23,13 +23,13 @@ uint32_t Established(const void* blob, int size) {
 
 Expected<std::unique_ptr<HistoryReader>> HistoryReader::Open(const std::string& db_path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    return Status::Error("status page: cannot open the database '" + db_path +
-                         "' read-only (" + why + "); check its permissions");
+    return Status::Error("status page: cannot open the database '" + db_path + "' read-only (" +
+                         why + "); check its permissions");
   }
   // The writer holds short transactions; a reader in WAL mode rarely waits, and never long.
   sqlite3_busy_timeout(db, 2000);

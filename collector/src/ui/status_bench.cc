@@ -103,9 +103,11 @@ int main(int argc, char** argv) {
   std::printf("hosts %u, runs %d\n", hosts, runs);
   std::printf("fleet view from fleet state + drift (source.Fleet): median %.1f ms, worst %.1f ms\n",
               med(view_ms), worst(view_ms));
-  std::printf("fleet page '/' (view + render of 100 rows, %zu bytes): median %.1f ms, worst %.1f "
-              "ms\n", page_bytes, med(page_ms), worst(page_ms));
-  std::printf("/api/hosts?per=1000 (view + render) (%zu bytes): median %.1f ms\n",
-              json_bytes, med(json_ms));
+  std::printf(
+      "fleet page '/' (view + render of 100 rows, %zu bytes): median %.1f ms, worst %.1f "
+      "ms\n",
+      page_bytes, med(page_ms), worst(page_ms));
+  std::printf("/api/hosts?per=1000 (view + render) (%zu bytes): median %.1f ms\n", json_bytes,
+              med(json_ms));
   return 0;
 }

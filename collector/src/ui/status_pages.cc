@@ -1,10 +1,9 @@
 #include "src/ui/status_pages.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "src/ui/text_format.h"
 
@@ -87,7 +86,6 @@ std::string Badge(HostState s) {
   return "<span class=\"st st-" + n + "\">" + n + "</span>";
 }
 
-
 std::string FleetLink(const FleetQuery& q, size_t page) {
   std::string url = "/?page=" + std::to_string(page) + "&amp;per=" + std::to_string(q.per_page);
   if (!q.state.empty()) url += "&amp;state=" + text::UrlComponent(q.state);
@@ -97,8 +95,8 @@ std::string FleetLink(const FleetQuery& q, size_t page) {
 
 void AggregateTable(std::string* out, const char* id, const char* title,
                     const std::vector<analysis::FleetAggregate>& items) {
-  *out += "<div><h2>" + std::string(title) + "</h2><table id=" + id +
-          "><tr><th>" + (std::string(id) == "top-destinations" ? "Destination" : "Process") +
+  *out += "<div><h2>" + std::string(title) + "</h2><table id=" + id + "><tr><th>" +
+          (std::string(id) == "top-destinations" ? "Destination" : "Process") +
           "</th><th>Hosts</th><th>Growing on</th><th>Ports</th><th>TIME_WAIT</th>"
           "<th>Growth</th></tr>";
   for (const auto& a : items) {
@@ -121,9 +119,9 @@ struct Chart {
   std::string P(double t, double v) const { return Fmt("%.1f", X(t)) + "," + Fmt("%.1f", Y(v)); }
   std::string Open(const char* id, const char* label) const {
     std::string s = std::string("<svg id=") + id + " role=img aria-label=\"" + label +
-        "\" xmlns=\"http://www.w3.org/2000/svg\" width=" + Fmt("%.0f", kW) +
-        " height=" + Fmt("%.0f", kH) + " viewBox=\"0 0 " + Fmt("%.0f", kW) + " " +
-        Fmt("%.0f", kH) + "\">";
+                    "\" xmlns=\"http://www.w3.org/2000/svg\" width=" + Fmt("%.0f", kW) +
+                    " height=" + Fmt("%.0f", kH) + " viewBox=\"0 0 " + Fmt("%.0f", kW) + " " +
+                    Fmt("%.0f", kH) + "\">";
     // Axes and labels: value ceiling and zero, first and last time.
     s += "<g font-size=11 fill=#687078><text x=4 y=" + Fmt("%.0f", kT + 10) + ">" +
          Fmt("%.0f", v1) + "</text><text x=4 y=" + Fmt("%.0f", kH - kB) + ">0</text>";
@@ -131,8 +129,8 @@ struct Chart {
          text::DateTime(static_cast<int64_t>(t0), true) + " UTC</text>";
     s += "<text text-anchor=end x=" + Fmt("%.0f", kW - kR) + " y=" + Fmt("%.0f", kH - 8) + ">" +
          text::DateTime(static_cast<int64_t>(t1), true) + " UTC</text></g>";
-    s += "<line x1=" + Fmt("%.0f", kL) + " y1=" + Fmt("%.0f", kH - kB) + " x2=" +
-         Fmt("%.0f", kW - kR) + " y2=" + Fmt("%.0f", kH - kB) + " stroke=#c8ccd2 />";
+    s += "<line x1=" + Fmt("%.0f", kL) + " y1=" + Fmt("%.0f", kH - kB) +
+         " x2=" + Fmt("%.0f", kW - kR) + " y2=" + Fmt("%.0f", kH - kB) + " stroke=#c8ccd2 />";
     return s;
   }
 };
@@ -207,10 +205,10 @@ std::string UtilisationChart(const HostDetailView& d, const std::vector<HistoryP
 std::string SocketsChart(const std::vector<HistoryPoint>& h) {
   double top = 1;
   for (const HistoryPoint& p : h) top = std::max<double>(top, std::max(p.time_wait, p.established));
-  Chart c{static_cast<double>(h.front().collected_unix_ms),
-          static_cast<double>(std::max(h.back().collected_unix_ms,
-                                       h.front().collected_unix_ms + 1000)),
-          top * 1.05};
+  Chart c{
+      static_cast<double>(h.front().collected_unix_ms),
+      static_cast<double>(std::max(h.back().collected_unix_ms, h.front().collected_unix_ms + 1000)),
+      top * 1.05};
   std::string out = c.Open("sockets", "TIME_WAIT and established sockets over time");
   out += Polyline(c, "time-wait", "#c2410c", h, &HistoryPoint::time_wait);
   out += Polyline(c, "established", "#2e7d32", h, &HistoryPoint::established);
@@ -270,9 +268,12 @@ nlohmann::json HostInfoJson(const HostRow& r) {
 }
 
 nlohmann::json SeriesJson(const analysis::SeriesStatus& x) {
-  return {{"key", x.key},           {"present", x.present},
-          {"ports", x.ports},       {"time_wait", x.time_wait},
-          {"capacity", x.capacity}, {"utilization", x.utilization},
+  return {{"key", x.key},
+          {"present", x.present},
+          {"ports", x.ports},
+          {"time_wait", x.time_wait},
+          {"capacity", x.capacity},
+          {"utilization", x.utilization},
           {"forecast", ForecastJson(x.fit)}};
 }
 
@@ -346,28 +347,32 @@ std::string RenderFleetPage(const FleetView& fleet, const FleetQuery& q) {
     rows += "<tr class=host data-host=\"" + name + "\" data-state=" + StateName(s.state) +
             "><td class=name><a href=\"/host/" + text::UrlComponent(s.host) + "\">" + name +
             "</a></td><td class=state>" + Badge(s.state) + "</td><td class=\"util n\">" +
-            Pct(s.ports.utilization) + " <span class=muted>" + std::to_string(s.ports.ports) +
-            "/" + std::to_string(s.ports.capacity) + "</span></td><td class=\"growth n\">" +
+            Pct(s.ports.utilization) + " <span class=muted>" + std::to_string(s.ports.ports) + "/" +
+            std::to_string(s.ports.capacity) + "</span></td><td class=\"growth n\">" +
             Growth(s.headline_fit) + "</td><td class=eta>" +
-            Eta(s.headline_fit, s.last_sample_ms, fleet.now_unix_ms) +
-            "</td><td class=driver>" + Driver(s) + "</td><td class=seen>" +
-            Seen(s.last_seen_ms, fleet.now_unix_ms) + "</td></tr>";
+            Eta(s.headline_fit, s.last_sample_ms, fleet.now_unix_ms) + "</td><td class=driver>" +
+            Driver(s) + "</td><td class=seen>" + Seen(s.last_seen_ms, fleet.now_unix_ms) +
+            "</td></tr>";
   }
   const size_t pages = std::max<size_t>(1, (matched + q.per_page - 1) / q.per_page);
   out += "<table id=hosts data-matched=" + std::to_string(matched) +
          "><tr><th>Host</th><th>State</th><th>Used</th><th>Growth</th><th>Full at</th>"
-         "<th>Driver / reason</th><th>Last seen</th></tr>" + rows;
+         "<th>Driver / reason</th><th>Last seen</th></tr>" +
+         rows;
   if (matched == 0) out += "<tr><td colspan=7 class=muted>no host matches</td></tr>";
   out += "</table><div class=pager id=pager>page " + std::to_string(std::min(q.page, pages)) +
          " of " + std::to_string(pages) + " (" + std::to_string(matched) + " hosts)";
-  if (q.page > 1) out += " &middot; <a rel=prev href=\"" + FleetLink(q, q.page - 1) + "\">previous</a>";
-  if (q.page < pages) out += " &middot; <a rel=next href=\"" + FleetLink(q, q.page + 1) + "\">next</a>";
+  if (q.page > 1)
+    out += " &middot; <a rel=prev href=\"" + FleetLink(q, q.page - 1) + "\">previous</a>";
+  if (q.page < pages)
+    out += " &middot; <a rel=next href=\"" + FleetLink(q, q.page + 1) + "\">next</a>";
   out += "</div><div class=cols>";
   AggregateTable(&out, "top-destinations", "Top destinations", fleet.destinations);
   AggregateTable(&out, "top-processes", "Top processes", fleet.processes);
-  out += "</div><p class=muted>JSON: <a href=\"/api/hosts\">/api/hosts</a>, "
-         "<a href=\"/api/destinations\">/api/destinations</a>, "
-         "<a href=\"/api/processes\">/api/processes</a></p></body></html>\n";
+  out +=
+      "</div><p class=muted>JSON: <a href=\"/api/hosts\">/api/hosts</a>, "
+      "<a href=\"/api/destinations\">/api/destinations</a>, "
+      "<a href=\"/api/processes\">/api/processes</a></p></body></html>\n";
   return out;
 }
 
@@ -381,8 +386,8 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
   out += "<table id=facts><tr><th>State</th><td>" + StateName(s.state) + " since " +
          Seen(s.state_since_ms, now_ms) + " &mdash; " + Html(s.reason) + "</td></tr>";
   out += "<tr><th>Ports</th><td>" + std::to_string(s.ports.ports) + " of " +
-         std::to_string(s.ports.capacity) + " usable ephemeral ports (" +
-         Pct(s.ports.utilization) + "), growth " + Growth(s.headline_fit) + "</td></tr>";
+         std::to_string(s.ports.capacity) + " usable ephemeral ports (" + Pct(s.ports.utilization) +
+         "), growth " + Growth(s.headline_fit) + "</td></tr>";
   out += "<tr><th>Full at</th><td id=eta>" + Eta(s.headline_fit, s.last_sample_ms, now_ms) +
          (s.headline.empty() ? "" : " (toward " + Html(s.headline) + ")") + "</td></tr>";
   out += "<tr><th>Driver</th><td id=driver>" + Driver(s) + "</td></tr>";
@@ -404,7 +409,8 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
     out += "<h2>TIME_WAIT and established</h2>" + SocketsChart(history) +
            "<p class=muted>orange: TIME_WAIT, green: established</p>";
   }
-  SeriesTable(&out, "destinations", "Destination", "Destinations", s.destinations, s.last_sample_ms, now_ms);
+  SeriesTable(&out, "destinations", "Destination", "Destinations", s.destinations, s.last_sample_ms,
+              now_ms);
   SeriesTable(&out, "processes", "Process", "Processes", s.processes, s.last_sample_ms, now_ms);
 
   out += "<h2>Settings</h2>";
@@ -412,7 +418,8 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
     out += "<p class=muted>no settings reported yet</p>";
   } else {
     out += "<p class=muted>sampled " + Seen(d.config_collected_unix_ms, now_ms) + "; " +
-           Html(d.config.os_version) + "</p><table id=settings><tr><th>Setting</th>"
+           Html(d.config.os_version) +
+           "</p><table id=settings><tr><th>Setting</th>"
            "<th>Value</th></tr>";
     for (const ConfigValue& v : d.config.values) {
       std::string val = !v.present ? "<span class=default>absent: OS default applies</span>"
@@ -432,10 +439,10 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
     out += "<table id=events><tr><th>Counter</th><th>Value</th><th>Last</th></tr>";
     for (const EventCounter& c : ev.counters) {
       out += "<tr><td>" + Html(c.name) + "</td><td class=n>" + std::to_string(c.value) +
-             "</td><td>" + (c.last_unix_ms > 0 ? text::DateTime(c.last_unix_ms, true) +
-                                                     " UTC (" +
-                                                     text::Relative(c.last_unix_ms, now_ms) + ")"
-                                               : "<span class=muted>unknown</span>") +
+             "</td><td>" +
+             (c.last_unix_ms > 0 ? text::DateTime(c.last_unix_ms, true) + " UTC (" +
+                                       text::Relative(c.last_unix_ms, now_ms) + ")"
+                                 : "<span class=muted>unknown</span>") +
              "</td></tr>";
     }
     if (ev.counters.empty()) out += "<tr><td colspan=3 class=muted>none reported</td></tr>";

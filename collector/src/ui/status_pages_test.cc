@@ -1,6 +1,7 @@
 #include "src/ui/status_pages.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "src/ui/text_format.h"
@@ -46,7 +47,8 @@ std::vector<HostRow> Rows(size_t ok_hosts) {
   bad.status.driver_process = "<script>alert(1)</script>";
   bad.status.driver_destination = "10.0.4.12:1433";
   rows.push_back(bad);
-  for (size_t i = 0; i < ok_hosts; ++i) rows.push_back(Row("ok" + std::to_string(i), HostState::kOk));
+  for (size_t i = 0; i < ok_hosts; ++i)
+    rows.push_back(Row("ok" + std::to_string(i), HostState::kOk));
   return rows;
 }
 
@@ -138,7 +140,7 @@ TEST(StatusPages, JsonMirrorsTheQueryApiAndSurvivesInvalidUtf8) {
 TEST(Text, CleanTextBoundsAndNeutralisesControlCharacters) {
   EXPECT_EQ(text::CleanText("a\x1b[2Jb\n"), "a\\x1b[2Jb\\x0a");
   EXPECT_EQ(text::CleanText("caf\xC3\xA9"), "caf\xC3\xA9");
-  EXPECT_EQ(text::CleanText("x\xC2\x9By"), "x\\u009by");        // C1 CSI
+  EXPECT_EQ(text::CleanText("x\xC2\x9By"), "x\\u009by");                               // C1 CSI
   EXPECT_EQ(text::CleanText("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   EXPECT_EQ(text::CleanText("abcdef", 4), "abcd\xE2\x80\xA6");
   EXPECT_EQ(text::Html("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");

@@ -45,8 +45,7 @@ std::string NotFoundMessage(const std::string& name) {
 
 StatusServer::StatusServer() : server_(std::make_unique<httplib::Server>()) {}
 
-Expected<std::unique_ptr<StatusServer>> StatusServer::Bind(const std::string& host,
-                                                          uint16_t port) {
+Expected<std::unique_ptr<StatusServer>> StatusServer::Bind(const std::string& host, uint16_t port) {
   std::unique_ptr<StatusServer> s(new StatusServer());
   httplib::Server& svr = *s->server_;
   // Pages are computed from memory in milliseconds: two workers suffice and bound the cost a
@@ -113,13 +112,15 @@ void StatusServer::Serve(const StatusSource& source) {
   });
   svr.Get("/api/destinations", [src](const httplib::Request& req, httplib::Response& res) {
     Harden(res);
-    res.set_content(AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).destinations),
-                    kJson);
+    res.set_content(
+        AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).destinations),
+        kJson);
   });
   svr.Get("/api/processes", [src](const httplib::Request& req, httplib::Response& res) {
     Harden(res);
-    res.set_content(AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).processes),
-                    kJson);
+    res.set_content(
+        AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).processes),
+        kJson);
   });
 
   thread_ = std::thread([&svr] { svr.listen_after_bind(); });

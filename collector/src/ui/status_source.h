@@ -38,8 +38,8 @@ bool MatchesQuery(const FleetQuery& q, const std::string& name, analysis::HostSt
 /// One page of the fleet at one moment, with fleet-wide counts.
 struct FleetView {
   int64_t now_unix_ms = 0;
-  size_t total = 0;    ///< hosts known
-  size_t matched = 0;  ///< hosts passing the query's filter
+  size_t total = 0;            ///< hosts known
+  size_t matched = 0;          ///< hosts passing the query's filter
   std::vector<HostRow> hosts;  ///< the query's page of the matched hosts, worst first
   std::array<uint32_t, analysis::kHostStateCount> state_counts{};
   std::vector<analysis::FleetAggregate> destinations;  ///< top across the fleet

@@ -17,8 +17,10 @@ FleetView LiveStatusSource::Fleet(int64_t now_unix_ms, const FleetQuery& q,
   size_t troubled = 0;
   for (const DriftSummary& s : drift_.Summaries()) {
     ++v.total;
-    if (s.summary.state != HostState::kOk) ++troubled;
-    else if (MatchesQuery(q, s.host, HostState::kOk)) ok.push_back(s.host);
+    if (s.summary.state != HostState::kOk)
+      ++troubled;
+    else if (MatchesQuery(q, s.host, HostState::kOk))
+      ok.push_back(s.host);
   }
   std::sort(ok.begin(), ok.end());
   std::vector<analysis::HostStatus> worst;

@@ -15,10 +15,14 @@ size_t ValidSequence(std::string_view in, size_t i) {
   size_t n;
   uint32_t cp;
   if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07;
-  else return 0;
+  if ((c & 0xE0) == 0xC0)
+    n = 2, cp = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0)
+    n = 3, cp = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0)
+    n = 4, cp = c & 0x07;
+  else
+    return 0;
   if (i + n > in.size()) return 0;
   for (size_t k = 1; k < n; ++k) {
     if ((b(i + k) & 0xC0) != 0x80) return 0;
@@ -71,12 +75,23 @@ std::string Html(std::string_view in, size_t max_bytes) {
   out.reserve(clean.size() + 16);
   for (char c : clean) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -102,10 +117,14 @@ std::string Span(double seconds) {
   if (!std::isfinite(seconds)) return "never";
   const double s = std::fabs(seconds);
   char buf[32];
-  if (s >= 2 * 86400) std::snprintf(buf, sizeof buf, "%.0f d", s / 86400);
-  else if (s >= 2 * 3600) std::snprintf(buf, sizeof buf, "%.0f h", s / 3600);
-  else if (s >= 120) std::snprintf(buf, sizeof buf, "%.0f min", s / 60);
-  else std::snprintf(buf, sizeof buf, "%.0f s", s);
+  if (s >= 2 * 86400)
+    std::snprintf(buf, sizeof buf, "%.0f d", s / 86400);
+  else if (s >= 2 * 3600)
+    std::snprintf(buf, sizeof buf, "%.0f h", s / 3600);
+  else if (s >= 120)
+    std::snprintf(buf, sizeof buf, "%.0f min", s / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f s", s);
   return buf;
 }
 
@@ -117,8 +136,10 @@ std::string Relative(int64_t unix_ms, int64_t now_unix_ms) {
 std::string DateTime(int64_t unix_ms, bool utc) {
   const time_t t = static_cast<time_t>(unix_ms / 1000);
   std::tm tm{};
-  if (utc) gmtime_r(&t, &tm);
-  else localtime_r(&t, &tm);
+  if (utc)
+    gmtime_r(&t, &tm);
+  else
+    localtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
   return buf;
