@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import urllib.request
 
-from harness import ProcessTestCase, wait_for
+from harness import COLLECTOR, ProcessTestCase
 
 FEEDER = os.environ.get("PORTWATCH_FEEDER", "")
 REPORTS = 250
@@ -199,6 +199,23 @@ class StatusPageTest(ProcessTestCase):
             urllib.request.urlopen(f"{ui}/host/no-such-host", timeout=10)
         self.assertEqual(e.exception.code, 404)
         self.assertIn("No host", e.exception.read().decode())
+        # Read-only: nothing but GET is served.
+        req = urllib.request.Request(f"{ui}/", data=b"x", method="POST")
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertGreaterEqual(e.exception.code, 400)
+
+        # A taken status page port is a clear start-up error that leaves no database behind.
+        db = os.path.join(self.tmp, "second.db")
+        p = self.start("collector-taken", [
+            COLLECTOR, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+            "--ui-listen", f"127.0.0.1:{col['ui_port']}", "--ca", f"{pki}/ca.pem",
+            "--cert", f"{pki}/collector.pem", "--key", f"{pki}/collector.key", "--db", db])
+        self.assertEqual(p.wait(timeout=30), 2)
+        log = self.log_of("collector-taken")
+        self.assertIn("cannot serve the status page", log)
+        self.assertIn("--ui-listen", log)
+        self.assertFalse(os.path.exists(db))
 
 
 if __name__ == "__main__":

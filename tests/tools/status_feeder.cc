@@ -4,6 +4,7 @@
 // the OS version) so tests can check that pages show it as text.
 //
 // Prints "acked N" after the collector acknowledged all N reports, and exits 0; else the error.
+// A stream cut short is opened again, as an agent would, and said so on stdout.
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -99,8 +100,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto stub = v1::Ingest::NewStub(grpc::CreateChannel(target, pw::MakeChannelCredentials(*tls)));
-  grpc::ClientContext ctx;
-  auto stream = stub->Stream(&ctx);
   v1::AgentMessage hello;
   pw::AgentHello h;
   h.hostname = hostname;
@@ -110,30 +109,44 @@ int main(int argc, char** argv) {
   h.instance_id = "feeder-" + std::to_string(pw::NowUnixMs());
   h.interval_ms = interval_ms;
   pw::ToProto(h, hello.mutable_hello());
-  if (!stream->Write(hello)) {
-    std::printf("error: the collector closed the stream: %s\n",
-                stream->Finish().error_message().c_str());
-    return 1;
-  }
-  for (uint32_t i = 0; i < reports; ++i) {
-    const uint32_t ports = std::min(usable, start + i * step);
-    v1::AgentMessage m;
-    pw::ToProto(MakeReport(i + 1, ports, usable, process, dest, hostile), m.mutable_report());
-    v1::CollectorMessage in;
-    if (!stream->Write(m) || !stream->Read(&in) || !in.has_ack()) {
-      std::printf("error: stream ended at report %u: %s\n", i + 1,
+  // Like the agent, a cut stream is opened again and the unacknowledged report sent again (the
+  // collector recognises a report it stored by instance and sequence); a few times at most.
+  int reconnects = 0;
+  uint32_t i = 0;
+  while (i < reports) {
+    grpc::ClientContext ctx;
+    auto stream = stub->Stream(&ctx);
+    if (!stream->Write(hello)) {
+      std::printf("error: the collector closed the stream: %s\n",
                   stream->Finish().error_message().c_str());
       return 1;
     }
-    if (!in.ack().rejected_reason().empty()) {
-      std::printf("rejected %u: %s\n", i + 1, in.ack().rejected_reason().c_str());
+    for (; i < reports; ++i) {
+      const uint32_t ports = std::min(usable, start + i * step);
+      v1::AgentMessage m;
+      pw::ToProto(MakeReport(i + 1, ports, usable, process, dest, hostile), m.mutable_report());
+      v1::CollectorMessage in;
+      if (!stream->Write(m) || !stream->Read(&in) || !in.has_ack()) break;
+      if (!in.ack().rejected_reason().empty()) {
+        std::printf("rejected %u: %s\n", i + 1, in.ack().rejected_reason().c_str());
+        return 1;
+      }
+      // Pacing: the analysis reads the samples' clock, so reports must be spread in real time.
+      std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    }
+    if (i == reports) {
+      stream->WritesDone();
+      stream->Finish();
+      break;
+    }
+    const grpc::Status st = stream->Finish();
+    std::printf("stream ended at report %u (%s); reconnecting\n", i + 1,
+                st.error_message().c_str());
+    if (++reconnects > 3) {
+      std::printf("error: gave up after %d reconnects\n", reconnects - 1);
       return 1;
     }
-    // Pacing: the analysis reads the samples' clock, so reports must be spread in real time.
-    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
-  stream->WritesDone();
-  stream->Finish();
-  std::printf("acked %u\n", reports);
+  std::printf("acked %u (%d reconnects)\n", reports, reconnects);
   return 0;
 }

@@ -1,6 +1,11 @@
 #include "src/ui/status_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "portwatch/files.h"
 #include "src/ui/status_pages.h"
@@ -55,6 +60,13 @@ Expected<std::unique_ptr<StatusServer>> StatusServer::Bind(const std::string& ho
   svr.set_write_timeout(5, 0);
   svr.set_keep_alive_timeout(5);
   svr.set_payload_max_length(4096);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second collector
+  // bind the same port and take half of the requests.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  s->host_ = host;
   if (port == 0) {
     s->port_ = svr.bind_to_any_port(host);
   } else if (svr.bind_to_port(host, port)) {
@@ -123,10 +135,36 @@ void StatusServer::Serve(const StatusSource& source) {
         kJson);
   });
 
-  thread_ = std::thread([&svr] { svr.listen_after_bind(); });
+  thread_ = std::thread([this] { Run(); });
+}
+
+// httplib 0.11 stops listening on any accept() error but EMFILE, e.g. ECONNABORTED when a client
+// resets a queued connection (browsers do, closing preconnected sockets). The page must outlive
+// its clients: bind the same port again and go on, until Stop().
+void StatusServer::Run() {
+  for (;;) {
+    server_->listen_after_bind();
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stopping_) return;
+    std::fprintf(stderr,
+                 "portwatch-collector: status page stopped accepting (%s); listening "
+                 "again on port %d\n",
+                 std::strerror(errno), port_);
+    if (!server_->bind_to_port(host_, port_)) {
+      std::fprintf(stderr,
+                   "portwatch-collector: cannot bind the status page's port %d again; "
+                   "the page is off until the collector restarts\n",
+                   port_);
+      return;
+    }
+  }
 }
 
 void StatusServer::Stop() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stopping_ = true;
+  }
   server_->stop();
   if (thread_.joinable()) thread_.join();
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -32,9 +33,13 @@ class StatusServer {
 
  private:
   StatusServer();
+  void Run();
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::string host_;
   int port_ = 0;
+  std::mutex mu_;          // orders Stop() against a re-bind in Run()
+  bool stopping_ = false;  // guarded by mu_
 };
 
 }  // namespace portwatch::collector::ui
