@@ -31,6 +31,7 @@
 #include "src/rejections.h"
 #include "src/store.h"
 #include "src/store_writer.h"
+#include "src/ui/status_hook.h"
 
 #ifndef PORTWATCH_VERSION
 #define PORTWATCH_VERSION "0.0.0"
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
                  "settings series for this many ok hosts with the highest range use (the query "
                  "API has every host's detail)")
       ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{100000}));
+  pc::ui::UiOptions ui_opts;
+  pc::ui::AddUiOptions(app, &ui_opts);
   CLI11_PARSE(app, argc, argv);
 
   auto grpc_addr = pw::ParseHostPort(listen, "--listen");
@@ -136,6 +139,8 @@ int main(int argc, char** argv) {
                 "--metrics-listen");
   }
   exposer->RegisterCollectable(registry);
+  auto ui = pc::ui::BindUi(ui_opts);  // the status page's port, if enabled
+  if (!ui.ok()) return Fail(ui.error());
 
   if (const auto parent = std::filesystem::path(db).parent_path(); !parent.empty()) {
     std::error_code ec;
@@ -199,6 +204,9 @@ int main(int argc, char** argv) {
     ~StopServingMetrics() { exposer.reset(); }
   } stop_serving_metrics{exposer};
 
+  // The status page reads the same state; it stops at ServingUi's end, before that state goes.
+  pc::ui::ServingUi serving_ui(*ui, views, db);
+
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(grpc_addr->ToString(), pw::MakeServerCredentials(*tls), &grpc_port);
@@ -225,6 +233,7 @@ int main(int argc, char** argv) {
   if (!ready_file.empty()) {
     const std::string json = "{\"grpc_port\": " + std::to_string(grpc_port) +
                              ", \"metrics_port\": " + std::to_string(metrics_port) +
+                             ", \"ui_port\": " + std::to_string(pc::ui::UiPort(*ui)) +
                              ", \"pid\": " + std::to_string(getpid()) + "}\n";
     pw::Status st = pw::WriteFileAtomic(ready_file, json);
     if (!st.ok()) return Fail("cannot write --ready-file: " + st.message());

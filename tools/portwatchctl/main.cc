@@ -4,9 +4,15 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cmath>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <thread>
+
+#include "format.h"
 
 #include "portwatch/files.h"
 #include "portwatch/process.h"
@@ -24,44 +30,14 @@ namespace {
 
 int Fail(const std::string& msg) { return pw::ConfigError("portwatchctl", msg); }
 
-const char* StateName(v1::HostState s) {
-  switch (s) {
-    case v1::HOST_STATE_OK: return "ok";
-    case v1::HOST_STATE_DRIFTING: return "drifting";
-    case v1::HOST_STATE_CRITICAL: return "critical";
-    case v1::HOST_STATE_EXHAUSTED: return "exhausted";
-    case v1::HOST_STATE_SILENT: return "silent";
-    default: return "unknown";
-  }
-}
-
 bool ParseState(const std::string& s, v1::HostState* out) {
   for (int i = v1::HOST_STATE_OK; i <= v1::HOST_STATE_SILENT; ++i) {
-    if (s == StateName(static_cast<v1::HostState>(i))) {
+    if (s == pw::ctl::StateName(static_cast<v1::HostState>(i))) {
       *out = static_cast<v1::HostState>(i);
       return true;
     }
   }
   return false;
-}
-
-// "~9 h", "~25 min", "~40 s", "-" when no exhaustion is forecast.
-std::string Eta(const v1::Forecast& f) {
-  if (!f.valid() || !f.finite() || !std::isfinite(f.eta_seconds())) return "-";
-  const double s = f.eta_seconds();
-  char buf[32];
-  if (s >= 2 * 86400) std::snprintf(buf, sizeof buf, "~%.0f d", s / 86400);
-  else if (s >= 2 * 3600) std::snprintf(buf, sizeof buf, "~%.0f h", s / 3600);
-  else if (s >= 120) std::snprintf(buf, sizeof buf, "~%.0f min", s / 60);
-  else std::snprintf(buf, sizeof buf, "~%.0f s", s);
-  return buf;
-}
-
-std::string Growth(const v1::Forecast& f) {
-  if (!f.valid()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%+.1f%%/h", f.growth_pct_per_hour());
-  return buf;
 }
 
 std::string Json(const google::protobuf::Message& m) {
@@ -87,69 +63,22 @@ int RpcFail(const grpc::Status& st, const std::string& target) {
   }
 }
 
-void PrintHosts(const v1::ListHostsResponse& r) {
-  std::printf("%-28s %-10s %6s %13s %9s %9s  %s\n", "HOST", "STATE", "USED", "PORTS", "GROWTH",
-              "FULL IN", "DRIVER / REASON");
-  for (const v1::HostInfo& h : r.hosts()) {
-    std::string driver = h.driver_process();
-    if (!h.driver_destination().empty()) {
-      driver += (driver.empty() ? "" : " -> ") + h.driver_destination();
-    }
-    if (driver.empty()) driver = h.reason();
-    char ports[32];
-    std::snprintf(ports, sizeof ports, "%u/%u", h.ports_in_use(), h.ports_usable());
-    std::printf("%-28s %-10s %5.1f%% %13s %9s %9s  %s\n", h.host().c_str(), StateName(h.state()),
-                100 * h.utilization(), ports, Growth(h.forecast()).c_str(),
-                Eta(h.forecast()).c_str(), driver.c_str());
+// The clock ages are measured against: --now, else PORTWATCH_NOW_UNIX_MS, else the real one.
+// The first two are for tests and reproducible output.
+int64_t Now(int64_t flag) {
+  if (flag > 0) return flag;
+  if (const char* env = std::getenv("PORTWATCH_NOW_UNIX_MS"); env && *env) {
+    return std::strtoll(env, nullptr, 10);
   }
-  std::printf("(%d of %u hosts)\n", r.hosts_size(), r.total());
+  return pw::NowUnixMs();
 }
 
-void PrintSeries(const char* title, const google::protobuf::RepeatedPtrField<v1::SeriesInfo>& s) {
-  if (s.empty()) return;
-  std::printf("\n%-44s %7s %9s %7s %9s %9s\n", title, "PORTS", "TIME_WAIT", "USED", "GROWTH",
-              "FULL IN");
-  for (const v1::SeriesInfo& x : s) {
-    std::printf("%-44s %7u %9u %6.1f%% %9s %9s%s\n", x.key().c_str(), x.ports(), x.time_wait(),
-                100 * x.utilization(), Growth(x.forecast()).c_str(), Eta(x.forecast()).c_str(),
-                x.present() ? "" : "  (not in latest report)");
-  }
-}
-
-void PrintHost(const v1::HostDetail& d) {
-  const v1::HostInfo& h = d.info();
-  std::printf("%s\n", h.explanation().c_str());
-  std::printf("state %s since %lld (%s); last report %lld\n", StateName(h.state()),
-              static_cast<long long>(h.state_since_unix_ms() / 1000), h.reason().c_str(),
-              static_cast<long long>(h.last_seen_unix_ms() / 1000));
-  std::printf("%u of %u usable ephemeral ports held (%.1f%%), growth %s, full in %s\n",
-              h.ports_in_use(), h.ports_usable(), 100 * h.utilization(),
-              Growth(h.forecast()).c_str(), Eta(h.forecast()).c_str());
-  if (!h.os_version().empty()) std::printf("os %s, agent %s\n", h.os_version().c_str(),
-                                           h.agent_version().c_str());
-  PrintSeries("DESTINATION", d.destinations());
-  PrintSeries("PROCESS", d.processes());
-  if (d.config().values_size() > 0) {
-    std::printf("\nSETTINGS\n");
-    for (const v1::ConfigValue& v : d.config().values()) {
-      std::string val = v.value_case() == v1::ConfigValue::kIntValue
-                            ? std::to_string(v.int_value())
-                        : v.value_case() == v1::ConfigValue::kStringValue
-                            ? v.string_value()
-                            : "(absent: OS default)";
-      std::printf("  %-40s %s\n", v.key().c_str(), val.c_str());
-    }
-  }
-}
-
-void PrintAggregates(const char* title, const v1::FleetAggregates& a) {
-  std::printf("%-44s %6s %8s %9s %10s %11s\n", title, "HOSTS", "GROWING", "PORTS", "TIME_WAIT",
-              "GROWTH/H");
-  for (const v1::FleetAggregate& x : a.items()) {
-    std::printf("%-44s %6u %8u %9llu %10llu %+11.1f\n", x.key().c_str(), x.hosts(),
-                x.growing_hosts(), static_cast<unsigned long long>(x.ports()),
-                static_cast<unsigned long long>(x.time_wait()), x.growth_per_hour());
-  }
+// Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
+bool UseColour(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* no = std::getenv("NO_COLOR");
+  return isatty(STDOUT_FILENO) && !(no && *no);
 }
 
 }  // namespace
@@ -172,6 +101,19 @@ int main(int argc, char** argv) {
                  "Name expected in the collector's certificate, when it differs from HOST");
   app.add_option("--timeout", timeout_s, "Seconds to wait for an answer")->capture_default_str();
   app.add_flag("--json", json, "JSON instead of a table");
+  bool all = false, utc = false;
+  int watch_s = 0;
+  int64_t now_flag = 0;
+  std::string colour = "auto";
+  app.add_flag("--all", all, "Show every row (lists are capped and worst first otherwise)");
+  app.add_option("--watch", watch_s, "Refresh every N seconds until interrupted")
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--color", colour, "Colour states: auto (a terminal without NO_COLOR), always, "
+                                    "never")->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_flag("--utc", utc, "Times in UTC instead of the local time zone");
+  app.add_option("--now", now_flag, "Measure ages against this Unix time in ms instead of the "
+                                    "clock (for tests; also PORTWATCH_NOW_UNIX_MS)");
 
   std::string state_text, host;
   uint32_t limit = 0;
@@ -197,43 +139,69 @@ int main(int argc, char** argv) {
   if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
   auto stub = v1::Query::NewStub(
       grpc::CreateCustomChannel(target->ToString(), pw::MakeChannelCredentials(*tls), args));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+  pw::ctl::FormatOptions fmt;
+  fmt.colour = !json && UseColour(colour);
+  fmt.all = all;
+  fmt.utc = utc;
 
-  if (hosts->parsed() || top->parsed()) {
-    v1::ListHostsRequest req;
-    req.set_limit(limit);
-    if (top->parsed()) req.set_not_ok(true);
-    if (!state_text.empty()) {
-      v1::HostState s;
-      if (!ParseState(state_text, &s)) {
-        return Fail("--state '" + state_text +
-                    "' is not a state; use ok, drifting, critical, exhausted or silent");
+  // One query and its output; `top` answers 1 when a host is drifting or worse.
+  auto run_once = [&](std::string* out) -> int {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+    fmt.now_unix_ms = Now(now_flag);
+    if (hosts->parsed() || top->parsed()) {
+      v1::ListHostsRequest req;
+      req.set_limit(limit);
+      if (top->parsed()) req.set_not_ok(true);
+      if (!state_text.empty()) {
+        v1::HostState s;
+        if (!ParseState(state_text, &s)) {
+          return Fail("--state '" + state_text +
+                      "' is not a state; use ok, drifting, critical, exhausted or silent");
+        }
+        req.set_state(s);
       }
-      req.set_state(s);
+      v1::ListHostsResponse resp;
+      grpc::Status st = stub->ListHosts(&ctx, req, &resp);
+      if (!st.ok()) return RpcFail(st, collector);
+      *out = json ? Json(resp) + "\n" : pw::ctl::FormatHosts(resp, fmt);
+      return top->parsed() ? pw::ctl::TopExitStatus(resp) : 0;
     }
-    v1::ListHostsResponse resp;
-    grpc::Status st = stub->ListHosts(&ctx, req, &resp);
-    if (!st.ok()) return RpcFail(st, collector);
-    if (json) std::puts(Json(resp).c_str());
-    else PrintHosts(resp);
-  } else if (one->parsed()) {
-    v1::GetHostRequest req;
-    req.set_host(host);
-    v1::HostDetail resp;
-    grpc::Status st = stub->GetHost(&ctx, req, &resp);
-    if (!st.ok()) return RpcFail(st, collector);
-    if (json) std::puts(Json(resp).c_str());
-    else PrintHost(resp);
-  } else {
+    if (one->parsed()) {
+      v1::GetHostRequest req;
+      req.set_host(host);
+      v1::HostDetail resp;
+      grpc::Status st = stub->GetHost(&ctx, req, &resp);
+      if (!st.ok()) return RpcFail(st, collector);
+      *out = json ? Json(resp) + "\n" : pw::ctl::FormatHost(resp, fmt);
+      return 0;
+    }
     v1::FleetRequest req;
     req.set_limit(limit);
     v1::FleetAggregates resp;
     grpc::Status st = dests->parsed() ? stub->FleetDestinations(&ctx, req, &resp)
                                       : stub->FleetProcesses(&ctx, req, &resp);
     if (!st.ok()) return RpcFail(st, collector);
-    if (json) std::puts(Json(resp).c_str());
-    else PrintAggregates(dests->parsed() ? "DESTINATION" : "PROCESS", resp);
+    *out = json ? Json(resp) + "\n"
+                : pw::ctl::FormatAggregates(dests->parsed() ? "DESTINATION" : "PROCESS", resp,
+                                            fmt);
+    return 0;
+  };
+
+  if (watch_s == 0) {
+    std::string out;
+    const int rc = run_once(&out);
+    std::fputs(out.c_str(), stdout);
+    return rc;
   }
-  return 0;
+  // --watch: redraw until interrupted; a failed query is reported and retried next time.
+  const bool clear = isatty(STDOUT_FILENO);
+  for (;;) {
+    std::string out;
+    run_once(&out);
+    if (clear) std::fputs("\x1b[H\x1b[2J", stdout);
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(watch_s));
+  }
 }
