@@ -226,7 +226,7 @@ TEST(FleetAnalyzerTest, WorstListsExhaustedThenCriticalThenSilent) {
   EXPECT_EQ(summarized, 4);
 }
 
-TEST(FleetAnalyzerTest, RefusesBadOptionsAndOutOfOrderSamples) {
+TEST(FleetAnalyzerTest, RefusesBadOptionsAndRebasesABackwardClock) {
   Options bad;
   bad.silent_after_ms = 0;
   auto fleet = FleetAnalyzer::Create(bad);
@@ -237,8 +237,12 @@ TEST(FleetAnalyzerTest, RefusesBadOptionsAndOutOfOrderSamples) {
   ASSERT_TRUE(
       good->OnSample("web01", With(PortsSample(kHour, 100), {{"10.0.4.12:1433", 7, 0}}, {}), kHour)
           .ok());
-  EXPECT_FALSE(good->OnSample("web01", PortsSample(0, 100), kHour).ok());
-  EXPECT_EQ(good->Destination("10.0.4.12:1433")->ports, 7u) << "a refused sample changes nothing";
+  // An hour back in agent time: re-based onto receipt time, not refused, and not silent.
+  EXPECT_TRUE(good->OnSample("web01", PortsSample(0, 100), kHour + kMinute).ok());
+  good->Tick(kHour + kMinute + 1);
+  EXPECT_EQ(good->Host("web01", kHour + kMinute)->last_sample_ms, kHour + kMinute);
+  EXPECT_EQ(good->Host("web01", kHour + kMinute)->clock_corrections, 1u);
+  EXPECT_EQ(good->state_counts()[static_cast<int>(HostState::kSilent)], 0u);
 }
 
 TEST(SampleFromReportTest, TakesCapacityTimeWaitDestinationsAndProcessesByName) {
