@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "portwatch/analysis/fleet_analyzer.h"
 #include "synthetic_test_util.h"
 
 namespace portwatch::analysis {
@@ -398,6 +399,79 @@ TEST(OptionsTest, ValidateNamesTheBadOption) {
   Options p;
   p.exhausted_leave_utilization = 0.99;
   EXPECT_FALSE(p.Validate().ok());
+}
+
+// --- Agent clocks -------------------------------------------------------------------------------
+
+TEST(HostAnalyzerClockTest, ReportDatedAYearAheadDoesNotFreezeTheHost) {
+  HostAnalyzer h("web01");
+  Options options;
+  Workspace ws;
+  int64_t t = 10 * kDay;
+  ASSERT_TRUE(h.Update(PortsSample(t, 100), t, options, &ws).ok());
+  t += 15 * kSecond;
+  ASSERT_TRUE(h.Update(PortsSample(t + 365 * kDay, 200), t, options, &ws).ok());
+  EXPECT_EQ(h.Describe(options, t).last_sample_ms, t) << "timed at receipt";
+  EXPECT_NEAR(h.Summarize().clock_skew_s, 365.0 * 86400, 1) << "the skew is exposed";
+  for (int i = 0; i < 100; ++i) {
+    t += 15 * kSecond;
+    ASSERT_TRUE(h.Update(PortsSample(t, 300 + i), t, options, &ws).ok());
+  }
+  const HostStatus st = h.Describe(options, t);
+  EXPECT_EQ(st.last_sample_ms, t) << "the next 100 reports all count";
+  EXPECT_EQ(st.ports.ports, 399u);
+  EXPECT_EQ(st.clock_corrections, 1u);
+  EXPECT_EQ(h.Summarize().clock_skew_s, 0);
+}
+
+TEST(HostAnalyzerClockTest, ClockSteppingBackAnHourKeepsTheHostReportingAndAnalysed) {
+  auto fleet = FleetAnalyzer::Create(Options());
+  ASSERT_TRUE(fleet.ok());
+  FleetAnalyzer& f = **fleet;
+  int64_t received = 0;
+  int64_t agent = 0;
+  for (int i = 0; i < 40; ++i, received += 30 * kSecond, agent += 30 * kSecond) {
+    if (i == 20) agent -= kHour;  // the agent's clock steps back an hour
+    ASSERT_TRUE(f.OnSample("web01", PortsSample(agent, 1000 + 10 * i), received).ok());
+    f.Tick(received);
+    ASSERT_NE(f.Host("web01", received)->state, HostState::kSilent) << i;
+  }
+  const HostStatus st = *f.Host("web01", received);
+  EXPECT_EQ(st.ports.ports, 1390u) << "samples after the step are analysed";
+  EXPECT_EQ(st.clock_corrections, 1u) << "re-based once, then the offset holds";
+  EXPECT_GT(st.last_sample_ms, 19 * 30 * kSecond);
+  EXPECT_NEAR(static_cast<double>(st.clock_skew_ms), -static_cast<double>(kHour), 1);
+}
+
+TEST(HostAnalyzerClockTest, LateSpooledBacklogKeepsItsOwnTimes) {
+  // An agent that was cut off delivers an hour of spooled reports at once: behind receipt time
+  // is not skew to correct, the samples keep their times (and so the trend its shape).
+  HostAnalyzer h("web01");
+  Options options;
+  Workspace ws;
+  const int64_t arrival = 5 * kHour;
+  for (int64_t t = 4 * kHour; t < arrival; t += kMinute) {
+    ASSERT_TRUE(h.Update(PortsSample(t, 1000), arrival, options, &ws).ok());
+  }
+  EXPECT_EQ(h.Describe(options, arrival).last_sample_ms, arrival - kMinute);
+  EXPECT_EQ(h.Describe(options, arrival).clock_corrections, 0u);
+}
+
+// --- Counters -----------------------------------------------------------------------------------
+
+TEST(HostAnalyzerCounterTest, OnlyTcpPortCountersAreCritical) {
+  for (const char* name : {"TcpExt.ListenOverflows", "Tcpip.4266"}) {
+    HostRun run;
+    run.Feed(WithCounter(PortsSample(0, 500), name, 3));
+    run.Feed(WithCounter(PortsSample(kMinute, 500), name, 90));
+    EXPECT_EQ(run.host().state(), HostState::kOk) << name << " is not TCP port trouble";
+  }
+  for (const char* name : {"Tcpip.4227", "TcpExt.TCPTimeWaitOverflow"}) {
+    HostRun run;
+    run.Feed(WithCounter(PortsSample(0, 500), name, 3));
+    run.Feed(WithCounter(PortsSample(kMinute, 500), name, 4));
+    EXPECT_EQ(run.host().state(), HostState::kCritical) << name;
+  }
 }
 
 }  // namespace
