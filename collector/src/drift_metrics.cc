@@ -38,6 +38,14 @@ std::vector<prometheus::MetricFamily> DriftCollectable::Collect() const {
                                "Growth of the ports a process holds, per second, for hosts that "
                                "are not ok",
                                MetricType::Gauge);
+  auto skew = NewFamily("portwatch_host_clock_skew_seconds",
+                        "Agent clock minus the collector's receipt time of the host's latest "
+                        "report (includes delivery delay; ahead beyond the limit is re-timed)",
+                        MetricType::Gauge);
+  auto steady = NewFamily("portwatch_host_churn_steady_ratio",
+                          "Where occupancy settles at today's TIME_WAIT churn, as a share of "
+                          "capacity (the host's range or its worst destination's 4-tuples)",
+                          MetricType::Gauge);
   auto by_state = NewFamily("portwatch_fleet_hosts_by_state", "Hosts in each drift state",
                             MetricType::Gauge);
   auto fleet_dest = NewFamily("portwatch_fleet_destination_growing_hosts",
@@ -61,6 +69,10 @@ std::vector<prometheus::MetricFamily> DriftCollectable::Collect() const {
     if (std::isfinite(h.summary.eta_s)) AddSample(eta, {{"host", h.host}}, h.summary.eta_s);
     if (std::isfinite(h.summary.growth_pct_per_hour)) {
       AddSample(growth, {{"host", h.host}}, h.summary.growth_pct_per_hour / 100 / 3600);
+    }
+    AddSample(skew, {{"host", h.host}}, h.summary.clock_skew_s);
+    if (std::isfinite(h.summary.steady_utilization)) {
+      AddSample(steady, {{"host", h.host}}, h.summary.steady_utilization);
     }
   }
   for (const analysis::HostStatus& st : drift_.Worst(kDetailHosts, NowUnixMs())) {
@@ -90,7 +102,8 @@ std::vector<prometheus::MetricFamily> DriftCollectable::Collect() const {
   AddSample(out_of_order, {}, static_cast<double>(drift_.out_of_order()));
   return {std::move(state),     std::move(eta),        std::move(growth),
           std::move(dest_eta),  std::move(proc_growth), std::move(by_state),
-          std::move(fleet_dest), std::move(fleet_proc), std::move(out_of_order)};
+          std::move(fleet_dest), std::move(fleet_proc), std::move(out_of_order),
+          std::move(skew),      std::move(steady)};
 }
 
 }  // namespace portwatch::collector

@@ -95,6 +95,9 @@ void PrintHosts(const v1::ListHostsResponse& r) {
     if (!h.driver_destination().empty()) {
       driver += (driver.empty() ? "" : " -> ") + h.driver_destination();
     }
+    if (driver.empty() && !h.churn_process().empty()) {
+      driver = h.churn_process() + (h.churn_process_inferred() ? " (inferred)" : "");
+    }
     if (driver.empty()) driver = h.reason();
     char ports[32];
     std::snprintf(ports, sizeof ports, "%u/%u", h.ports_in_use(), h.ports_usable());
@@ -125,6 +128,16 @@ void PrintHost(const v1::HostDetail& d) {
   std::printf("%u of %u usable ephemeral ports held (%.1f%%), growth %s, full in %s\n",
               h.ports_in_use(), h.ports_usable(), 100 * h.utilization(),
               Growth(h.forecast()).c_str(), Eta(h.forecast()).c_str());
+  if (!h.churn_explanation().empty()) {
+    std::printf("churn: steady %.1f%% of %s (TIME_WAIT %.0f s, %s); %s\n",
+                100 * h.steady_utilization(),
+                h.churn_key().empty() ? "ports" : h.churn_key().c_str(), h.time_wait_seconds(),
+                h.time_wait_source().c_str(), h.churn_explanation().c_str());
+  }
+  if (h.clock_corrections() > 0) {
+    std::printf("agent clock: %+.0f s from receipt time, %llu reports re-timed\n",
+                h.clock_skew_seconds(), static_cast<unsigned long long>(h.clock_corrections()));
+  }
   if (!h.os_version().empty()) std::printf("os %s, agent %s\n", h.os_version().c_str(),
                                            h.agent_version().c_str());
   PrintSeries("DESTINATION", d.destinations());
