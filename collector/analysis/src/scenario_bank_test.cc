@@ -143,6 +143,9 @@ void PrintAlarms(const char* name, const std::vector<double>& hours) {
               *std::max_element(hours.begin(), hours.end()));
 }
 
+// Samples come at least once per host bucket (2 min): agents report every 15-60 s, and sparser
+// sampling leaves buckets empty, which measurably raises false alarms on cycles (4-min samples:
+// 14.7 instead of 4.3 flagged hours a week on the 15->60% daily cycle).
 constexpr double kCap = kCapacity;
 
 // --- Leaks ------------------------------------------------------------------------------------
@@ -260,11 +263,11 @@ TEST(ScenarioBank, LeakOnADailyCycle) {
     int64_t full = start;
     while (level(full, true) < kCap) full += kMinute;
     LeakRun r =
-        RunLeak([&](int64_t t) { return level(t, true) + noise(); }, start, full, 4 * kMinute);
+        RunLeak([&](int64_t t) { return level(t, true) + noise(); }, start, full, 2 * kMinute);
     stats.Add(r);
     day1_alarm_hours.push_back(
         FalseAlarmHoursPerWeek([&](int64_t t) { return level(t, false) + noise(); }, kDay,
-                               4 * kMinute) /
+                               2 * kMinute) /
         7);
   }
   stats.Print("1%/h leak on a 15->60% daily cycle");
@@ -276,8 +279,8 @@ TEST(ScenarioBank, LeakOnADailyCycle) {
   // Regression bounds at today's level; the targets (flag before 20% of the way, no
   // day-1 false alarm) need the seasonal baseline, which is not built yet.
   EXPECT_LT(Quantile(stats.share, 0.5), 0.3);
-  EXPECT_LT(Quantile(day1_alarm_hours, 0.5), 2);
-  EXPECT_LT(Quantile(day1_alarm_hours, 1.0), 8);
+  EXPECT_LT(Quantile(day1_alarm_hours, 0.5), 5);
+  EXPECT_LT(Quantile(day1_alarm_hours, 1.0), 7);
 }
 
 TEST(ScenarioBank, ClockSkewDuringALeak) {
@@ -331,8 +334,8 @@ TEST(ScenarioBank, HealthyHostsFalseAlarms) {
           const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
           return 0.375 * kCap - 0.225 * kCap * std::cos(phase) + noise();
         },
-        7 * kDay, 4 * kMinute));
-    // Weekdays peak at 60%, the weekend (days 5, 6) at 25%; Monday climbs back.
+        7 * kDay, 2 * kMinute));
+    // Weekdays peak at 60%, the weekend (days 5, 6) at 25%; Monday (day 7) climbs back.
     weekly.push_back(FalseAlarmHoursPerWeek(
         [&](int64_t t) {
           const int64_t day = (t / kDay) % 7;
@@ -340,16 +343,18 @@ TEST(ScenarioBank, HealthyHostsFalseAlarms) {
           const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
           return 0.15 * kCap + (peak - 0.15) * kCap * (0.5 - 0.5 * std::cos(phase)) + noise();
         },
-        14 * kDay, 4 * kMinute));
+        8 * kDay, 2 * kMinute));
   }
   PrintAlarms("flat 40%, AR(1) noise", flat);
   PrintAlarms("daily cycle 15->60%", daily);
   PrintAlarms("weekly cycle (quiet weekend)", weekly);
   EXPECT_LT(Quantile(flat, 0.9), 0.5);
-  // Regression bounds at today's level, far from what an operator wants (0): a 15->60% cycle
-  // reads as a leak on part of its rise. The seasonal baseline is the fix (not built yet).
-  EXPECT_LT(Quantile(daily, 0.9), 25);
-  EXPECT_LT(Quantile(weekly, 0.9), 18);
+  // Regression bounds at today's level, not what an operator wants (0): the first rise of a
+  // 15->60% cycle (no history yet) reads as a leak for ~4 h, and so does the Monday after a quiet
+  // weekend (its rise passes every level of the last 48 h); other days stay ok. The seasonal
+  // baseline is the fix (not built yet).
+  EXPECT_LT(Quantile(daily, 0.9), 6);
+  EXPECT_LT(Quantile(weekly, 0.9), 9) << "day 1 and the Monday after the weekend, ~4 h each";
 }
 
 TEST(ScenarioBank, RangeResizedMidStream) {
