@@ -552,7 +552,7 @@ size_t HostAnalyzer::MemoryBytes() const {
     for (const auto& [key, d] : *map) {
       bytes += sizeof(std::pair<const std::string, Detail>) + sizeof(void*) +
                (key.capacity() > 15 ? key.capacity() + 1 : 0) + d.series.MemoryBytes() -
-               sizeof(d.series);
+               sizeof(d.series) + (d.churn ? sizeof(ChurnTracker) : 0);
     }
   }
   bytes += counters_.bucket_count() * sizeof(void*) +
