@@ -120,6 +120,16 @@ struct Families {
                                    "4-tuples toward its worst destination); only while drifting "
                                    "or worse",
                                    MetricType::Gauge);
+  MetricFamily skew = NewFamily("portwatch_host_clock_skew_seconds",
+                                "Agent clock minus the collector's receipt time of the host's "
+                                "latest report (includes delivery delay; a report dated too far "
+                                "ahead is re-timed to its receipt)",
+                                MetricType::Gauge);
+  MetricFamily steady = NewFamily("portwatch_host_churn_steady_ratio",
+                                  "Where occupancy settles at today's TIME_WAIT churn, as a share "
+                                  "of capacity (the host's range or its worst destination's "
+                                  "4-tuples); where the churn is measured",
+                                  MetricType::Gauge);
   MetricFamily growth = NewFamily("portwatch_host_port_growth_ratio_per_second",
                                   "Growth of the host's worst series as a share of its capacity "
                                   "per second (x 360000 = percent per hour); only while not ok",
@@ -234,7 +244,7 @@ struct Families {
     std::vector<MetricFamily> out;
     for (MetricFamily* f :
          {&info, &state, &sockets, &in_use, &usable, &util, &last_report, &reports, &pending,
-          &dropped, &scan, &degraded, &trouble, &eta, &full_at, &growth, &detail, &sockets_family,
+          &dropped, &scan, &degraded, &trouble, &eta, &full_at, &growth, &skew, &steady, &detail, &sockets_family,
           &range_low, &range_high, &dest_ports, &dest_pressure, &dest_conns, &dest_eta,
           &proc_ports, &proc_growth, &listener_queue, &listener_backlog, &config_value,
           &config_info, &events, &spool_bytes, &spool_failures, &spool_corrupt, &duplicates,
@@ -257,6 +267,12 @@ void RenderSummary(const HostView& h, Families* f) {
   AddSample(f->state, {{"host", h.host}, {"state", std::string(analysis::HostStateName(h.drift.state))}},
             1);
   AddSample(f->reports, host, static_cast<double>(h.reports_total));
+  if (h.status != nullptr) {
+    AddSample(f->skew, host, h.drift.clock_skew_s);
+    if (std::isfinite(h.drift.steady_utilization)) {
+      AddSample(f->steady, host, h.drift.steady_utilization);
+    }
+  }
   AddSample(f->dropped, host, static_cast<double>(h.agent_reports_dropped_total));
   if (h.drift.state != analysis::HostState::kOk &&
       h.drift.state != analysis::HostState::kSilent) {

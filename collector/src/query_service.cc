@@ -31,6 +31,8 @@ void FitToProto(const analysis::SeriesFit& fit, v1::Forecast* out) {
   out->set_eta_seconds(Finite(fit.forecast.eta_s));
   out->set_eta_early_seconds(Finite(fit.forecast.eta_early_s));
   out->set_eta_late_seconds(Finite(fit.forecast.eta_late_s));
+  out->set_churn_steps(fit.churn_steps);
+  out->set_level_shifts(fit.level_shifts);
 }
 
 void SeriesToProto(const analysis::SeriesStatus& s, v1::SeriesInfo* out) {
@@ -85,6 +87,18 @@ void HostInfoToProto(const HostView& view, v1::HostInfo* out) {
   out->set_driver_process(st.driver_process);
   out->set_driver_destination(st.driver_destination);
   out->set_explanation(st.explanation);
+  out->set_steady_utilization(st.churn_worst.steady_utilization);
+  out->set_churn_headroom(Finite(st.churn_worst.headroom));
+  out->set_close_rate_per_second(st.churn_worst.close_rate_per_s);
+  out->set_time_wait_seconds(st.time_wait_s);
+  out->set_time_wait_source(st.time_wait_source);
+  out->set_churn_key(st.churn_key);
+  out->set_at_risk(st.at_risk);
+  out->set_churn_explanation(st.churn_explanation);
+  out->set_churn_process(st.churn_process);
+  out->set_churn_process_inferred(st.churn_process_inferred);
+  out->set_clock_skew_seconds(static_cast<double>(st.clock_skew_ms) / 1000);
+  out->set_clock_corrections(st.clock_corrections);
 }
 
 QueryService::QueryService(const ViewPublisher& views, Rejections& rejections,

@@ -54,8 +54,6 @@ NOT_YET_EXPORTED = {
     "portwatch_policy_violation",
     "portwatch_policy_rule_violating_hosts",
     "portwatch_policy_rule_compliance_ratio",
-    # clock skew, from the drift analysis
-    "portwatch_host_clock_skew_seconds",
     # agent certificate expiry
     "portwatch_agent_certificate_expiry_timestamp_seconds",
 }

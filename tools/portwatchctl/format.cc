@@ -158,6 +158,9 @@ std::string FormatHosts(const v1::ListHostsResponse& r, const FormatOptions& o) 
     if (!h.driver_destination().empty()) {
       driver += (driver.empty() ? "" : " -> ") + CleanText(h.driver_destination(), 80);
     }
+    if (driver.empty() && !h.churn_process().empty()) {
+      driver = CleanText(h.churn_process(), 80) + (h.churn_process_inferred() ? " (inferred)" : "");
+    }
     if (driver.empty()) driver = CleanText(h.reason(), 120);
     const std::string ports = Printf("%u/%u", h.ports_in_use(), h.ports_usable());
     out += Pad(CleanText(h.host(), 64), 28) + " " + State(h.state(), o, 10) +
@@ -187,6 +190,17 @@ std::string FormatHost(const v1::HostDetail& d, const FormatOptions& o) {
         ")";
   }
   out += "\n";
+  if (!h.churn_explanation().empty()) {
+    out += Printf("churn: steady %.1f%% of %s (TIME_WAIT %.0f s, %s); ",
+                  100 * h.steady_utilization(),
+                  h.churn_key().empty() ? "ports" : CleanText(h.churn_key(), 80).c_str(),
+                  h.time_wait_seconds(), CleanText(h.time_wait_source(), 80).c_str()) +
+           CleanText(h.churn_explanation(), 400) + "\n";
+  }
+  if (h.clock_corrections() > 0) {
+    out += Printf("agent clock: %+.0f s from receipt time, %llu reports re-timed\n",
+                  h.clock_skew_seconds(), static_cast<unsigned long long>(h.clock_corrections()));
+  }
   if (!h.os_version().empty()) {
     out += "os " + CleanText(h.os_version(), 120) + ", agent " + CleanText(h.agent_version(), 60) +
            "\n";

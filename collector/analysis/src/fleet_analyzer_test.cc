@@ -75,6 +75,48 @@ TEST(FleetAnalyzerTest, AggregatesDestinationsAndProcessNamesAcrossHosts) {
   EXPECT_EQ(fleet->state_counts()[static_cast<int>(HostState::kOk)], 2u);
 }
 
+TEST(FleetAnalyzerTest, RemovingHostsInEveryStateLeavesCountsRankingAndAggregatesExact) {
+  auto fleet = NewFleet();
+  // web01 exhausted, web02 critical (a counter), web03 silent, web04 ok; all list the database.
+  auto sample = [](int64_t t, double ports) {
+    return With(PortsSample(t, ports), {{"10.0.4.12:1433", 50, 5}}, {{"w3wp.exe", 60, 5}});
+  };
+  ASSERT_TRUE(fleet->OnSample("web01", sample(0, kCapacity), 0).ok());
+  HostSample c0 = sample(0, 500), c1 = sample(kMinute, 500);
+  c0.counters.push_back({"Tcpip.4227", 1});
+  c1.counters.push_back({"Tcpip.4227", 2});
+  ASSERT_TRUE(fleet->OnSample("web02", c0, 0).ok());
+  ASSERT_TRUE(fleet->OnSample("web02", c1, kMinute).ok());
+  ASSERT_TRUE(fleet->OnSample("web03", sample(0, 500), 0).ok());
+  ASSERT_TRUE(fleet->OnSample("web01", sample(6 * kMinute, kCapacity), 6 * kMinute).ok());
+  ASSERT_TRUE(fleet->OnSample("web02", sample(6 * kMinute, 500), 6 * kMinute).ok());
+  ASSERT_TRUE(fleet->OnSample("web04", sample(6 * kMinute, 500), 6 * kMinute).ok());
+  fleet->Tick(6 * kMinute);
+  const auto& counts = fleet->state_counts();
+  ASSERT_EQ(counts[static_cast<int>(HostState::kExhausted)], 1u);
+  ASSERT_EQ(counts[static_cast<int>(HostState::kCritical)], 1u);
+  ASSERT_EQ(counts[static_cast<int>(HostState::kSilent)], 1u);
+  ASSERT_EQ(fleet->Worst(10, 6 * kMinute).size(), 3u);
+  EXPECT_EQ(fleet->Destination("10.0.4.12:1433")->hosts, 4u) << "silent web03 still listed";
+
+  for (const char* gone : {"web01", "web02", "web03"}) ASSERT_TRUE(fleet->RemoveHost(gone));
+  EXPECT_EQ(fleet->host_count(), 1u);
+  uint32_t total = 0;
+  for (uint32_t n : counts) total += n;
+  EXPECT_EQ(total, 1u);
+  EXPECT_EQ(counts[static_cast<int>(HostState::kOk)], 1u);
+  EXPECT_TRUE(fleet->Worst(10, 6 * kMinute).empty());
+  EXPECT_EQ(fleet->Destination("10.0.4.12:1433")->hosts, 1u);
+  EXPECT_EQ(fleet->Destination("10.0.4.12:1433")->ports, 50u);
+  EXPECT_EQ(fleet->Process("w3wp.exe")->ports, 60u);
+  // Tick after removal must not touch the removed silent host; a returning host starts afresh.
+  fleet->Tick(kHour);
+  EXPECT_EQ(counts[static_cast<int>(HostState::kSilent)], 1u) << "web04 went silent";
+  ASSERT_TRUE(fleet->OnSample("web01", sample(kHour, 500), kHour).ok());
+  EXPECT_EQ(fleet->Host("web01", kHour)->state, HostState::kOk);
+  EXPECT_EQ(fleet->host_count(), 2u);
+}
+
 TEST(FleetAnalyzerTest, DetailSeriesOutsideTheTopKExpire) {
   auto fleet = NewFleet();
   ASSERT_TRUE(
@@ -226,7 +268,7 @@ TEST(FleetAnalyzerTest, WorstListsExhaustedThenCriticalThenSilent) {
   EXPECT_EQ(summarized, 4);
 }
 
-TEST(FleetAnalyzerTest, RefusesBadOptionsAndOutOfOrderSamples) {
+TEST(FleetAnalyzerTest, RefusesBadOptionsAndRebasesABackwardClock) {
   Options bad;
   bad.silent_after_ms = 0;
   auto fleet = FleetAnalyzer::Create(bad);
@@ -237,8 +279,12 @@ TEST(FleetAnalyzerTest, RefusesBadOptionsAndOutOfOrderSamples) {
   ASSERT_TRUE(
       good->OnSample("web01", With(PortsSample(kHour, 100), {{"10.0.4.12:1433", 7, 0}}, {}), kHour)
           .ok());
-  EXPECT_FALSE(good->OnSample("web01", PortsSample(0, 100), kHour).ok());
-  EXPECT_EQ(good->Destination("10.0.4.12:1433")->ports, 7u) << "a refused sample changes nothing";
+  // An hour back in agent time: re-based onto receipt time, not refused, and not silent.
+  EXPECT_TRUE(good->OnSample("web01", PortsSample(0, 100), kHour + kMinute).ok());
+  good->Tick(kHour + kMinute + 1);
+  EXPECT_EQ(good->Host("web01", kHour + kMinute)->last_sample_ms, kHour + kMinute);
+  EXPECT_EQ(good->Host("web01", kHour + kMinute)->clock_corrections, 1u);
+  EXPECT_EQ(good->state_counts()[static_cast<int>(HostState::kSilent)], 0u);
 }
 
 TEST(SampleFromReportTest, TakesCapacityTimeWaitDestinationsAndProcessesByName) {

@@ -129,30 +129,73 @@ HostSample SampleFromReport(const Report& report) {
   for (auto& [name, d] : by_name) s.processes.push_back(std::move(d));
   s.counters.reserve(report.events.counters.size());
   for (const EventCounter& c : report.events.counters) s.counters.push_back({c.name, c.value});
+  if (report.has_config) {
+    s.has_settings = true;
+    s.settings = SettingsFromConfig(report.config);
+  }
   return s;
 }
 
-HostAnalyzer::HostAnalyzer(std::string host) : host_(std::move(host)), ports_(2) {}
+HostAnalyzer::HostAnalyzer(std::string host)
+    : host_(std::move(host)), ports_(2), tw_(TimeWaitFor(HostSettings{})) {}
 
-Status HostAnalyzer::Update(const HostSample& sample, int64_t received_unix_ms,
-                            const Options& options, Workspace* ws) {
-  if (has_sample_ && sample.unix_ms < last_sample_ms_) {
-    return Status::Error("sample from " + host_ + " taken at " + std::to_string(sample.unix_ms) +
-                         " ms is older than the previous one (" + std::to_string(last_sample_ms_) +
-                         " ms) and was ignored; feed samples oldest first (sort history by time "
-                         "before replaying it)");
+int64_t HostAnalyzer::SampleTime(int64_t agent_ms, int64_t received_ms, const Options& options) {
+  clock_skew_ms_ = agent_ms - received_ms;
+  // A clock that was re-based and now agrees with ours again needs the offset no more.
+  if (clock_offset_ms_ != 0 && std::llabs(clock_skew_ms_) <= options.max_clock_skew_ms &&
+      (!has_sample_ || agent_ms >= last_sample_ms_)) {
+    clock_offset_ms_ = 0;
   }
+  int64_t t = agent_ms + clock_offset_ms_;
+  // Dated ahead of its arrival: a clock that is wrong, not a sample from the future. One such
+  // report must not move the host's clock (every later report would look older).
+  if (t - received_ms > options.max_clock_skew_ms) {
+    ++clock_corrections_;
+    t = received_ms;
+  }
+  if (has_sample_ && t < last_sample_ms_) {
+    ++clock_corrections_;
+    if (last_sample_ms_ - t > options.max_clock_skew_ms) {
+      // The agent's clock stepped back: re-base it so its samples continue from receipt time
+      // onward instead of being refused until the clock catches up.
+      const int64_t target = std::max(received_ms, last_sample_ms_);
+      clock_offset_ms_ += target - t;
+      t = target;
+    } else {
+      t = last_sample_ms_;  // a small step back (NTP slew): hold time still
+    }
+  }
+  return t;
+}
+
+Status HostAnalyzer::Update(const HostSample& in, int64_t received_unix_ms, const Options& options,
+                            Workspace* ws) {
+  // Last-seen is the collector's clock: any report received is a sign of life.
+  last_seen_ms_ = std::max(last_seen_ms_, received_unix_ms);
+  HostSample sample_copy;
+  const int64_t t = SampleTime(in.unix_ms, received_unix_ms, options);
+  const HostSample* sp = &in;
+  if (t != in.unix_ms) {
+    sample_copy = in;
+    sample_copy.unix_ms = t;
+    sp = &sample_copy;
+  }
+  const HostSample& sample = *sp;
   if (!has_sample_) {
     // The ring is sized on first use so a host created and never fed costs almost nothing.
     ports_ = TrackedSeries(options.host.window_buckets);
     state_since_ms_ = sample.unix_ms;
   }
-  last_seen_ms_ = received_unix_ms;
   if (silent_) {
     silent_ = false;
     state_since_ms_ = sample.unix_ms;
   }
   capacity_ = sample.ports_usable;
+  if (sample.has_settings) {
+    settings_ = sample.settings;
+    tw_ = TimeWaitFor(settings_);
+  }
+  churn_.Add(sample.unix_ms, sample.ports_in_use, sample.time_wait, tw_.seconds, capacity_);
 
   // Counters: only an increase over the previous reading is an event. The first reading is a
   // baseline (it counts history from before we watched), and a decrease is a reboot or agent
@@ -183,8 +226,8 @@ Status HostAnalyzer::Update(const HostSample& sample, int64_t received_unix_ms,
   if (host_refit) ports_.Refit(capacity_, options.host, options, ws);
   last_sample_ms_ = sample.unix_ms;
   has_sample_ = true;
-  UpdateDetails(&destinations_, sample.destinations, sample.unix_ms, options, ws);
-  UpdateDetails(&processes_, sample.processes, sample.unix_ms, options, ws);
+  UpdateDetails(&destinations_, sample.destinations, sample.unix_ms, options, ws, true);
+  UpdateDetails(&processes_, sample.processes, sample.unix_ms, options, ws, false);
 
   // Exhausted: the range, or the 4-tuples toward one destination, at (nearly) 100%.
   double utilization = Utilization(sample.ports_in_use, capacity_);
@@ -209,15 +252,22 @@ Status HostAnalyzer::Update(const HostSample& sample, int64_t received_unix_ms,
       !exhausted_reason_.empty() && sample.unix_ms - exhausted_evidence_ms_ < options.min_dwell_ms;
   exhausted_ = evidence_now || recent ||
                (exhausted_ && capacity_ > 0 && utilization >= options.exhausted_leave_utilization);
+  EvaluateChurn(sample.unix_ms, options);
   Evaluate(sample.unix_ms, host_refit, options);
   return Status::Ok();
 }
 
 void HostAnalyzer::UpdateDetails(DetailMap* map, const std::vector<DetailSample>& samples,
-                                 int64_t unix_ms, const Options& options, Workspace* ws) {
+                                 int64_t unix_ms, const Options& options, Workspace* ws,
+                                 bool churn) {
   for (const DetailSample& d : samples) {
     auto it = map->find(d.key);
-    if (it == map->end()) it = map->emplace(d.key, Detail(options.detail.window_buckets)).first;
+    if (it == map->end()) {
+      it = map->emplace(d.key, Detail(options.detail.window_buckets)).first;
+      if (churn) it->second.churn = std::make_unique<ChurnTracker>();
+    }
+    if (it->second.churn)
+      it->second.churn->Add(unix_ms, d.ports, d.time_wait, tw_.seconds, capacity_);
     TrackedSeries& s = it->second.series;
     if (s.Add(unix_ms, d.ports, d.time_wait, options.detail, options) ==
         TrackedSeries::AddResult::kBucketClosed) {
@@ -235,14 +285,78 @@ void HostAnalyzer::UpdateDetails(DetailMap* map, const std::vector<DetailSample>
   }
 }
 
+bool HostAnalyzer::Counts(const SeriesFit& fit, const Options& options) {
+  // On compressed time a TIME_WAIT rise of one physical T_tw spans many compressed buckets and
+  // reads as a steep leak; what it means is the churn model's call (EvaluateChurn).
+  if (options.time_scale >= 1 || !fit.trend.valid || fit.trend.per_hour <= 0) return true;
+  return fit.trend.time_wait_per_hour < 0.5 * fit.trend.per_hour;
+}
+
+void HostAnalyzer::WorstChurn(std::string* key, ChurnEstimate* estimate) const {
+  key->clear();
+  *estimate = churn_.Estimate(tw_.seconds, capacity_);
+  for (const auto& [k, d] : destinations_) {
+    if (!d.churn || d.series.last_ms() != last_sample_ms_) continue;
+    // Only a destination holding a tenth of the range can be the worst; skipping the rest keeps
+    // this O(1) per quiet destination.
+    if (d.series.last_ports() * 10 < capacity_) continue;
+    const ChurnEstimate e = d.churn->Estimate(tw_.seconds, capacity_);
+    if (e.valid && e.steady_utilization > estimate->steady_utilization) {
+      *estimate = e;
+      *key = k;
+    }
+  }
+}
+
+void HostAnalyzer::EvaluateChurn(int64_t unix_ms, const Options& options) {
+  std::string key;
+  ChurnEstimate e;
+  WorstChurn(&key, &e);
+  if (!e.valid || capacity_ == 0) return;
+  const std::string what = key.empty() ? "ports" : "4-tuples toward " + key;
+  // At risk: where today's churn settles is within the margin of capacity. Steady, so no trend
+  // sees it: the host must still never read "ok".
+  const double leave = options.churn_margin * options.churn_leave_factor;
+  // Three samples in a row, so one spike is not a risk.
+  const bool growing_in = e.steady_utilization >= 0.5 &&
+                          e.eta_s * 1000 <= static_cast<double>(options.churn_forecast_ms);
+  at_risk_streak_ =
+      e.steady_utilization >= options.churn_margin || growing_in ? at_risk_streak_ + 1 : 0;
+  if (!at_risk_ && at_risk_streak_ >= 3) {
+    at_risk_ = true;
+    at_risk_since_ms_ = unix_ms;
+  } else if (at_risk_ && e.steady_utilization < leave && !growing_in &&
+             unix_ms - at_risk_since_ms_ >= options.min_dwell_ms) {
+    at_risk_ = false;
+  }
+  if (at_risk_) {
+    at_risk_reason_ =
+        "at risk: today's churn settles at " + FormatPercent(e.steady_utilization) + " of " + what;
+    if (std::isfinite(e.eta_s)) {
+      at_risk_reason_ += ", growing: full in " + FormatDuration(e.eta_s);
+    }
+  }
+  // Churn that does not fit: connects fail within one TIME_WAIT duration. Two samples in a row,
+  // so one noisy reading of the rise does not page.
+  churn_over_streak_ =
+      e.steady_utilization >= options.churn_critical_utilization ? churn_over_streak_ + 1 : 0;
+  if (churn_over_streak_ >= 2) {
+    critical_until_ms_ = std::max(critical_until_ms_, unix_ms + options.min_dwell_ms);
+    critical_reason_ = "churn does not fit: " + what + " settle at " +
+                       FormatPercent(e.steady_utilization) + ", full within " +
+                       FormatDuration(tw_.seconds);
+  }
+}
+
 void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& options) {
   // The drift decision moves once per host bucket, so `enter_evaluations` and
   // `leave_evaluations` count buckets, whatever the report interval.
   if (host_refit) {
-    bool evidence = ports_.fit().evidence;
-    bool sustained = ports_.fit().sustained;
+    const bool host_counts = Counts(ports_.fit(), options);
+    bool evidence = host_counts && ports_.fit().evidence;
+    bool sustained = host_counts && ports_.fit().sustained;
     for (const auto& [key, d] : destinations_) {
-      if (d.series.last_ms() != last_sample_ms_) continue;
+      if (d.series.last_ms() != last_sample_ms_ || !Counts(d.series.fit(), options)) continue;
       evidence = evidence || d.series.fit().evidence;
       sustained = sustained || d.series.fit().sustained;
     }
@@ -266,7 +380,7 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
     std::string key;
     const SeriesFit* fit = nullptr;
     Headline(&key, &fit);
-    if (fit->sustained &&
+    if (fit->sustained && Counts(*fit, options) &&
         fit->forecast.eta_s * 1000 < static_cast<double>(options.critical_eta_ms)) {
       critical_until_ms_ = std::max(critical_until_ms_, unix_ms + options.min_dwell_ms);
       critical_reason_ = "full in " + FormatDuration(fit->forecast.eta_s);
@@ -278,6 +392,8 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
     SetState(HostState::kCritical, unix_ms, critical_reason_);
   } else if (drifting_) {
     SetState(HostState::kDrifting, unix_ms, "growing toward exhaustion");
+  } else if (at_risk_) {
+    SetState(HostState::kDrifting, unix_ms, at_risk_reason_);
   } else {
     SetState(HostState::kOk, unix_ms, "");
   }
@@ -331,6 +447,13 @@ HostSummary HostAnalyzer::Summarize() const {
   Headline(&key, &fit);
   out.growth_pct_per_hour = fit->trend.pct_per_hour;
   if (state_ != HostState::kOk && fit->sustained) out.eta_s = fit->forecast.eta_s;
+  out.clock_skew_s = static_cast<double>(clock_skew_ms_) / 1000;
+  std::string churn_key;
+  ChurnEstimate churn;
+  WorstChurn(&churn_key, &churn);
+  out.steady_utilization = churn.steady_utilization;
+  out.churn_headroom = churn.headroom;
+  out.at_risk = at_risk_;
   return out;
 }
 
@@ -395,6 +518,44 @@ HostStatus HostAnalyzer::Describe(const Options& options, int64_t now_unix_ms) c
   } else if (has_destination) {
     line += ", driven by connections to " + out.driver_destination;
   }
+
+  out.time_wait_s = tw_.seconds;
+  out.time_wait_source = tw_.source;
+  out.churn = churn_.Estimate(tw_.seconds, capacity_);
+  WorstChurn(&out.churn_key, &out.churn_worst);
+  out.at_risk = at_risk_;
+  out.clock_skew_ms = clock_skew_ms_;
+  out.clock_corrections = clock_corrections_;
+  // Churn is worth a sentence once TIME_WAIT is a real share of a busy range.
+  const ChurnEstimate& cw = out.churn_worst;
+  if (cw.valid && cw.time_wait > 0 && cw.steady_utilization >= 0.5 * options.churn_margin) {
+    out.churn_explanation = HeadroomSentence(out.churn_key, cw, tw_);
+    if (out.churn_key.empty()) {
+      // Name where the host's churn goes when one destination has most of its TIME_WAIT.
+      for (const SeriesStatus& d : out.destinations) {
+        if (d.present && 2 * static_cast<double>(d.time_wait) >= cw.time_wait) {
+          const std::string host_part = "churn on this host";
+          out.churn_explanation.insert(host_part.size(), " (mostly toward " + d.key + ")");
+          break;
+        }
+      }
+    }
+    const std::string remedy = RemedySentence(cw, tw_, settings_, capacity_);
+    if (!remedy.empty()) out.churn_explanation += "; " + remedy;
+    // The owner of TIME_WAIT is gone; the process holding the most live connections is the
+    // likeliest to be opening and closing them.
+    const SeriesStatus* best = nullptr;
+    for (const SeriesStatus& p : out.processes) {
+      if (!p.present || p.key == kUnattributedProcess || p.ports <= p.time_wait) continue;
+      if (best == nullptr || p.ports - p.time_wait > best->ports - best->time_wait) best = &p;
+    }
+    if (best != nullptr) {
+      out.churn_process = best->key;
+      out.churn_process_inferred = true;
+      out.churn_explanation += " (likely " + best->key + ", inferred)";
+    }
+    line += "; " + out.churn_explanation;
+  }
   out.explanation = std::move(line);
   return out;
 }
@@ -407,7 +568,7 @@ size_t HostAnalyzer::MemoryBytes() const {
     for (const auto& [key, d] : *map) {
       bytes += sizeof(std::pair<const std::string, Detail>) + sizeof(void*) +
                (key.capacity() > 15 ? key.capacity() + 1 : 0) + d.series.MemoryBytes() -
-               sizeof(d.series);
+               sizeof(d.series) + (d.churn ? sizeof(ChurnTracker) : 0);
     }
   }
   bytes += counters_.bucket_count() * sizeof(void*) +

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "portwatch/analysis/fleet_analyzer.h"
 #include "synthetic_test_util.h"
 
 namespace portwatch::analysis {
@@ -302,7 +303,7 @@ TEST(HostAnalyzerTest, FullRangeIsExhaustedAndLeavesOnlyBelowTheLowerThreshold) 
   // 96% is under the entry line but above the exit line: still exhausted after the dwell.
   run.Feed(PortsSample(kHour, 0.96 * kCapacity));
   EXPECT_EQ(run.host().state(), HostState::kExhausted);
-  run.Feed(PortsSample(kHour + kMinute, 0.90 * kCapacity));
+  run.Feed(PortsSample(kHour + kMinute, 0.70 * kCapacity));
   EXPECT_EQ(run.host().state(), HostState::kOk);
 }
 
@@ -344,17 +345,19 @@ TEST(HostAnalyzerTest, ExplanationNamesWhatDrivesTheLeak) {
   EXPECT_GE(st.processes[0].ports, st.processes[1].ports) << "largest first";
 }
 
-TEST(HostAnalyzerTest, OlderSampleIsRefusedAndChangesNothing) {
+TEST(HostAnalyzerTest, SmallBackwardStepIsHeldAtThePreviousTimeAndCounted) {
   HostAnalyzer h("web01");
   Options options;
   Workspace ws;
   ASSERT_TRUE(h.Update(PortsSample(kHour, 100), kHour, options, &ws).ok());
-  Status st = h.Update(PortsSample(kHour - 1, 16000), kHour, options, &ws);
-  ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("older than the previous one"), std::string::npos);
-  EXPECT_NE(st.message().find("oldest first"), std::string::npos) << "says what to do";
+  // A second back (an NTP slew): the sample counts, at the previous time, and last-seen moves.
+  ASSERT_TRUE(h.Update(PortsSample(kHour - kSecond, 120), kHour + 15 * kSecond, options, &ws).ok());
+  const HostStatus st = h.Describe(options, kHour + 15 * kSecond);
+  EXPECT_EQ(st.last_sample_ms, kHour);
+  EXPECT_EQ(st.last_seen_ms, kHour + 15 * kSecond);
+  EXPECT_EQ(st.ports.ports, 120u);
+  EXPECT_EQ(st.clock_corrections, 1u);
   EXPECT_EQ(h.state(), HostState::kOk);
-  EXPECT_EQ(h.Describe(options, kHour).ports.ports, 100u);
 }
 
 TEST(HostAnalyzerTest, CompressedTimeDrillLeakIsCaughtBeforeFailure) {
@@ -396,6 +399,79 @@ TEST(OptionsTest, ValidateNamesTheBadOption) {
   Options p;
   p.exhausted_leave_utilization = 0.99;
   EXPECT_FALSE(p.Validate().ok());
+}
+
+// --- Agent clocks -------------------------------------------------------------------------------
+
+TEST(HostAnalyzerClockTest, ReportDatedAYearAheadDoesNotFreezeTheHost) {
+  HostAnalyzer h("web01");
+  Options options;
+  Workspace ws;
+  int64_t t = 10 * kDay;
+  ASSERT_TRUE(h.Update(PortsSample(t, 100), t, options, &ws).ok());
+  t += 15 * kSecond;
+  ASSERT_TRUE(h.Update(PortsSample(t + 365 * kDay, 200), t, options, &ws).ok());
+  EXPECT_EQ(h.Describe(options, t).last_sample_ms, t) << "timed at receipt";
+  EXPECT_NEAR(h.Summarize().clock_skew_s, 365.0 * 86400, 1) << "the skew is exposed";
+  for (int i = 0; i < 100; ++i) {
+    t += 15 * kSecond;
+    ASSERT_TRUE(h.Update(PortsSample(t, 300 + i), t, options, &ws).ok());
+  }
+  const HostStatus st = h.Describe(options, t);
+  EXPECT_EQ(st.last_sample_ms, t) << "the next 100 reports all count";
+  EXPECT_EQ(st.ports.ports, 399u);
+  EXPECT_EQ(st.clock_corrections, 1u);
+  EXPECT_EQ(h.Summarize().clock_skew_s, 0);
+}
+
+TEST(HostAnalyzerClockTest, ClockSteppingBackAnHourKeepsTheHostReportingAndAnalysed) {
+  auto fleet = FleetAnalyzer::Create(Options());
+  ASSERT_TRUE(fleet.ok());
+  FleetAnalyzer& f = **fleet;
+  int64_t received = 0;
+  int64_t agent = 0;
+  for (int i = 0; i < 40; ++i, received += 30 * kSecond, agent += 30 * kSecond) {
+    if (i == 20) agent -= kHour;  // the agent's clock steps back an hour
+    ASSERT_TRUE(f.OnSample("web01", PortsSample(agent, 1000 + 10 * i), received).ok());
+    f.Tick(received);
+    ASSERT_NE(f.Host("web01", received)->state, HostState::kSilent) << i;
+  }
+  const HostStatus st = *f.Host("web01", received);
+  EXPECT_EQ(st.ports.ports, 1390u) << "samples after the step are analysed";
+  EXPECT_EQ(st.clock_corrections, 1u) << "re-based once, then the offset holds";
+  EXPECT_GT(st.last_sample_ms, 19 * 30 * kSecond);
+  EXPECT_NEAR(static_cast<double>(st.clock_skew_ms), -static_cast<double>(kHour), 1);
+}
+
+TEST(HostAnalyzerClockTest, LateSpooledBacklogKeepsItsOwnTimes) {
+  // An agent that was cut off delivers an hour of spooled reports at once: behind receipt time
+  // is not skew to correct, the samples keep their times (and so the trend its shape).
+  HostAnalyzer h("web01");
+  Options options;
+  Workspace ws;
+  const int64_t arrival = 5 * kHour;
+  for (int64_t t = 4 * kHour; t < arrival; t += kMinute) {
+    ASSERT_TRUE(h.Update(PortsSample(t, 1000), arrival, options, &ws).ok());
+  }
+  EXPECT_EQ(h.Describe(options, arrival).last_sample_ms, arrival - kMinute);
+  EXPECT_EQ(h.Describe(options, arrival).clock_corrections, 0u);
+}
+
+// --- Counters -----------------------------------------------------------------------------------
+
+TEST(HostAnalyzerCounterTest, OnlyTcpPortCountersAreCritical) {
+  for (const char* name : {"TcpExt.ListenOverflows", "Tcpip.4266"}) {
+    HostRun run;
+    run.Feed(WithCounter(PortsSample(0, 500), name, 3));
+    run.Feed(WithCounter(PortsSample(kMinute, 500), name, 90));
+    EXPECT_EQ(run.host().state(), HostState::kOk) << name << " is not TCP port trouble";
+  }
+  for (const char* name : {"Tcpip.4227", "TcpExt.TCPTimeWaitOverflow"}) {
+    HostRun run;
+    run.Feed(WithCounter(PortsSample(0, 500), name, 3));
+    run.Feed(WithCounter(PortsSample(kMinute, 500), name, 4));
+    EXPECT_EQ(run.host().state(), HostState::kCritical) << name;
+  }
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ Options Options::Scaled(double factor) const {
   o.critical_eta_ms = ScaleMs(critical_eta_ms, factor);
   o.silent_after_ms = ScaleMs(silent_after_ms, factor);
   o.detail_expiry_ms = ScaleMs(detail_expiry_ms, factor);
+  // max_clock_skew_ms is not scaled: agent clocks are wrong in physical time.
+  o.time_scale = time_scale * factor;
   return o;
 }
 
@@ -53,6 +55,11 @@ Status Options::Validate() const {
         "exhausted_leave_utilization (defaults 0.98 and 0.95)");
   }
   if (silent_after_ms <= 0) return Bad("silent_after_ms must be positive (e.g. 300000)");
+  if (!(churn_margin > 0) || churn_margin > 1 || !(churn_leave_factor > 0) ||
+      churn_leave_factor > 1) {
+    return Bad("churn_margin and churn_leave_factor must be in (0, 1] (defaults 0.85 and 0.95)");
+  }
+  if (max_clock_skew_ms <= 0) return Bad("max_clock_skew_ms must be positive (e.g. 600000)");
   if (shift_window_buckets == 0) return Bad("shift_window_buckets must be at least 1 (e.g. 5)");
   return Status::Ok();
 }

@@ -176,10 +176,24 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
       // near the candidate.
       const size_t step = LocateStep(pts.data(), pts.size(), c, m, shift.size > 0);
       segment_start_bucket_ = newest_bucket_ + static_cast<int64_t>(std::floor(pts[step].t));
+      // A step made of TIME_WAIT is a churn storm starting or ending, not a deploy: it still
+      // starts a new segment (the level is new), but is counted apart, and the host's churn
+      // model, not this trend, judges it.
+      // Judged like the ports: after the TIME_WAIT count's own trend before the candidate.
+      double tw_slope = 0;
+      if (c - from >= 4) {
+        tw_slope =
+            HalfLagSlope(ws->time_wait.data() + from, c - from, options.confidence_z, &ws->scratch)
+                .slope;
+      }
+      const LevelShift tw = TestLevelShift(ws->time_wait.data(), ws->time_wait.size(), c, m,
+                                           tw_slope, 0, &ws->scratch);
+      const bool churn_step =
+          tw.size * shift.size > 0 && std::fabs(tw.size) >= 0.5 * std::fabs(shift.size);
       pts.erase(pts.begin(), pts.begin() + static_cast<std::ptrdiff_t>(step));
       ws->time_wait.erase(ws->time_wait.begin(),
                           ws->time_wait.begin() + static_cast<std::ptrdiff_t>(step));
-      ++fit_.level_shifts;
+      ++(churn_step ? fit_.churn_steps : fit_.level_shifts);
     }
   }
   fit_.segment_start_ms = segment_start_bucket_ * series.bucket_ms;

@@ -96,6 +96,48 @@ class HostRun {
   std::vector<Transition> transitions_;
 };
 
+/// TIME_WAIT by simulation: connections closed at `rate(t)` per second each stay in TIME_WAIT for
+/// `tw_s` seconds. Advance it second by second; time_wait() is the count now.
+class TimeWaitSim {
+ public:
+  explicit TimeWaitSim(int tw_s) : closes_(static_cast<size_t>(tw_s), 0.0) {}
+  /// Moves one second forward with `rate` closes per second.
+  void Second(double rate) {
+    sum_ -= closes_[next_];
+    closes_[next_] = rate;
+    sum_ += rate;
+    next_ = (next_ + 1) % closes_.size();
+  }
+  double time_wait() const { return std::max(0.0, sum_); }
+
+ private:
+  std::vector<double> closes_;
+  size_t next_ = 0;
+  double sum_ = 0;
+};
+
+/// Settings of a host with the given OS version (and TcpTimedWaitDelay when > 0).
+inline HostSettings SettingsOf(const std::string& os_version, int64_t tw_delay_s = 0) {
+  HostSettings s;
+  s.known = true;
+  s.os_version = os_version;
+  s.has_tw_delay = tw_delay_s > 0;
+  s.tw_delay_s = tw_delay_s;
+  return s;
+}
+
+/// A sample whose occupancy is `held` live ports plus `time_wait` TIME_WAIT ones.
+inline HostSample ChurnSample(int64_t unix_ms, double held, double time_wait,
+                              uint32_t capacity = kCapacity) {
+  HostSample s;
+  s.unix_ms = unix_ms;
+  s.ports_usable = capacity;
+  const double total = std::clamp(held + time_wait, 0.0, static_cast<double>(capacity));
+  s.ports_in_use = static_cast<uint32_t>(std::lround(total));
+  s.time_wait = static_cast<uint32_t>(std::lround(std::min(time_wait, total)));
+  return s;
+}
+
 /// Gaussian noise with a fixed seed, so every run sees the same series.
 class Noise {
  public:

@@ -45,7 +45,25 @@ SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<
   // The median first: it partitions the slopes around the middle, so each bound is then
   // selected within its own half, which halves the work of two more full selections.
   out.slope = MedianInPlace(s, m);
-  const double half_width = z * std::sqrt(static_cast<double>(m)) / 2;
+  // Neighbouring pair slopes share the noise's autocorrelation: the m slopes are worth
+  // m (1 - rho) / (1 + rho) independent ones (rho: lag-1 autocorrelation of the residuals from
+  // the median line), so the rank interval widens by sqrt((1 + rho) / (1 - rho)).
+  double rho = 0;
+  {
+    double intercept_sum = 0;
+    for (size_t i = 0; i < n; ++i) intercept_sum += points[i].x - out.slope * points[i].t;
+    const double mean = intercept_sum / static_cast<double>(n);
+    double num = 0, den = 0, prev = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double r = points[i].x - out.slope * points[i].t - mean;
+      den += r * r;
+      if (i > 0) num += r * prev;
+      prev = r;
+    }
+    if (den > 0) rho = std::clamp(num / den, 0.0, 0.95);
+  }
+  const double half_width =
+      z * std::sqrt(static_cast<double>(m) * (1 + rho) / (1 - rho)) / 2;
   const double low_rank = std::floor(static_cast<double>(m) / 2 - half_width);
   if (low_rank < 0) {
     out.low = -kInf;

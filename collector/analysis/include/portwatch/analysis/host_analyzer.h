@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "portwatch/analysis/churn.h"
 #include "portwatch/analysis/options.h"
 #include "portwatch/analysis/series.h"
 #include "portwatch/model.h"
@@ -55,10 +56,14 @@ struct HostSample {
   std::vector<DetailSample> destinations;  ///< the host's top-K destinations
   std::vector<DetailSample> processes;     ///< the host's top-K processes, summed by name
   std::vector<CounterSample> counters;
+  /// The report carried the host's settings (they come on change): the analyzer keeps the last.
+  bool has_settings = false;
+  HostSettings settings;
 };
 
 /// Extracts a HostSample from a report: destinations keyed "ip:port" with their local-port count,
-/// processes summed by name (several pids of one program are one process), all counters.
+/// processes summed by name (several pids of one program are one process), all counters, and the
+/// settings when the report has them.
 HostSample SampleFromReport(const Report& report);
 
 /// One series' view for output.
@@ -92,6 +97,28 @@ struct HostStatus {
   /// One line for a person: "web01: 71% of 16384 ports, +3.1%/h, full in ~9 h, driven by
   /// w3wp.exe -> 10.0.4.12:1433".
   std::string explanation;
+
+  // --- Churn (see churn.h) ---
+  double time_wait_s = 0;        ///< T_tw used for this host
+  std::string time_wait_source;  ///< "TcpTimedWaitDelay", "Windows default", "Linux (fixed)", ...
+  ChurnEstimate churn;           ///< of the host's own range
+  /// The series under most churn pressure: "" the host's range, else a destination "ip:port".
+  std::string churn_key;
+  ChurnEstimate churn_worst;  ///< its estimate (the host's when churn_key is "")
+  /// Steady occupancy of churn_key is within Options::churn_margin of capacity: never ok.
+  bool at_risk = false;
+  /// "churn toward 10.0.4.12:1433 can grow 12% before connects fail (event 4227);
+  /// TcpTimedWaitDelay 240 → 30 would hold 8× this churn", or "" when churn is negligible.
+  std::string churn_explanation;
+  /// Process most likely behind the churn: the one holding the most live (not TIME_WAIT)
+  /// ephemeral connections in the latest report. TIME_WAIT sockets have no owner and the report
+  /// does not pair processes with destinations, so this is an inference, always marked so.
+  std::string churn_process;
+  bool churn_process_inferred = false;
+
+  // --- Agent clock ---
+  int64_t clock_skew_ms = 0;       ///< agent time minus receipt time of the latest report
+  uint64_t clock_corrections = 0;  ///< reports whose agent time was replaced or re-based
 };
 
 /// A compact per-host summary, cheap enough to render for every host at scrape time.
@@ -102,6 +129,10 @@ struct HostSummary {
   /// Of the headline series, when the host is not ok and that series drifts; else never.
   double eta_s = kNever;
   int64_t last_seen_ms = 0;
+  double clock_skew_s = 0;        ///< agent minus receipt time of the latest report
+  double steady_utilization = 0;  ///< of the series under most churn pressure
+  double churn_headroom = ChurnEstimate::kNoHeadroomLimit;  ///< its headroom (see ChurnEstimate)
+  bool at_risk = false;
 };
 
 /// What one destination or process of a host adds to the fleet aggregates. Integers, so adding
@@ -118,8 +149,10 @@ class HostAnalyzer {
  public:
   explicit HostAnalyzer(std::string host);
 
-  /// Feeds one sample. `received_unix_ms` is the collector's clock (drives silence). A sample
-  /// older than the previous one is refused with an error and changes nothing.
+  /// Feeds one sample. `received_unix_ms` is the collector's clock (drives silence and bounds the
+  /// agent's clock): last-seen always advances; a sample dated more than max_clock_skew_ms ahead
+  /// is timed at receipt; a backward step is re-based onto receipt time. Never fails today; the
+  /// Status is kept for inputs a future check may refuse.
   Status Update(const HostSample& sample, int64_t received_unix_ms, const Options& options,
                 Workspace* ws);
 
@@ -150,11 +183,19 @@ class HostAnalyzer {
   struct Detail {
     explicit Detail(uint32_t window) : series(window) {}
     TrackedSeries series;
+    std::unique_ptr<ChurnTracker> churn;  // destinations only
   };
   using DetailMap = std::unordered_map<std::string, Detail>;
 
   void UpdateDetails(DetailMap* map, const std::vector<DetailSample>& samples, int64_t unix_ms,
-                     const Options& options, Workspace* ws);
+                     const Options& options, Workspace* ws, bool churn);
+  // The agent's time for this sample, bounded against receipt time (see Update()).
+  int64_t SampleTime(int64_t agent_ms, int64_t received_ms, const Options& options);
+  // Steady occupancy of the host and its destinations: at-risk and churn-critical.
+  void EvaluateChurn(int64_t unix_ms, const Options& options);
+  // Whether a fit's verdict counts: on compressed time a rise made of TIME_WAIT does not.
+  static bool Counts(const SeriesFit& fit, const Options& options);
+  void WorstChurn(std::string* key, ChurnEstimate* estimate) const;
   void Evaluate(int64_t unix_ms, bool host_refit, const Options& options);
   void SetState(HostState s, int64_t unix_ms, std::string reason);
   // The series with the soonest forecast among those drifting, or the host's own.
@@ -192,6 +233,18 @@ class HostAnalyzer {
   int64_t exhausted_evidence_ms_ = 0;
   bool exhausted_ = false;
   std::string exhausted_reason_;
+
+  HostSettings settings_;
+  TimeWaitDuration tw_;
+  ChurnTracker churn_;
+  bool at_risk_ = false;
+  int64_t at_risk_since_ms_ = 0;
+  uint32_t churn_over_streak_ = 0;
+  uint32_t at_risk_streak_ = 0;
+  std::string at_risk_reason_;
+  int64_t clock_offset_ms_ = 0;
+  int64_t clock_skew_ms_ = 0;
+  uint64_t clock_corrections_ = 0;
 };
 
 }  // namespace portwatch::analysis

@@ -83,13 +83,42 @@ struct Options {
   /// A destination or process series not reported (outside the host's top-K) for this long is
   /// forgotten.
   int64_t detail_expiry_ms = 30 * 60'000;
-  /// Counters whose increase marks a host critical at once.
-  std::vector<std::string> critical_counters{"Tcpip.4227", "Tcpip.4231", "Tcpip.4266",
-                                             "TcpExt.TCPTimeWaitOverflow",
-                                             "TcpExt.ListenOverflows"};
+  /// Counters whose increase marks a host critical at once: the ones that mean an outgoing TCP
+  /// connect failed or TIME_WAIT overflowed. Windows: 4227 (no local port free toward a
+  /// destination: TIME_WAIT reuse) and 4231 (all ephemeral ports in use). Linux:
+  /// TCPTimeWaitOverflow (TIME_WAIT sockets dropped at tcp_max_tw_buckets). Accept-queue
+  /// overflows (TcpExt.ListenOverflows) and UDP port exhaustion (Tcpip.4266) are not TCP
+  /// ephemeral-port trouble and are left to other alerts.
+  std::vector<std::string> critical_counters{"Tcpip.4227", "Tcpip.4231",
+                                             "TcpExt.TCPTimeWaitOverflow"};
   /// Counters whose increase means a connect failed for lack of ports: exhausted at once.
   /// Tcpip.4231 is Windows' "all ephemeral ports in use".
   std::vector<std::string> exhausted_counters{"Tcpip.4231"};
+
+  // --- Churn (TIME_WAIT) -------------------------------------------------------------------
+  /// A host (or its 4-tuples toward one destination) whose steady occupancy at today's churn is
+  /// at least this share of capacity is "at risk": drifting, never ok, whatever its trend.
+  double churn_margin = 0.85;
+  /// Also at risk: churn growing so that its steady occupancy (already at least half the range)
+  /// reaches capacity within this long. Physical time (TIME_WAIT is): not scaled.
+  int64_t churn_forecast_ms = 30 * 60'000;
+  /// It stops being at risk below churn_margin times this (hysteresis).
+  double churn_leave_factor = 0.95;
+  /// Steady occupancy at or above this share of capacity for two samples in a row is critical:
+  /// today's churn does not fit, connects fail within one TIME_WAIT duration.
+  double churn_critical_utilization = 1.0;
+
+  // --- Agent clocks ------------------------------------------------------------------------------
+  /// An agent timestamp further than this ahead of the collector's receipt time is replaced by
+  /// the receipt time (and counted); a backward step larger than this re-bases the host's clock
+  /// onto receipt time. Physical time: not scaled by Scaled(). Behind receipt time is accepted
+  /// (a spooled backlog is delivered late).
+  int64_t max_clock_skew_ms = 10 * 60'000;
+
+  /// Set by Scaled(): the compression factor of the sample clock (1 = real time). TIME_WAIT lasts
+  /// physical seconds, so on compressed time a rise made of TIME_WAIT is judged by the churn
+  /// model only, never by the (compressed) trend.
+  double time_scale = 1.0;
 
   // --- Explanation -----------------------------------------------------------------------------
   /// A destination or process is named as the driver only if its own growth is at least this

@@ -46,6 +46,7 @@ struct SeriesFit {
   bool growing = false;
   int64_t segment_start_ms = 0;  ///< start of the data after the last change point
   uint32_t level_shifts = 0;     ///< change points found since the series began
+  uint32_t churn_steps = 0;  ///< of the change points, steps made of TIME_WAIT (not counted above)
 };
 
 /// Reused buffers, so refits do not allocate in steady state. One per thread.

@@ -1,0 +1,503 @@
+// The scenario bank: each case is run over many seeds and judged on quantiles, the way an
+// operator meets it: when the first flag comes (share of the way to exhaustion), how wrong the
+// forecast is then, how often its interval holds the truth, and how many hours a healthy host
+// spends flagged per simulated week. Every case prints its row of the table in README.md.
+// PORTWATCH_BANK_SEEDS=500 runs a longer sweep (default 50).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "portwatch/analysis/host_analyzer.h"
+#include "synthetic_test_util.h"
+
+namespace portwatch::analysis {
+namespace {
+
+using namespace testing;  // NOLINT: the synthetic helpers
+
+int Seeds() {
+  const char* env = std::getenv("PORTWATCH_BANK_SEEDS");
+  const int n = env != nullptr ? std::atoi(env) : 0;
+  return n >= 50 ? n : 50;
+}
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(v.size() - 1, lo + 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+// AR(1) noise with unit-free correlation phi and stationary standard deviation sigma.
+class Ar1 {
+ public:
+  Ar1(double sigma, double phi, uint64_t seed) : noise_(1.0, seed), sigma_(sigma), phi_(phi) {}
+  double operator()() {
+    x_ = phi_ * x_ + std::sqrt(1 - phi_ * phi_) * sigma_ * noise_();
+    return x_;
+  }
+
+ private:
+  Noise noise_;
+  double sigma_, phi_;
+  double x_ = 0;
+};
+
+// What one run of a leak case measured.
+struct LeakRun {
+  bool flagged = false;
+  double share = 1;      // of the way from the leak's start to exhaustion, at the first flag
+  double eta_error = 0;  // (forecast - truth) / truth at the first flag
+  bool covered = false;  // truth within [eta_early, eta_late] at the first flag
+  bool before_exhaustion = false;
+  int ok_returns = 0;  // back to ok after the first flag, before exhaustion: flapping
+};
+
+struct LeakStats {
+  int runs = 0, flagged = 0, before = 0, covered = 0;
+  std::vector<double> share, abs_error;
+  int max_ok_returns = 0;
+  void Add(const LeakRun& r) {
+    ++runs;
+    if (!r.flagged) return;
+    ++flagged;
+    before += r.before_exhaustion ? 1 : 0;
+    covered += r.covered ? 1 : 0;
+    share.push_back(r.share);
+    abs_error.push_back(std::fabs(r.eta_error));
+    max_ok_returns = std::max(max_ok_returns, r.ok_returns);
+  }
+  double coverage() const { return flagged == 0 ? 0 : static_cast<double>(covered) / flagged; }
+  void Print(const char* name) const {
+    std::printf(
+        "BANK | %-34s | %3d | flagged %3d, before exhaustion %3d | share at flag p50 %.2f p90 "
+        "%.2f | |ETA error| p50 %.1f%% p90 %.1f%% | interval coverage %.0f%% | max returns to "
+        "ok %d\n",
+        name, runs, flagged, before, Quantile(share, 0.5), Quantile(share, 0.9),
+        100 * Quantile(abs_error, 0.5), 100 * Quantile(abs_error, 0.9), 100 * coverage(),
+        max_ok_returns);
+  }
+};
+
+// Records the first flag at `t` of a leak that started at `start_ms` and fills at `full_ms`.
+void JudgeFirstFlag(LeakRun* out, const SeriesFit& f, int64_t t, int64_t start_ms,
+                    int64_t full_ms) {
+  out->flagged = true;
+  out->before_exhaustion = t < full_ms;
+  out->share = static_cast<double>(t - start_ms) / static_cast<double>(full_ms - start_ms);
+  const double truth_s = static_cast<double>(full_ms - t) / 1000;
+  if (truth_s > 0 && std::isfinite(f.forecast.eta_s)) {
+    out->eta_error = (f.forecast.eta_s - truth_s) / truth_s;
+    out->covered = f.forecast.eta_early_s <= truth_s && truth_s <= f.forecast.eta_late_s;
+  } else {
+    out->eta_error = 1;
+  }
+}
+
+// Runs ports(t) from t = 0 every interval until it reaches capacity (time `full_ms`), the leak
+// starting at `leak_start_ms`. `feed` may rewrite the sample (clock cases).
+LeakRun RunLeak(const std::function<double(int64_t)>& ports, int64_t leak_start_ms, int64_t full_ms,
+                int64_t interval_ms,
+                const std::function<HostSample(HostSample)>& rewrite = nullptr) {
+  HostRun run;
+  LeakRun out;
+  HostState last = HostState::kOk;
+  for (int64_t t = 0; t < full_ms + kHour; t += interval_ms) {
+    HostSample s = PortsSample(t, ports(t));
+    if (rewrite) s = rewrite(s);
+    run.Feed(s);
+    const HostState st = run.host().state();
+    if (out.flagged && st == HostState::kOk && last != HostState::kOk) ++out.ok_returns;
+    last = st;
+    if (!out.flagged && st != HostState::kOk && t >= leak_start_ms) {
+      JudgeFirstFlag(&out, run.Describe(t).headline_fit, t, leak_start_ms, full_ms);
+    }
+    if (t >= full_ms) break;
+  }
+  return out;
+}
+
+// Hours flagged (any state but ok) per simulated week.
+double FalseAlarmHoursPerWeek(const std::function<double(int64_t)>& ports, int64_t span_ms,
+                              int64_t interval_ms, uint32_t capacity = kCapacity) {
+  HostRun run;
+  int64_t flagged_ms = 0;
+  for (int64_t t = 0; t < span_ms; t += interval_ms) {
+    run.Feed(PortsSample(t, ports(t), capacity));
+    if (run.host().state() != HostState::kOk) flagged_ms += interval_ms;
+  }
+  return static_cast<double>(flagged_ms) / kHour / (static_cast<double>(span_ms) / (7 * kDay));
+}
+
+void PrintAlarms(const char* name, const std::vector<double>& hours) {
+  std::printf("BANK | %-34s | %3zu | false-alarm h/week p50 %.2f p90 %.2f max %.2f\n", name,
+              hours.size(), Quantile(hours, 0.5), Quantile(hours, 0.9),
+              *std::max_element(hours.begin(), hours.end()));
+}
+
+// Samples come at least once per host bucket (2 min): agents report every 15-60 s, and sparser
+// sampling leaves buckets empty, which measurably raises false alarms on cycles (4-min samples:
+// 14.7 instead of 4.3 flagged hours a week on the 15->60% daily cycle).
+constexpr double kCap = kCapacity;
+
+// --- Leaks ------------------------------------------------------------------------------------
+
+TEST(ScenarioBank, LinearLeakWhiteNoise) {
+  LeakStats stats;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    std::mt19937_64 rng(seed);
+    const double rate = std::uniform_real_distribution<double>(1.5, 4)(rng) / 100 * kCap;  // /h
+    const double base = 0.2 * kCap;
+    const int64_t full = static_cast<int64_t>((kCap - base) / rate * kHour);
+    Noise noise(0.01 * kCap, seed);
+    stats.Add(RunLeak([&](int64_t t) { return base + rate * t / kHour + noise(); }, 0, full,
+                      2 * kMinute));
+  }
+  stats.Print("linear leak, white noise");
+  EXPECT_EQ(stats.before, stats.runs);
+  EXPECT_LT(Quantile(stats.share, 0.9), 0.5);
+  EXPECT_LT(Quantile(stats.abs_error, 0.5), 0.10);
+  EXPECT_LT(Quantile(stats.abs_error, 0.9), 0.25);
+  EXPECT_EQ(stats.max_ok_returns, 0) << "no flapping";
+  // Nominal 95%; the target is >= 85% of a nominal 90% interval.
+  EXPECT_GE(stats.coverage(), 0.8);
+}
+
+TEST(ScenarioBank, LinearLeakAutocorrelatedNoise) {
+  LeakStats stats;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    std::mt19937_64 rng(seed);
+    const double rate = std::uniform_real_distribution<double>(1.5, 4)(rng) / 100 * kCap;
+    const double base = 0.2 * kCap;
+    const int64_t full = static_cast<int64_t>((kCap - base) / rate * kHour);
+    Ar1 noise(0.02 * kCap, 0.95, seed);
+    stats.Add(RunLeak([&](int64_t t) { return base + rate * t / kHour + noise(); }, 0, full,
+                      2 * kMinute));
+  }
+  stats.Print("linear leak, AR(1) noise phi 0.95");
+  EXPECT_EQ(stats.before, stats.runs);
+  // Regression bounds at today's measured level, NOT the targets (interval coverage
+  // >= 85%, an early flag): the interval is widened by the residuals' lag-1 autocorrelation,
+  // which is not enough at phi 0.95, and the leak is flagged only by the at-risk margin (85%).
+  EXPECT_LT(Quantile(stats.share, 0.9), 0.9);
+  EXPECT_LT(Quantile(stats.abs_error, 0.5), 0.8);
+  EXPECT_GE(stats.coverage(), 0.4) << "the effective-sample-size interval (16% without it)";
+}
+
+TEST(ScenarioBank, SawtoothLeak) {
+  // Net growth with periodic partial releases: every 4 h, 60% of what the last 4 h added goes.
+  LeakStats stats;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    std::mt19937_64 rng(seed);
+    const double gross = std::uniform_real_distribution<double>(4, 7)(rng) / 100 * kCap;  // /h
+    const double base = 0.15 * kCap;
+    const double net = gross * 0.4;  // per hour, averaged over a cycle
+    Noise noise(0.005 * kCap, seed);
+    auto level = [&](int64_t t) {
+      const double h = static_cast<double>(t) / kHour;
+      const double cycles = std::floor(h / 4);
+      return base + cycles * 4 * net + (h - cycles * 4) * gross;
+    };
+    int64_t full = 0;
+    while (level(full) < kCap) full += kMinute;
+    stats.Add(RunLeak([&](int64_t t) { return level(t) + noise(); }, 0, full, 2 * kMinute));
+  }
+  stats.Print("sawtooth leak (release 60% / 4 h)");
+  EXPECT_EQ(stats.before, stats.runs);
+  // Regression bound; a trend of daily minima (not built) would flag it earlier.
+  EXPECT_LT(Quantile(stats.share, 0.5), 0.7);
+}
+
+TEST(ScenarioBank, LeakWithADeployStepAndAGap) {
+  // A deploy halves the held ports at 30% of the way; a 45-minute gap later (agent down).
+  LeakStats stats;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    std::mt19937_64 rng(seed);
+    const double rate = std::uniform_real_distribution<double>(2, 4)(rng) / 100 * kCap;
+    const double base = 0.2 * kCap;
+    Noise noise(0.01 * kCap, seed);
+    const int64_t step_at = static_cast<int64_t>(0.3 * (kCap - base) / rate * kHour);
+    auto level = [&](int64_t t) {
+      const double l = base + rate * t / kHour;
+      return t < step_at ? l : l - 0.15 * kCap;
+    };
+    int64_t full = 0;
+    while (level(full) < kCap) full += kMinute;
+    const int64_t gap_from = (step_at + full) / 2, gap_to = gap_from + 45 * kMinute;
+    HostRun run;
+    LeakRun r;
+    for (int64_t t = 0; t <= full; t += 2 * kMinute) {
+      if (t >= gap_from && t < gap_to) continue;
+      run.Feed(PortsSample(t, level(t) + noise()));
+      if (!r.flagged && run.host().state() != HostState::kOk && t > step_at) {
+        JudgeFirstFlag(&r, run.Describe(t).headline_fit, t, 0, full);
+      }
+    }
+    stats.Add(r);
+  }
+  stats.Print("leak with a deploy step and a gap");
+  EXPECT_EQ(stats.before, stats.runs);
+  EXPECT_LT(Quantile(stats.abs_error, 0.9), 0.35);
+}
+
+TEST(ScenarioBank, LeakOnADailyCycle) {
+  // 1%/h on top of a 15 -> 60% daily cycle, starting on day 2 (day 1 is the cycle alone).
+  LeakStats stats;
+  std::vector<double> day1_alarm_hours;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    const double rate = 0.01 * kCap;
+    Noise noise(0.01 * kCap, seed);
+    const int64_t start = kDay;
+    auto level = [&](int64_t t, bool leak) {
+      const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
+      const double cycle = 0.375 * kCap - 0.225 * kCap * std::cos(phase);
+      return cycle + (leak && t > start ? rate * (t - start) / kHour : 0);
+    };
+    int64_t full = start;
+    while (level(full, true) < kCap) full += kMinute;
+    LeakRun r =
+        RunLeak([&](int64_t t) { return level(t, true) + noise(); }, start, full, 2 * kMinute);
+    stats.Add(r);
+    day1_alarm_hours.push_back(
+        FalseAlarmHoursPerWeek([&](int64_t t) { return level(t, false) + noise(); }, kDay,
+                               2 * kMinute) /
+        7);
+  }
+  stats.Print("1%/h leak on a 15->60% daily cycle");
+  std::printf("BANK | %-34s | %3zu | day-1 flagged hours p50 %.2f max %.2f\n",
+              "  (same cycle, day 1, no leak)", day1_alarm_hours.size(),
+              Quantile(day1_alarm_hours, 0.5),
+              *std::max_element(day1_alarm_hours.begin(), day1_alarm_hours.end()));
+  EXPECT_EQ(stats.before, stats.runs);
+  // Regression bounds at today's level; the targets (flag before 20% of the way, no
+  // day-1 false alarm) need the seasonal baseline, which is not built yet.
+  EXPECT_LT(Quantile(stats.share, 0.5), 0.3);
+  EXPECT_LT(Quantile(day1_alarm_hours, 0.5), 5);
+  EXPECT_LT(Quantile(day1_alarm_hours, 1.0), 7);
+}
+
+TEST(ScenarioBank, ClockSkewDuringALeak) {
+  // The same leak, with one report dated a year ahead and, later, the clock stepping back an
+  // hour: the first flag and its forecast must match the clean run.
+  LeakStats clean, skewed;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    const double rate = 0.03 * kCap, base = 0.2 * kCap;
+    const int64_t full = static_cast<int64_t>((kCap - base) / rate * kHour);
+    Noise n1(0.01 * kCap, seed), n2(0.01 * kCap, seed);
+    clean.Add(
+        RunLeak([&](int64_t t) { return base + rate * t / kHour + n1(); }, 0, full, 2 * kMinute));
+    std::mt19937_64 rng(seed);
+    const int64_t ahead_at = (rng() % 60) * 2 * kMinute;
+    const int64_t back_at = ahead_at + 2 * kHour;
+    HostAnalyzer host("web01");
+    const Options options;
+    Workspace ws;
+    LeakRun r;
+    for (int64_t t = 0; t <= full; t += 2 * kMinute) {
+      HostSample s = PortsSample(t, base + rate * t / kHour + n2());
+      if (t == ahead_at) s.unix_ms += 365 * kDay;
+      if (t >= back_at) s.unix_ms -= kHour;
+      ASSERT_TRUE(host.Update(s, t, options, &ws).ok());
+      if (!r.flagged && host.state() != HostState::kOk) {
+        JudgeFirstFlag(&r, host.Describe(options, t).headline_fit, t, 0, full);
+      }
+      ASSERT_EQ(host.last_seen_ms(), t);
+    }
+    skewed.Add(r);
+  }
+  clean.Print("linear leak 3%/h, clean clock");
+  skewed.Print("  same, +1 y report and -1 h step");
+  EXPECT_EQ(skewed.before, skewed.runs);
+  EXPECT_NEAR(Quantile(skewed.share, 0.5), Quantile(clean.share, 0.5), 0.05);
+  EXPECT_LT(Quantile(skewed.abs_error, 0.9), 0.25);
+  EXPECT_NEAR(skewed.coverage(), clean.coverage(), 0.1);
+}
+
+// --- Healthy hosts ------------------------------------------------------------------------------
+
+TEST(ScenarioBank, HealthyHostsFalseAlarms) {
+  std::vector<double> flat, daily, weekly, resized;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    Ar1 ar(0.03 * kCap, 0.9, seed);
+    flat.push_back(
+        FalseAlarmHoursPerWeek([&](int64_t) { return 0.4 * kCap + ar(); }, 7 * kDay, 4 * kMinute));
+    Noise noise(0.01 * kCap, seed);
+    daily.push_back(FalseAlarmHoursPerWeek(
+        [&](int64_t t) {
+          const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
+          return 0.375 * kCap - 0.225 * kCap * std::cos(phase) + noise();
+        },
+        7 * kDay, 2 * kMinute));
+    // Weekdays peak at 60%, the weekend (days 5, 6) at 25%; Monday (day 7) climbs back.
+    weekly.push_back(FalseAlarmHoursPerWeek(
+        [&](int64_t t) {
+          const int64_t day = (t / kDay) % 7;
+          const double peak = day >= 5 ? 0.25 : 0.60;
+          const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
+          return 0.15 * kCap + (peak - 0.15) * kCap * (0.5 - 0.5 * std::cos(phase)) + noise();
+        },
+        8 * kDay, 2 * kMinute));
+  }
+  PrintAlarms("flat 40%, AR(1) noise", flat);
+  PrintAlarms("daily cycle 15->60%", daily);
+  PrintAlarms("weekly cycle (quiet weekend)", weekly);
+  EXPECT_LT(Quantile(flat, 0.9), 0.5);
+  // Regression bounds at today's level, not what an operator wants (0): the first rise of a
+  // 15->60% cycle (no history yet) reads as a leak for ~4 h, and so does the Monday after a quiet
+  // weekend (its rise passes every level of the last 48 h); other days stay ok. The seasonal
+  // baseline is the fix (not built yet).
+  EXPECT_LT(Quantile(daily, 0.9), 6);
+  EXPECT_LT(Quantile(weekly, 0.9), 9) << "day 1 and the Monday after the weekend, ~4 h each";
+}
+
+TEST(ScenarioBank, RangeResizedMidStream) {
+  // The range grows from 16384 to 28232 ports halfway through a steady week: not an alarm, and
+  // a leak's forecast follows the new capacity.
+  std::vector<double> hours;
+  int flagged_before_full = 0;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    Noise noise(0.01 * kCap, seed);
+    HostRun run;
+    int64_t flagged_ms = 0;
+    for (int64_t t = 0; t < 2 * kDay; t += 4 * kMinute) {
+      const uint32_t cap = t < kDay ? kCapacity : 28232;
+      run.Feed(PortsSample(t, 0.45 * kCap + noise(), cap));
+      if (run.host().state() != HostState::kOk) flagged_ms += 4 * kMinute;
+    }
+    hours.push_back(static_cast<double>(flagged_ms) / kHour * 7 / 2);
+    // A 3%/h-of-the-old-range leak whose range is resized at 40% of the way.
+    HostRun leak;
+    const double rate = 0.03 * kCap;
+    bool flagged = false;
+    for (int64_t t = 0;; t += 2 * kMinute) {
+      const uint32_t cap = t < 10 * kHour ? kCapacity : 28232;
+      const double ports = 0.2 * kCap + rate * t / kHour + noise();
+      leak.Feed(PortsSample(t, ports, cap));
+      if (leak.host().state() != HostState::kOk) flagged = true;
+      if (ports >= cap) {
+        flagged_before_full += flagged ? 1 : 0;
+        break;
+      }
+    }
+  }
+  PrintAlarms("range resized 16384 -> 28232", hours);
+  std::printf("BANK | %-34s | %3d | flagged before the new range is full: %d\n",
+              "  leak across the resize", Seeds(), flagged_before_full);
+  EXPECT_LT(Quantile(hours, 0.9), 0.5);
+  EXPECT_EQ(flagged_before_full, Seeds());
+}
+
+// --- Churn --------------------------------------------------------------------------------------
+
+TEST(ScenarioBank, ChurnPlateausStormsAndRamps) {
+  std::vector<double> plateau_alarms, risky_share, storm_lead_s, ramp_lead_s;
+  int storm_failures = 0, ramp_flagged = 0;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    std::mt19937_64 rng(seed);
+    // A plateau at 55-70% (healthy) and one at 88-95% (at risk), 12 h at 30 s, Windows 120 s.
+    for (int risky = 0; risky < 2; ++risky) {
+      const double target = risky ? std::uniform_real_distribution<double>(0.88, 0.95)(rng)
+                                  : std::uniform_real_distribution<double>(0.55, 0.70)(rng);
+      const double rate = (target * kCap - 1000) / 120;
+      Noise noise(0.01 * kCap, seed);
+      HostRun run;
+      int64_t flagged_ms = 0, span = 12 * kHour;
+      for (int64_t t = 0; t < span; t += 30 * kSecond) {
+        HostSample s = ChurnSample(t, 1000 + noise(), rate * 120 + noise());
+        if (t == 0) {
+          s.has_settings = true;
+          s.settings = SettingsOf("Windows 10.0.20348");
+        }
+        run.Feed(s);
+        if (run.host().state() != HostState::kOk) flagged_ms += 30 * kSecond;
+      }
+      const double share = static_cast<double>(flagged_ms) / span;
+      if (risky) {
+        risky_share.push_back(share);
+      } else {
+        plateau_alarms.push_back(share * 7 * 24);
+      }
+    }
+    // A storm at real time scale: Windows Server 2003 (240 s), 5/s -> 70-100/s.
+    {
+      TimeWaitSim sim(240);
+      const double storm = std::uniform_real_distribution<double>(70, 100)(rng);
+      const int64_t storm_at = 1800 + static_cast<int64_t>(rng() % 900);
+      for (int s = 0; s < 240; ++s) sim.Second(5);
+      HostRun run;
+      int64_t critical_at = -1, full_at = -1;
+      Noise noise(20, seed);
+      for (int64_t s = 0; s < storm_at + 1800 && full_at < 0; ++s) {
+        sim.Second(s < storm_at ? 5 : storm);
+        if (s % 15 != 0) continue;
+        HostSample hs = ChurnSample(s * kSecond, 1000 + noise(), sim.time_wait());
+        if (s == 0) {
+          hs.has_settings = true;
+          hs.settings = SettingsOf("Windows 5.2.3790");
+        }
+        run.Feed(hs);
+        if (critical_at < 0 && run.host().state() == HostState::kCritical) critical_at = s;
+        if (hs.ports_in_use >= 0.98 * kCap) full_at = s;
+      }
+      if (critical_at < 0 || full_at < 0) {
+        ++storm_failures;
+      } else {
+        storm_lead_s.push_back(static_cast<double>(full_at - critical_at));
+      }
+    }
+    // A churn ramp on Linux (60 s): the close rate grows by 0.5-1.5/s per minute from 20/s
+    // until the range (28232) fills; flagged how long before?
+    {
+      TimeWaitSim sim(60);
+      const double per_min = std::uniform_real_distribution<double>(0.5, 1.5)(rng);
+      const uint32_t cap = 28232;
+      HostRun run;
+      int64_t flag_at = -1, full_at = -1;
+      Noise noise(20, seed);
+      for (int s = 0; s < 60; ++s) sim.Second(20);
+      for (int64_t s = 0; full_at < 0 && s < 24 * 3600; ++s) {
+        sim.Second(20 + per_min * static_cast<double>(s) / 60);
+        if (s % 15 != 0) continue;
+        HostSample hs = ChurnSample(s * kSecond, 500 + noise(), sim.time_wait(), cap);
+        if (s == 0) {
+          hs.has_settings = true;
+          hs.settings = SettingsOf("Linux 6.1.0");
+        }
+        run.Feed(hs);
+        if (flag_at < 0 && run.host().state() != HostState::kOk) flag_at = s;
+        if (hs.ports_in_use >= 0.98 * cap) full_at = s;
+      }
+      if (flag_at >= 0 && full_at >= 0 && flag_at < full_at) {
+        ++ramp_flagged;
+        ramp_lead_s.push_back(static_cast<double>(full_at - flag_at));
+      }
+    }
+  }
+  PrintAlarms("churn plateau 55-70% (healthy)", plateau_alarms);
+  std::printf("BANK | %-34s | %3zu | share of time flagged p10 %.3f min %.3f\n",
+              "churn plateau 88-95% (at risk)", risky_share.size(), Quantile(risky_share, 0.1),
+              *std::min_element(risky_share.begin(), risky_share.end()));
+  std::printf("BANK | %-34s | %3d | critical before full in %zu; lead p10 %.0f s p50 %.0f s\n",
+              "TIME_WAIT storm, 240 s, real time", Seeds(), storm_lead_s.size(),
+              Quantile(storm_lead_s, 0.1), Quantile(storm_lead_s, 0.5));
+  std::printf("BANK | %-34s | %3d | flagged before full in %d; lead p10 %.0f s p50 %.0f s\n",
+              "churn ramp, Linux 60 s", Seeds(), ramp_flagged, Quantile(ramp_lead_s, 0.1),
+              Quantile(ramp_lead_s, 0.5));
+  EXPECT_EQ(Quantile(plateau_alarms, 1.0), 0);
+  EXPECT_GT(Quantile(risky_share, 0.0), 0.99);
+  EXPECT_EQ(storm_failures, 0);
+  EXPECT_GE(Quantile(storm_lead_s, 0.1), 60);
+  EXPECT_EQ(ramp_flagged, Seeds());
+  EXPECT_GE(Quantile(ramp_lead_s, 0.1), 120);
+}
+
+}  // namespace
+}  // namespace portwatch::analysis
