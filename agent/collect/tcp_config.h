@@ -13,6 +13,9 @@ namespace portwatch::agent {
 struct EphemeralPorts {
   PortRange range;
   std::vector<PortRange> reserved;  ///< sorted, merged, clipped to `range`
+  /// Why the range is the OS's documented default rather than read from the host (Windows where
+  /// neither WMI nor netsh answered); empty when it was read.
+  std::string assumed_reason;
 
   /// Ports of the range the OS can actually hand out.
   uint32_t usable() const;
