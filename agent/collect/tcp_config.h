@@ -30,6 +30,11 @@ Expected<ConfigSnapshot> ReadTcpConfig(const std::string& root = "");
 /// directory; the default is the live system).
 Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& root = "");
 
+/// A decimal port number 0-65535, digits only; false otherwise.
+bool ParsePortNumber(const std::string& text, uint16_t* out);
+/// `text` without leading and trailing white space.
+std::string TrimSpace(const std::string& text);
+
 /// Parses Linux's ip_local_port_range text ("32768\t60999\n").
 Expected<PortRange> ParsePortRangeText(const std::string& text);
 /// Parses Linux's ip_local_reserved_ports text ("8080,9000-9010\n", or empty) and clips the

@@ -1,32 +1,11 @@
 #include "collect/windows_port_ranges.h"
 
+#include "collect/tcp_config.h"
+
 #include <algorithm>
-#include <cctype>
 #include <sstream>
 
 namespace portwatch::agent::win {
-namespace {
-
-// Digits only, at most 5 of them, as a port-sized number; false otherwise.
-bool ParsePortNumber(const std::string& token, uint32_t* out) {
-  if (token.empty() || token.size() > 5) return false;
-  uint32_t v = 0;
-  for (char c : token) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    v = v * 10 + static_cast<uint32_t>(c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-std::string Trim(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return s.substr(a, b - a);
-}
-
-}  // namespace
 
 Expected<PortRange> ParseNetshDynamicPort(const std::string& text) {
   std::vector<uint32_t> numbers;
@@ -35,8 +14,8 @@ Expected<PortRange> ParseNetshDynamicPort(const std::string& text) {
   while (std::getline(in, line) && numbers.size() < 2) {
     const size_t colon = line.rfind(':');
     if (colon == std::string::npos) continue;
-    uint32_t v = 0;
-    if (ParsePortNumber(Trim(line.substr(colon + 1)), &v)) numbers.push_back(v);
+    uint16_t v = 0;
+    if (ParsePortNumber(TrimSpace(line.substr(colon + 1)), &v)) numbers.push_back(v);
   }
   if (numbers.size() < 2) {
     return Status::Error("netsh dynamicport output has no start port and number of ports");
@@ -57,10 +36,10 @@ Expected<std::vector<PortRange>> ParseNetshExcludedPortRanges(const std::string&
   while (std::getline(in, line)) {
     std::istringstream words(line);
     std::string a, b;
-    uint32_t low = 0, high = 0;
+    uint16_t low = 0, high = 0;
     if (!(words >> a >> b) || !ParsePortNumber(a, &low) || !ParsePortNumber(b, &high)) continue;
-    if (low == 0 || high > 65535 || high < low) {
-      return Status::Error("netsh excludedportrange line '" + Trim(line) +
+    if (low == 0 || high < low) {
+      return Status::Error("netsh excludedportrange line '" + TrimSpace(line) +
                            "' is not a port range");
     }
     const uint32_t lo = std::max<uint32_t>(low, within.low);
