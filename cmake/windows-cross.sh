@@ -23,7 +23,7 @@ case "$mode" in
         -DCMAKE_TOOLCHAIN_FILE="$src/cmake/mingw-w64-x86_64.cmake"
     fi
     start=$(date +%s)
-    cmake --build "$bin" --target portwatch-agent agent_windows_test
+    cmake --build "$bin" --target portwatch-agent agent_windows_test windows_grpc_syntax
     echo "windows-cross: build took $(( $(date +%s) - start )) s"
     ;;
   test)

@@ -9,6 +9,16 @@ if(MSVC)
   set(CMAKE_MSVC_RUNTIME_LIBRARY "MultiThreaded$<$<CONFIG:Debug>:Debug>")
 endif()
 find_package(Threads REQUIRED)
+
+# What a build with gRPC compiles on top of the mingw one. The mingw cross-build syntax-checks
+# exactly these (cmake/windows-grpc-syntax.cmake); agent/src/windows builds the agent's part.
+set(PW_WINDOWS_GRPC_AGENT_SOURCES
+  ${PROJECT_SOURCE_DIR}/agent/src/transport.cc
+  ${PROJECT_SOURCE_DIR}/agent/src/report_sink_grpc.cc)
+set(PW_WINDOWS_GRPC_SOURCES
+  ${PROJECT_SOURCE_DIR}/common/src/wire.cc  # portwatch_wire (common/CMakeLists.txt)
+  ${PROJECT_SOURCE_DIR}/common/src/tls.cc   # portwatch_tls
+  ${PW_WINDOWS_GRPC_AGENT_SOURCES})
 find_package(gRPC CONFIG QUIET)
 if(gRPC_FOUND)
   find_package(OpenSSL REQUIRED)

@@ -5,9 +5,8 @@
 #include <cstdlib>
 
 namespace portwatch::agent {
-namespace {
 
-bool ParsePort(const std::string& s, uint16_t* out) {
+bool ParsePortNumber(const std::string& s, uint16_t* out) {
   if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) {
     return false;
   }
@@ -17,14 +16,12 @@ bool ParsePort(const std::string& s, uint16_t* out) {
   return true;
 }
 
-std::string Trim(const std::string& s) {
+std::string TrimSpace(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
   return s.substr(b, e - b);
 }
-
-}  // namespace
 
 uint32_t EphemeralPorts::usable() const {
   uint32_t reserved_n = 0;
@@ -33,14 +30,14 @@ uint32_t EphemeralPorts::usable() const {
 }
 
 Expected<PortRange> ParsePortRangeText(const std::string& text) {
-  std::string t = Trim(text);
+  std::string t = TrimSpace(text);
   size_t sep = t.find_first_of(" \t");
   if (sep == std::string::npos) {
     return Status::Error("ip_local_port_range '" + t + "' is not two numbers");
   }
   PortRange r;
-  if (!ParsePort(Trim(t.substr(0, sep)), &r.low) || !ParsePort(Trim(t.substr(sep)), &r.high) ||
-      r.low == 0 || r.low > r.high) {
+  if (!ParsePortNumber(TrimSpace(t.substr(0, sep)), &r.low) ||
+      !ParsePortNumber(TrimSpace(t.substr(sep)), &r.high) || r.low == 0 || r.low > r.high) {
     return Status::Error("ip_local_port_range '" + t + "' is not a valid port range");
   }
   return r;
@@ -49,18 +46,19 @@ Expected<PortRange> ParsePortRangeText(const std::string& text) {
 Expected<std::vector<PortRange>> ParseReservedPortsText(const std::string& text,
                                                         const PortRange& within) {
   std::vector<PortRange> out;
-  std::string t = Trim(text);
+  std::string t = TrimSpace(text);
   size_t pos = 0;
   while (!t.empty() && pos <= t.size()) {
     size_t comma = t.find(',', pos);
-    std::string item = Trim(t.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                    : comma - pos));
+    std::string item =
+        TrimSpace(t.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
     PortRange r;
     size_t dash = item.find('-');
     bool ok = dash == std::string::npos
-                  ? ParsePort(item, &r.low) && (r.high = r.low, true)
-                  : ParsePort(Trim(item.substr(0, dash)), &r.low) &&
-                        ParsePort(Trim(item.substr(dash + 1)), &r.high) && r.low <= r.high;
+                  ? ParsePortNumber(item, &r.low) && (r.high = r.low, true)
+                  : ParsePortNumber(TrimSpace(item.substr(0, dash)), &r.low) &&
+                        ParsePortNumber(TrimSpace(item.substr(dash + 1)), &r.high) &&
+                        r.low <= r.high;
     if (!ok) return Status::Error("ip_local_reserved_ports item '" + item + "' is not a port or range");
     r.low = std::max(r.low, within.low);
     r.high = std::min(r.high, within.high);

@@ -13,6 +13,9 @@ namespace portwatch::agent {
 struct EphemeralPorts {
   PortRange range;
   std::vector<PortRange> reserved;  ///< sorted, merged, clipped to `range`
+  /// Why the range is the OS's documented default rather than read from the host (Windows where
+  /// neither WMI nor netsh answered); empty when it was read.
+  std::string assumed_reason;
 
   /// Ports of the range the OS can actually hand out.
   uint32_t usable() const;
@@ -26,6 +29,11 @@ Expected<ConfigSnapshot> ReadTcpConfig(const std::string& root = "");
 /// Reads the ephemeral range of this host. `root` prefixes the OS paths (tests pass a fixture
 /// directory; the default is the live system).
 Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& root = "");
+
+/// A decimal port number 0-65535, digits only; false otherwise.
+bool ParsePortNumber(const std::string& text, uint16_t* out);
+/// `text` without leading and trailing white space.
+std::string TrimSpace(const std::string& text);
 
 /// Parses Linux's ip_local_port_range text ("32768\t60999\n").
 Expected<PortRange> ParsePortRangeText(const std::string& text);

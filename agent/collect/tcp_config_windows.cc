@@ -10,6 +10,7 @@
 #include <windows.h>
 #include <wbemidl.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "collect/tcp_config.h"
 #include "collect/windows_mapping.h"
+#include "collect/windows_port_ranges.h"
 #include "portwatch/win32.h"
 
 namespace portwatch::agent {
@@ -169,8 +171,10 @@ Expected<std::vector<win::WmiPortSetting>> QueryPortSettings(const wchar_t* cls)
       return Status::Error(where + ": the WMI locator is not available (" + HresultText(hr) + ")");
     }
     ComPtr<IWbemServices> services;
-    hr = locator->ConnectServer(Bstr(L"ROOT\\StandardCimv2"), nullptr, nullptr, nullptr, 0,
-                                nullptr, nullptr, services.put());
+    // With USE_MAX_WAIT the connect gives up after about two minutes instead of waiting on a
+    // hung WMI service for good.
+    hr = locator->ConnectServer(Bstr(L"ROOT\\StandardCimv2"), nullptr, nullptr, nullptr,
+                                WBEM_FLAG_CONNECT_USE_MAX_WAIT, nullptr, nullptr, services.put());
     if (FAILED(hr)) {
       return Status::Error(where + ": cannot connect to the namespace (" + HresultText(hr) +
                            "); it exists from Windows 8 / Server 2012 on");
@@ -213,6 +217,53 @@ Expected<std::vector<win::WmiPortSetting>> QueryPortSettings(const wchar_t* cls)
   return result;
 }
 
+// Runs a system command without a window and returns what it printed, at most 64 KiB and
+// 10 s: netsh is quick, but a hung one must not hold the sample.
+Expected<std::string> RunCapture(const wchar_t* command) {
+  SECURITY_ATTRIBUTES sa{sizeof sa, nullptr, TRUE};
+  HANDLE read_end = nullptr, write_end = nullptr;
+  if (!CreatePipe(&read_end, &write_end, &sa, 0)) {
+    return Status::Error("cannot create a pipe: " + win32::ErrorText(GetLastError()));
+  }
+  win32::UniqueHandle reader(read_end), writer(write_end);
+  SetHandleInformation(read_end, HANDLE_FLAG_INHERIT, 0);
+  STARTUPINFOW si{};
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdOutput = write_end;
+  si.hStdError = write_end;
+  si.hStdInput = nullptr;
+  PROCESS_INFORMATION pi{};
+  std::wstring line(command);
+  if (!CreateProcessW(nullptr, line.data(), nullptr, nullptr, TRUE, CREATE_NO_WINDOW, nullptr,
+                      nullptr, &si, &pi)) {
+    return Status::Error("cannot run '" + Narrow(command, wcslen(command)) +
+                         "': " + win32::ErrorText(GetLastError()));
+  }
+  win32::UniqueHandle process(pi.hProcess), thread(pi.hThread);
+  writer.reset();  // the child holds the only write end now: EOF when it exits
+  std::string out;
+  const ULONGLONG deadline = GetTickCount64() + 10000;
+  for (;;) {
+    DWORD avail = 0;
+    if (!PeekNamedPipe(read_end, nullptr, 0, nullptr, &avail, nullptr)) break;  // child gone
+    if (avail > 0) {
+      char buf[4096];
+      DWORD got = 0;
+      if (!ReadFile(read_end, buf, std::min<DWORD>(avail, sizeof buf), &got, nullptr)) break;
+      out.append(buf, got);
+      if (out.size() > (64u << 10)) break;
+      continue;
+    }
+    if (GetTickCount64() > deadline) {
+      TerminateProcess(process.get(), 1);
+      return Status::Error("'" + Narrow(command, wcslen(command)) + "' gave no answer in 10 s");
+    }
+    WaitForSingleObject(process.get(), 20);
+  }
+  return out;
+}
+
 win::DynamicPorts ReadDynamicPorts(const OsVersion& os,
                                    const std::vector<ConfigValue>& parameters) {
   win::DynamicPorts d;
@@ -233,7 +284,23 @@ win::DynamicPorts ReadDynamicPorts(const OsVersion& os,
   auto tcp_choice = tcp.ok() ? win::ChooseWmiPortSetting(*tcp, "MSFT_NetTCPSetting")
                              : Expected<win::WmiPortSetting>(tcp.status());
   if (!tcp_choice.ok()) {
-    d.unknown_reason = tcp_choice.error();
+    // Vista to 2008 R2 (and Wine) have no MSFT_NetTCPSetting: netsh, read by its numbers.
+    auto text = RunCapture(L"netsh.exe int ipv4 show dynamicport tcp");
+    auto range = text.ok() ? win::ParseNetshDynamicPort(*text) : Expected<PortRange>(text.status());
+    if (range.ok()) {
+      d.source = "netsh";
+      d.tcp = *range;
+      auto udp_text = RunCapture(L"netsh.exe int ipv4 show dynamicport udp");
+      auto udp = udp_text.ok() ? win::ParseNetshDynamicPort(*udp_text)
+                               : Expected<PortRange>(udp_text.status());
+      if (udp.ok()) d.udp = *udp;
+      return d;
+    }
+    // Last resort: the documented default of this OS version, said to be assumed.
+    d.source = "assumed";
+    d.tcp = d.udp = win::DocumentedDefaultDynamicRange(os.known ? os.major : 6);
+    d.unknown_reason = "the documented default of this Windows version, as neither " +
+                       tcp_choice.error() + " nor netsh (" + range.error() + ") answered";
     return d;
   }
   d.source = "wmi";
@@ -267,6 +334,14 @@ win::DynamicPorts CachedDynamicPorts(const OsVersion& os,
   const ULONGLONG now = GetTickCount64();
   if (!have || now - read_at > kReuseMs) {
     cached = ReadDynamicPorts(os, parameters);
+    // Blocks Hyper-V, WinNAT or Docker reserved inside the range are not handed out.
+    if (!cached.tcp.empty()) {
+      auto text = RunCapture(L"netsh.exe int ipv4 show excludedportrange protocol=tcp");
+      if (text.ok()) {
+        auto excluded = win::ParseNetshExcludedPortRanges(*text, cached.tcp);
+        if (excluded.ok()) cached.tcp_excluded = std::move(*excluded);
+      }
+    }
     read_at = now;
     have = true;
   }
@@ -293,6 +368,8 @@ Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& /*root*/) {
   }
   EphemeralPorts ep;
   ep.range = d.tcp;
+  ep.reserved = d.tcp_excluded;
+  if (d.source == "assumed") ep.assumed_reason = d.unknown_reason;
   return ep;
 }
 

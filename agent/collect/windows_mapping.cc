@@ -231,6 +231,14 @@ ConfigSnapshot BuildWindowsConfig(const std::string& os_version,
     s.values.push_back(StringValue(dyn + "Source", "unavailable: " + ports.unknown_reason));
   } else {
     s.values.push_back(StringValue(dyn + "Source", ports.source));
+    if (ports.source == "assumed") {
+      s.values.push_back(StringValue(dyn + "AssumedBecause", ports.unknown_reason));
+    }
+    uint32_t excluded = 0;
+    for (const PortRange& r : ports.tcp_excluded) excluded += r.size();
+    if (!ports.tcp_excluded.empty()) {
+      s.values.push_back(IntValue(dyn + "TCP.ExcludedPorts", excluded));
+    }
     auto add_range = [&](const std::string& prefix, const PortRange& r) {
       if (r.empty()) return;
       s.values.push_back(IntValue(prefix + "StartPort", r.low));

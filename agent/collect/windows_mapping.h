@@ -144,12 +144,15 @@ struct WmiPortSetting {
 
 /// The dynamic port ranges of a host and where they came from.
 struct DynamicPorts {
-  /// "wmi" (MSFT_NetTCPSetting / MSFT_NetUDPSetting), "MaxUserPort" (pre-Vista registry) or ""
-  /// when no source could answer; then `unknown_reason` says why and the ranges are empty.
+  /// "wmi" (MSFT_NetTCPSetting / MSFT_NetUDPSetting), "netsh" (its dynamicport output, where
+  /// WMI lacks the class), "MaxUserPort" (pre-Vista registry), "assumed" (the OS version's
+  /// documented default: `unknown_reason` says why) or "" when no source could answer; then
+  /// `unknown_reason` says why and the ranges are empty.
   std::string source;
   PortRange tcp;
   PortRange udp;
   PortRange tcp_auto_reuse;  ///< empty where the OS has none or it is disabled (0 ports)
+  std::vector<PortRange> tcp_excluded;  ///< excluded port ranges inside `tcp` (netsh)
   std::string unknown_reason;
 };
 

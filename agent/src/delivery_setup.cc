@@ -1,4 +1,5 @@
 #include "src/delivery_setup.h"
+#include "src/log.h"
 
 #include <cstdio>
 
@@ -53,7 +54,7 @@ Expected<Delivery> OpenDelivery(const DeliveryFlags& flags, size_t max_pending) 
     d.source_ports = std::move(*ports);
     if (auto ephemeral = ReadEphemeralPorts(); ephemeral.ok()) {
       for (const std::string& w : SourcePortWarnings(d.source_ports, *ephemeral)) {
-        std::fprintf(stderr, "portwatch-agent: warning: %s\n", w.c_str());
+        LogWarning(w);
       }
     }
   }
@@ -61,17 +62,13 @@ Expected<Delivery> OpenDelivery(const DeliveryFlags& flags, size_t max_pending) 
   if (!spool.ok()) return spool.status();
   d.spool = std::move(*spool);
   if (flags.spool_dir.empty()) {
-    std::fprintf(stderr,
-                 "portwatch-agent: no --spool-dir: unacknowledged reports are kept in memory "
-                 "only (at most %zu) and are lost if the agent stops\n",
-                 max_pending);
+    LogWarning("no --spool-dir: unacknowledged reports are kept in memory only (at most " +
+               std::to_string(max_pending) + ") and are lost if the agent stops");
   } else if (const SpoolStats s = d.spool->stats(); s.records > 0) {
     std::string from;
     for (const std::string& id : d.spool->WaitingInstances()) from += " " + id;
-    std::fprintf(stderr,
-                 "portwatch-agent: spool '%s' holds %llu unacknowledged reports (instances%s); "
-                 "they are sent first\n",
-                 flags.spool_dir.c_str(), static_cast<unsigned long long>(s.records), from.c_str());
+    LogInfo("spool '" + flags.spool_dir + "' holds " + std::to_string(s.records) +
+            " unacknowledged reports (instances" + from + "); they are sent first");
   }
   return d;
 }

@@ -17,12 +17,14 @@
 
 #include "portwatch/files.h"
 #include "portwatch/process.h"
-#include "portwatch/tls.h"
 #include "src/agent_util.h"
+#include "src/agent_core.h"
 #include "src/delivery_setup.h"
+#include "src/log.h"
 #include "src/report_format.h"
 #include "src/sampler.h"
 #include "src/source_port.h"
+#include "src/report_sink.h"
 #include "src/transport.h"
 
 #ifndef PORTWATCH_VERSION
@@ -34,7 +36,10 @@ namespace pa = portwatch::agent;
 
 namespace {
 
-int Fail(const std::string& msg) { return pw::ConfigError("portwatch-agent", msg); }
+int Fail(const std::string& msg) {
+  pa::LogError(msg);
+  return 2;
+}
 
 std::string LocalHostName() {
   char buf[256] = {0};
@@ -80,7 +85,7 @@ Timing TimeSamples(pa::Sampler& sampler, int iterations) {
     double d = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                    .count();
     if (!st.ok()) {
-      std::fprintf(stderr, "portwatch-agent: bench sample failed: %s\n", st.message().c_str());
+      pa::LogError("bench sample failed: " + st.message());
       std::exit(1);
     }
     if (i == 0) {
@@ -133,39 +138,24 @@ int main(int argc, char** argv) {
   app.set_config("--config", "",
                  "Read options from this INI/TOML file: a [run] section, keys as long flags");
 
-  std::string collector = "127.0.0.1:7443", ca, cert, key, server_name, host_name = LocalHostName();
-  std::string interval_text = "15s";
-  size_t max_pending = 5760;
+  pa::CoreFlags core;
+  core.host_name = LocalHostName();
   CLI::App* run = app.add_subcommand("run", "Collect every interval and stream to the collector");
-  run->add_option("--collector", collector, "Collector address HOST:PORT")->capture_default_str();
-  run->add_option("--ca", ca, "Fleet CA certificate (PEM)")->required();
-  run->add_option("--cert", cert, "This host's certificate (PEM), signed by the fleet CA")
-      ->required();
-  run->add_option("--key", key, "This host's private key (PEM)")->required();
-  run->add_option("--server-name", server_name,
-                  "Name expected in the collector's certificate, when it differs from HOST");
-  run->add_option("--host-name", host_name,
-                  "This host's name; must match its certificate")->capture_default_str();
-  run->add_option("--interval", interval_text, "Collection interval, e.g. 15s or 500ms")
-      ->capture_default_str();
-  run->add_option("--max-pending", max_pending,
-                  "Reports kept in memory while the collector is unreachable (without "
-                  "--spool-dir, or while the spool's disk fails)")
-      ->capture_default_str()->check(CLI::Range(1, 1000000));
-  pa::DeliveryFlags delivery_flags;
-  pa::AddDeliveryFlags(run, &delivery_flags);
-
-  size_t top_k = 20;
-  run->add_option("--top-k", top_k, "Destinations and processes listed per report")
-      ->capture_default_str()->check(CLI::Range(1, 1000));
+  pa::AddRunFlags(run, &core);
+  pa::SinkOptions sink_options;
+  sink_options.bind_source_ports = [](std::vector<uint16_t> ports, pa::TransportOptions* t) {
+    pa::ConnectFromSourcePorts(std::move(ports), t);
+  };
+  pa::AddSinkOptions(run, &sink_options);
+  // On Linux the agent exists to stream: certificates are required, --output is an extra copy.
+  for (const char* name : {"--ca", "--cert", "--key"}) run->get_option(name)->required();
 
   bool json = false;
   CLI::App* snapshot = app.add_subcommand(
       "snapshot", "Print one report of this host (sockets, destinations, processes, settings, "
                   "kernel counters) and exit; no collector needed");
   snapshot->add_flag("--json", json, "JSON instead of a table");
-  snapshot->add_option("--top-k", top_k, "Destinations and processes listed")
-      ->capture_default_str()->check(CLI::Range(1, 1000));
+  pa::AddTopKFlag(snapshot, &core.top_k);
 
   int bench_iterations = 20;
   CLI::App* bench = app.add_subcommand(
@@ -175,9 +165,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  pa::SamplerOptions sopts;
-  sopts.usage.top_destinations = top_k;
-  sopts.usage.top_processes = top_k;
+  const pa::SamplerOptions sopts = pa::SamplerOptionsFor(core);
   auto sampler = pa::Sampler::ForThisHost(sopts);
 
   if (bench->parsed()) return RunBench(bench_iterations, sopts);
@@ -186,95 +174,47 @@ int main(int argc, char** argv) {
     pw::Report r;
     pw::Status st = sampler->Sample(&r);
     if (!st.ok()) return Fail(st.message());
-    std::fputs((json ? pa::ReportToJson(host_name, r) : pa::ReportToTable(host_name, r)).c_str(),
+    std::fputs((json ? pa::ReportToJson(core.host_name, r) : pa::ReportToTable(core.host_name, r))
+                   .c_str(),
                stdout);
     return 0;
   }
 
-  int64_t interval_ms = 0;
-  auto parsed_interval = pa::ParseIntervalMs(interval_text);
-  if (!parsed_interval.ok()) return Fail(parsed_interval.error());
-  interval_ms = *parsed_interval;
-  auto target = pw::ParseHostPort(collector, "--collector");
-  if (!target.ok()) return Fail(target.error());
-  if (target->port == 0) return Fail("--collector '" + collector + "' needs a non-zero port");
-  auto tls = pw::LoadTlsMaterial({ca, cert, key});
-  if (!tls.ok()) return Fail(tls.error());
-  if (tls->subject_name != host_name) {
-    return Fail("certificate '" + cert + "' is for host '" + tls->subject_name +
-                "' but this agent reports as '" + host_name +
-                "'; the collector would refuse it. Pass --host-name " + tls->subject_name +
-                " or issue a certificate for " + host_name);
-  }
+  auto interval_ms = pa::ParseIntervalMs(core.interval_text);
+  if (!interval_ms.ok()) return Fail(interval_ms.error());
   // Fail early on a host without what the agent reads, rather than streaming nothing.
-  {
-    pw::Report probe;
-    pw::Status st = sampler->Sample(&probe);
-    if (!st.ok()) return Fail(st.message());
-    sampler->ForceConfig();  // the first real report carries the settings
-  }
-  auto delivery = pa::OpenDelivery(delivery_flags, max_pending);
-  if (!delivery.ok()) return Fail(delivery.error());
+  auto probe = pa::ProbeHost(sampler.get());
+  if (!probe.ok()) return Fail(probe.error());
 
-  // Signals are taken synchronously by the collection loop below; block them in every thread.
-  sigset_t sigs = pw::BlockTerminationSignals();
-
-  pa::TransportOptions topts;
-  if (!delivery->source_ports.empty()) {
-    pa::ConnectFromSourcePorts(std::move(delivery->source_ports), &topts);
-  }
-  topts.target = target->ToString();
-  topts.server_name_override = server_name;
-  topts.tls = std::move(*tls);
-  topts.hello.hostname = host_name;
-  topts.hello.agent_version = PORTWATCH_VERSION;
-  topts.hello.os = pw::OsKind::kLinux;
+  pa::HostFacts host;
+  host.os = pw::OsKind::kLinux;
   utsname u{};
-  if (uname(&u) == 0) topts.hello.os_version = u.release;
-  topts.hello.instance_id = pa::RandomHex(16);
+  if (uname(&u) == 0) host.os_version = u.release;
   auto boot = pw::ReadFileLimited("/proc/sys/kernel/random/boot_id", 128, "boot_id");
-  if (boot.ok()) topts.hello.boot_id = Trimmed(*boot);
-  topts.hello.interval_ms = static_cast<uint32_t>(interval_ms);
+  if (boot.ok()) host.boot_id = Trimmed(*boot);
+  const pw::AgentHello hello =
+      pa::MakeHello(core.host_name, host, *interval_ms, PORTWATCH_VERSION);
 
-  pa::Transport transport(std::move(topts), std::move(delivery->spool));
-  transport.Start();
-  std::fprintf(stderr, "portwatch-agent: reporting as '%s' to %s every %lld ms\n",
-               host_name.c_str(), collector.c_str(), static_cast<long long>(interval_ms));
+  // Signals are taken synchronously by the collection loop below; block them in every thread
+  // (the transport's included, so it is started after this).
+  sigset_t sigs = pw::BlockTerminationSignals();
+  auto sink = pa::StartReportSink(sink_options, hello);
+  if (!sink.ok()) return Fail(sink.error());
+  pa::LogInfo("reporting as '" + core.host_name + "' to " + sink_options.collector + " every " +
+              std::to_string(*interval_ms) + " ms");
 
-  uint64_t seq = 0;
-  const auto interval = std::chrono::milliseconds(interval_ms);
-  auto next = std::chrono::steady_clock::now();
-  std::string last_error;
-  for (;;) {
-    pw::Report r;
-    const auto t0 = std::chrono::steady_clock::now();
-    pw::Status st = sampler->Sample(&r);
-    if (st.ok()) {
-      r.sequence = ++seq;
-      r.collected_unix_ms = pw::NowUnixMs();
-      r.health.scan_duration_us = static_cast<uint32_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                t0)
-              .count());
-      transport.Enqueue(std::move(r));
-      last_error.clear();
-      // A scan's temporary maps are freed now; give the pages back rather than keep the peak.
-      malloc_trim(0);
-    } else if (st.message() != last_error) {
-      // Log a changed error once, not every interval.
-      last_error = st.message();
-      std::fprintf(stderr, "portwatch-agent: scan failed, will retry: %s\n", last_error.c_str());
-    }
-    next += interval;
-    auto now = std::chrono::steady_clock::now();
-    if (next < now) next = now;  // after a stall, do not burst to catch up
-    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(next - now);
+  pa::RunHooks hooks;
+  hooks.sample = [&](pw::Report* r) { return sampler->Sample(r); };
+  hooks.wait_for_stop = [&](std::chrono::nanoseconds wait) {
     timespec ts{static_cast<time_t>(wait.count() / 1000000000),
                 static_cast<long>(wait.count() % 1000000000)};
-    int sig = sigtimedwait(&sigs, nullptr, &ts);
-    if (sig == SIGINT || sig == SIGTERM) break;
-  }
-  std::fprintf(stderr, "portwatch-agent: stopping\n");
-  transport.Stop();
+    const int sig = sigtimedwait(&sigs, nullptr, &ts);
+    return sig == SIGINT || sig == SIGTERM;
+  };
+  // A scan's temporary maps are freed now; give the pages back rather than keep the peak.
+  hooks.after_report = [] { malloc_trim(0); };
+  pa::RunCollection(hooks, std::chrono::milliseconds(*interval_ms), sink->get());
+  pa::LogInfo("stopping");
+  (*sink)->Stop();
   return 0;
 }

@@ -37,6 +37,9 @@ Status Sampler::Sample(Report* report) {
   // WMI's StandardCimv2) leaves port use uncomputed, said so; the socket counts, destinations
   // and processes are still worth sending.
   if (!ports.ok()) AddDegraded(&report->events, "ephemeral port range unknown: " + ports.error());
+  if (ports.ok() && !ports->assumed_reason.empty()) {
+    AddDegraded(&report->events, "ephemeral port range assumed: " + ports->assumed_reason);
+  }
   const std::string missing = table_->MissingFromScan();
   if (!missing.empty()) AddDegraded(&report->events, missing);
   const ProcessAttribution* attribution = nullptr;

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "src/source_port.h"
+#include "src/log.h"
 
 namespace portwatch::agent {
 
@@ -15,7 +16,7 @@ SourcePortBinder::SourcePortBinder(std::vector<uint16_t> ports,
                                    std::function<void(const std::string&)> log)
     : ports_(std::move(ports)), log_(std::move(log)) {
   if (!log_) {
-    log_ = [](const std::string& m) { std::fprintf(stderr, "portwatch-agent: %s\n", m.c_str()); };
+    log_ = [](const std::string& m) { LogInfo(m); };
   }
   // Start at a random port so that a restarted agent does not retry the 4-tuple its predecessor
   // may have left in TIME_WAIT.

@@ -1,4 +1,5 @@
 #include "src/spool.h"
+#include "src/log.h"
 
 #include <algorithm>
 #include <array>
@@ -116,7 +117,7 @@ void Spool::Log(const std::string& msg) const {
   if (opts_.log) {
     opts_.log(msg);
   } else {
-    std::fprintf(stderr, "portwatch-agent: spool: %s\n", msg.c_str());
+    LogWarning("spool: " + msg);
   }
 }
 

@@ -1,4 +1,5 @@
 #include "src/transport.h"
+#include "src/log.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -116,11 +117,9 @@ bool Transport::RunStream() {
         stats_.connected = true;
         ++stats_.connects;
         const std::string local = opts_.describe_connection ? opts_.describe_connection() : "";
-        std::fprintf(stderr,
-                     "portwatch-agent: connected to collector %s%s%s; %llu reports wait for "
-                     "acknowledgement\n",
-                     opts_.target.c_str(), local.empty() ? "" : " ", local.c_str(),
-                     static_cast<unsigned long long>(spool_->stats().records));
+        LogInfo("connected to collector " + opts_.target + (local.empty() ? "" : " ") + local +
+                "; " + std::to_string(spool_->stats().records) +
+                " reports wait for acknowledgement");
       }
       progressed = true;
       // The collector handles a stream's reports in order, so an ack covers everything before.
@@ -129,9 +128,8 @@ bool Transport::RunStream() {
         ++stats_.reports_acked;
       } else {
         ++stats_.reports_rejected;
-        std::fprintf(stderr, "portwatch-agent: collector refused report %llu: %s\n",
-                     static_cast<unsigned long long>(ack.sequence()),
-                     ack.rejected_reason().c_str());
+        LogWarning("collector refused report " + std::to_string(ack.sequence()) + ": " +
+                   ack.rejected_reason());
       }
     }
     std::lock_guard<std::mutex> lk(mu_);
@@ -154,8 +152,8 @@ bool Transport::RunStream() {
     v1::AgentMessage out;
     if (!out.mutable_report()->ParseFromString(entry->payload)) {
       // The spool's CRC held, so this is not damage; leave it for a later ack to consume.
-      std::fprintf(stderr, "portwatch-agent: spooled report %llu cannot be decoded; skipped\n",
-                   static_cast<unsigned long long>(entry->sequence));
+      LogWarning("spooled report " + std::to_string(entry->sequence) +
+                 " cannot be decoded; skipped");
       continue;
     }
     if (entry->instance_id != instance) out.mutable_report()->set_instance_id(entry->instance_id);
@@ -179,11 +177,9 @@ bool Transport::RunStream() {
     std::lock_guard<std::mutex> lk(mu_);
     current_ctx_.reset();
     if (!stopping_) {
-      std::fprintf(stderr,
-                   "portwatch-agent: stream to collector %s ended: %s (gRPC code %d); will "
-                   "retry with backoff, reports are kept until acknowledged\n",
-                   opts_.target.c_str(), st.error_message().c_str(),
-                   static_cast<int>(st.error_code()));
+      LogWarning("stream to collector " + opts_.target + " ended: " + st.error_message() +
+                 " (gRPC code " + std::to_string(static_cast<int>(st.error_code())) +
+                 "); will retry with backoff, reports are kept until acknowledged");
     }
     stats_.connected = false;
   }

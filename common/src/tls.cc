@@ -6,8 +6,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <arpa/inet.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -66,9 +64,13 @@ std::string SubjectName(X509* cert) {
 constexpr char kPkiHint[] =
     "; make development certificates with deploy/pki/make-dev-pki.sh, or pass the right path";
 
+// OpenSSL's own IPv4/IPv6 literal parser: the same on every OS (inet_pton needs POSIX or
+// Winsock headers, and MSVC has no <arpa/inet.h>).
 bool LooksLikeIpAddress(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+  ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s.c_str());
+  if (ip == nullptr) return false;
+  ASN1_OCTET_STRING_free(ip);
+  return true;
 }
 
 }  // namespace

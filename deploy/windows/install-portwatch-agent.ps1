@@ -62,31 +62,46 @@ foreach ($f in @($Executable, $CaCert, $Cert, $Key)) {
 if (Test-Path -LiteralPath $installedExe) { Remove-AgentService }
 
 New-Item -ItemType Directory -Force -Path $InstallDir | Out-Null
+# The data directory first, with its own ACL and nothing inherited from ProgramData (whose ACL
+# lets Users create folders): a non-administrator must not be able to plant a junction or a file
+# where the SYSTEM service writes, nor read the key. Nothing secret is copied before this holds.
+New-Item -ItemType Directory -Force -Path $DataDir | Out-Null
+& icacls.exe $DataDir /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*S-1-5-32-544:(OI)(CI)F' | Out-Null
+if ($LASTEXITCODE -ne 0) { throw "install-portwatch-agent: could not restrict access to $DataDir." }
 $pki = Join-Path $DataDir 'pki'
 New-Item -ItemType Directory -Force -Path $pki | Out-Null
+# The private key is readable by the service account (LocalSystem) and administrators only.
+& icacls.exe $pki /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*S-1-5-32-544:(OI)(CI)F' | Out-Null
+if ($LASTEXITCODE -ne 0) { throw "install-portwatch-agent: could not restrict access to $pki." }
 Copy-Item -LiteralPath $Executable -Destination $installedExe -Force
 Copy-Item -LiteralPath $CaCert -Destination (Join-Path $pki 'ca.pem') -Force
 Copy-Item -LiteralPath $Cert -Destination (Join-Path $pki 'agent.pem') -Force
 Copy-Item -LiteralPath $Key -Destination (Join-Path $pki 'agent.key') -Force
 
-# The private key is readable by the service account (LocalSystem) and administrators only.
-& icacls.exe $pki /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*S-1-5-32-544:(OI)(CI)F' | Out-Null
-if ($LASTEXITCODE -ne 0) { throw "install-portwatch-agent: could not restrict access to $pki." }
-
+# Values are single-quoted: the agent's config parser (CLI11) splits unquoted values on spaces,
+# and takes a single-quoted one literally, backslashes included ('D:\Port Watch').
+function Format-IniValue([string] $value) {
+  if ($value.Contains("'")) {
+    throw "install-portwatch-agent: '$value' contains a single quote, which agent.ini cannot hold; choose a path without one."
+  }
+  return "'$value'"
+}
 $ini = @(
   '; Written by install-portwatch-agent.ps1; keys are the long options of `portwatch-agent.exe run`.'
   '[run]'
-  "collector = $Collector"
-  "ca = $(Join-Path $pki 'ca.pem')"
-  "cert = $(Join-Path $pki 'agent.pem')"
-  "key = $(Join-Path $pki 'agent.key')"
-  "interval = $Interval"
-  "data-dir = $DataDir"
+  "collector = $(Format-IniValue $Collector)"
+  "ca = $(Format-IniValue (Join-Path $pki 'ca.pem'))"
+  "cert = $(Format-IniValue (Join-Path $pki 'agent.pem'))"
+  "key = $(Format-IniValue (Join-Path $pki 'agent.key'))"
+  "interval = $(Format-IniValue $Interval)"
+  "data-dir = $(Format-IniValue $DataDir)"
 )
-if ($HostName) { $ini += "host-name = $HostName" }
-if ($ServerName) { $ini += "server-name = $ServerName" }
+if ($HostName) { $ini += "host-name = $(Format-IniValue $HostName)" }
+if ($ServerName) { $ini += "server-name = $(Format-IniValue $ServerName)" }
 $config = Join-Path $DataDir 'agent.ini'
-Set-Content -LiteralPath $config -Value $ini -Encoding ASCII
+# UTF-8 without a byte order mark (a BOM would become part of the first line), so non-ASCII paths
+# survive.
+[IO.File]::WriteAllLines($config, [string[]] $ini, (New-Object Text.UTF8Encoding $false))
 
 & $installedExe install-service --agent-config $config --service-name $ServiceName --start
 if ($LASTEXITCODE -ne 0) { throw "install-portwatch-agent: installing the service failed (see above and $DataDir\agent.log)." }

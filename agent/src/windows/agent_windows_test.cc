@@ -27,6 +27,7 @@
 #include "collect/windows_mapping.h"
 #include "portwatch/files.h"
 #include "portwatch/win32.h"
+#include "src/windows/event_log.h"
 #include "src/windows/service.h"
 
 namespace portwatch::agent {
@@ -294,7 +295,7 @@ TEST(LiveTcpConfig, ReadsRegistryValuesBackPresentAbsentAndMistyped) {
   }
 }
 
-TEST(LiveTcpConfig, DynamicRangeComesFromWmiOrIsSaidToBeUnknown) {
+TEST(LiveTcpConfig, DynamicRangeComesFromWmiNetshOrIsSaidToBeAssumed) {
   auto config = ReadTcpConfig();
   ASSERT_TRUE(config.ok()) << config.error();
   const ConfigValue* source = FindValue(*config, "Tcpip.DynamicPortRange.Source");
@@ -309,6 +310,16 @@ TEST(LiveTcpConfig, DynamicRangeComesFromWmiOrIsSaidToBeUnknown) {
                  << source->string_value;
   }
   ASSERT_TRUE(ports.ok()) << ports.error();
+  if (source->string_value == "assumed") {
+    // Neither WMI nor netsh answered (Wine has neither): the documented default, said so.
+    EXPECT_FALSE(ports->assumed_reason.empty());
+    const ConfigValue* why = FindValue(*config, "Tcpip.DynamicPortRange.AssumedBecause");
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(why->string_value.find("documented default"), std::string::npos);
+    std::printf("note: dynamic range assumed here: %s\n", why->string_value.c_str());
+  } else {
+    EXPECT_TRUE(ports->assumed_reason.empty()) << ports->assumed_reason;
+  }
   const ConfigValue* start = FindValue(*config, "Tcpip.DynamicPortRange.TCP.StartPort");
   const ConfigValue* count = FindValue(*config, "Tcpip.DynamicPortRange.TCP.NumberOfPorts");
   ASSERT_NE(start, nullptr);
@@ -437,6 +448,12 @@ TEST(LiveSnapshotCommand, BadOptionsFailWithAMessage) {
             0);
 }
 
+// Wine's ntdll exports wine_get_version; Windows' does not.
+bool RunningUnderWine() {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+}
+
 // Waits for a service state, up to 30 s.
 bool WaitForServiceState(SC_HANDLE svc, DWORD want) {
   SERVICE_STATUS st{};
@@ -460,6 +477,11 @@ TEST(LiveService, InstallsRunsUnderTheScmStopsAndUninstalls) {
                   .ok());
   const std::string name = "portwatch-agent-test-" + std::to_string(GetCurrentProcessId());
   std::string out;
+  // A service of the same name left by an interrupted earlier run (PIDs repeat under Wine).
+  (void)RunCommand(win::QuoteWindowsArgument(AgentExe()) + " uninstall-service --service-name " +
+                       name,
+                   &out);
+  out.clear();
   int rc = RunCommand(win::QuoteWindowsArgument(AgentExe()) + " install-service --agent-config " +
                           win::QuoteWindowsArgument(ini) + " --service-name " + name,
                       &out);
@@ -471,6 +493,55 @@ TEST(LiveService, InstallsRunsUnderTheScmStopsAndUninstalls) {
   ASSERT_NE(scm, nullptr);
   SC_HANDLE svc = OpenServiceW(scm, Wide(name).c_str(), SERVICE_ALL_ACCESS);
   ASSERT_NE(svc, nullptr);
+  // What install-service configured, read back from the SCM: restart on error exits as well as
+  // crashes, the restart actions, and the start after the Event Log service.
+  {
+    SERVICE_FAILURE_ACTIONS_FLAG flag{};
+    DWORD needed = 0;
+    if (QueryServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG,
+                             reinterpret_cast<BYTE*>(&flag), sizeof flag, &needed)) {
+      EXPECT_TRUE(flag.fFailureActionsOnNonCrashFailures);
+    } else {
+      // Wine 8's services.exe has no failure-actions flag (ERROR_INVALID_LEVEL); Windows from
+      // Vista on has. Only under Wine is its absence accepted, and install-service said so.
+      const DWORD err = GetLastError();
+      EXPECT_TRUE(RunningUnderWine() && err == ERROR_INVALID_LEVEL) << win32::ErrorText(err);
+      std::printf("note: SERVICE_CONFIG_FAILURE_ACTIONS_FLAG not readable under Wine: %s\n",
+                  win32::ErrorText(err).c_str());
+    }
+    std::vector<BYTE> buf(8192);
+    if (QueryServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, buf.data(),
+                             static_cast<DWORD>(buf.size()), &needed)) {
+      const auto* fa = reinterpret_cast<const SERVICE_FAILURE_ACTIONSW*>(buf.data());
+      ASSERT_EQ(fa->cActions, 3u);
+      EXPECT_EQ(fa->lpsaActions[0].Type, SC_ACTION_RESTART);
+      EXPECT_EQ(fa->dwResetPeriod, 86400u);
+    } else {
+      // Wine 8 stores failure actions but cannot return them (ERROR_INVALID_LEVEL).
+      const DWORD err = GetLastError();
+      EXPECT_TRUE(RunningUnderWine() && err == ERROR_INVALID_LEVEL) << win32::ErrorText(err);
+      std::printf("note: SERVICE_CONFIG_FAILURE_ACTIONS not readable under Wine: %s\n",
+                  win32::ErrorText(err).c_str());
+    }
+    ASSERT_TRUE(QueryServiceConfigW(svc, reinterpret_cast<QUERY_SERVICE_CONFIGW*>(buf.data()),
+                                    static_cast<DWORD>(buf.size()), &needed))
+        << win32::ErrorText(GetLastError());
+    const auto* cfg = reinterpret_cast<const QUERY_SERVICE_CONFIGW*>(buf.data());
+    ASSERT_NE(cfg->lpDependencies, nullptr);
+    const std::wstring dependencies(cfg->lpDependencies);
+    if (dependencies.empty() && RunningUnderWine()) {
+      // Wine 8 keeps a service's dependencies but returns none here.
+      std::printf("note: service dependencies not returned by Wine's QueryServiceConfigW\n");
+    } else {
+      EXPECT_EQ(dependencies, L"EventLog");
+    }
+    // The event log source is registered under the service's name.
+    HKEY key = nullptr;
+    EXPECT_EQ(RegOpenKeyExW(HKEY_LOCAL_MACHINE, Wide(EventLogSourceKey(name)).c_str(), 0,
+                            KEY_READ, &key),
+              ERROR_SUCCESS);
+    if (key != nullptr) RegCloseKey(key);
+  }
   EXPECT_TRUE(StartServiceW(svc, 0, nullptr)) << win32::ErrorText(GetLastError());
   EXPECT_TRUE(WaitForServiceState(svc, SERVICE_RUNNING));
   // The service's first report is written within a few intervals.
@@ -507,6 +578,12 @@ TEST(LiveService, InstallsRunsUnderTheScmStopsAndUninstalls) {
   EXPECT_EQ(OpenServiceW(scm, Wide(name).c_str(), SERVICE_QUERY_STATUS), nullptr)
       << "service still registered after uninstall";
   CloseServiceHandle(scm);
+  HKEY key = nullptr;
+  EXPECT_EQ(RegOpenKeyExW(HKEY_LOCAL_MACHINE, Wide(EventLogSourceKey(name)).c_str(), 0, KEY_READ,
+                          &key),
+            ERROR_FILE_NOT_FOUND)
+      << "event log source left behind by uninstall";
+  if (key != nullptr) RegCloseKey(key);
 }
 
 }  // namespace

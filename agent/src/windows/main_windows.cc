@@ -25,10 +25,13 @@
 #include "collect/windows_mapping.h"
 #include "portwatch/files.h"
 #include "portwatch/win32.h"
+#include "src/agent_core.h"
 #include "src/agent_util.h"
+#include "src/log.h"
+#include "src/windows/event_log.h"
 #include "src/sampler.h"
 #include "src/report_format.h"
-#include "src/windows/report_sink.h"
+#include "src/report_sink.h"
 #include "src/windows/service.h"
 
 #ifndef PORTWATCH_VERSION
@@ -42,41 +45,12 @@ using pw::win32::Wide;
 
 namespace {
 
-constexpr char kProgram[] = "portwatch-agent";
-
-// Log lines go to stderr on a console and to <data-dir>\agent.log under the SCM (a service has
-// no console). The file is reopened per line, so it can be rotated or deleted while running.
-class Log {
- public:
-  void ToFile(std::string path) { path_ = std::move(path); }
-  void Line(const std::string& text) {
-    std::lock_guard<std::mutex> lock(mu_);
-    char stamp[32];
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_s(&tm, &now);
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const std::string line = std::string(stamp) + " " + kProgram + ": " + text + "\n";
-    if (path_.empty()) {
-      std::fputs(line.c_str(), stderr);
-      return;
-    }
-    FILE* f = _wfopen(Wide(path_).c_str(), L"ab");
-    if (f == nullptr) return;
-    std::fputs(line.c_str(), f);
-    std::fclose(f);
-  }
-
- private:
-  std::mutex mu_;
-  std::string path_;
-};
-
-Log g_log;
+// agent.log rotates to agent.log.1 at this size: at most about 20 MiB of log on disk.
+constexpr uint64_t kLogFileMaxBytes = 10ull << 20;
 HANDLE g_console_stop = nullptr;
 
 int Fail(const std::string& msg) {
-  g_log.Line(msg);
+  pa::LogError(msg);
   return 2;
 }
 
@@ -108,71 +82,44 @@ BOOL WINAPI OnConsoleCtrl(DWORD /*type*/) {
 }
 
 struct RunSettings {
-  std::string host_name;
+  pa::CoreFlags core;
   std::string data_dir;
   int64_t interval_ms = 15000;
   pa::SinkOptions sink;
-  pa::SamplerOptions sampler;
 };
 
 // The shared sampler on the Windows probes, with the event bookmark kept in the data directory.
 pa::Sampler MakeSampler(const RunSettings& s) {
   CreateDirectoryW(Wide(s.data_dir).c_str(), nullptr);
   return pa::Sampler(pa::MakeSocketTable(), pa::MakeProcessAttribution(),
-                     pa::MakeWindowsEventSource(s.data_dir + "\\tcpip-events.json"), s.sampler);
+                     pa::MakeWindowsEventSource(s.data_dir + "\\tcpip-events.json"),
+                     pa::SamplerOptionsFor(s.core));
 }
 
-// One sample with the scan time the report carries.
-pw::Status SampleOnce(pa::Sampler& sampler, pw::Report* r) {
-  const auto t0 = std::chrono::steady_clock::now();
-  pw::Status st = sampler.Sample(r);
-  r->collected_unix_ms = pw::NowUnixMs();
-  r->health.scan_duration_us = static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-          .count());
-  return st;
-}
-
-// The collection loop, shared by the console and the service: until `stop` is signalled.
-int RunLoop(const RunSettings& s, HANDLE stop) {
+// The shared run loop (agent_core.h) on Windows: a stop is the event the console handler or
+// the service control handler sets.
+int RunAgent(const RunSettings& s, HANDLE stop) {
   pa::Sampler sampler = MakeSampler(s);
-  pw::Report report;
-  // Fail early on a host without what the agent reads, rather than reporting nothing.
-  pw::Status st = SampleOnce(sampler, &report);
-  if (!st.ok()) return Fail(st.message());
-
-  pw::AgentHello hello;
-  hello.hostname = s.host_name;
-  hello.agent_version = PORTWATCH_VERSION;
-  hello.os = pw::OsKind::kWindows;
-  hello.os_version = report.has_config ? report.config.os_version : "Windows";
-  hello.instance_id = pa::RandomHex(16);
-  hello.interval_ms = static_cast<uint32_t>(s.interval_ms);
+  auto probe = pa::ProbeHost(&sampler);
+  if (!probe.ok()) return Fail(probe.error());
+  pa::HostFacts host;
+  host.os = pw::OsKind::kWindows;
+  host.os_version = probe->has_config ? probe->config.os_version : "Windows";
+  const pw::AgentHello hello =
+      pa::MakeHello(s.core.host_name, host, s.interval_ms, PORTWATCH_VERSION);
   auto sink = pa::StartReportSink(s.sink, hello);
   if (!sink.ok()) return Fail(sink.error());
-  g_log.Line("reporting as '" + s.host_name + "' every " + std::to_string(s.interval_ms) + " ms");
-
-  uint64_t seq = 0;
-  std::string last_problem;
-  for (;;) {
-    std::string problem;
-    if (st.ok()) {
-      if (report.events.degraded) problem = report.events.degraded_reason;
-      report.sequence = ++seq;
-      (*sink)->Submit(std::move(report));
-    } else {
-      problem = "scan failed, will retry: " + st.message();
-    }
-    // Log a changed problem once, not every interval.
-    if (problem != last_problem) {
-      g_log.Line(problem.empty() ? "all sources readable again" : problem);
-      last_problem = problem;
-    }
-    if (WaitForSingleObject(stop, static_cast<DWORD>(s.interval_ms)) == WAIT_OBJECT_0) break;
-    report = pw::Report{};
-    st = SampleOnce(sampler, &report);
-  }
-  g_log.Line("stopping");
+  pa::LogInfo("reporting as '" + s.core.host_name + "' every " + std::to_string(s.interval_ms) +
+              " ms");
+  pa::RunHooks hooks;
+  hooks.sample = [&](pw::Report* r) { return sampler.Sample(r); };
+  hooks.wait_for_stop = [stop](std::chrono::nanoseconds wait) {
+    // Rounded up: a wait rounded down to 0 ms would spin until the deadline.
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+    return WaitForSingleObject(stop, static_cast<DWORD>(ms)) == WAIT_OBJECT_0;
+  };
+  pa::RunCollection(hooks, std::chrono::milliseconds(s.interval_ms), sink->get());
+  pa::LogInfo("stopping");
   (*sink)->Stop();
   return 0;
 }
@@ -180,10 +127,10 @@ int RunLoop(const RunSettings& s, HANDLE stop) {
 int Snapshot(const RunSettings& s, bool json) {
   pa::Sampler sampler = MakeSampler(s);
   pw::Report r;
-  pw::Status st = SampleOnce(sampler, &r);
+  pw::Status st = sampler.Sample(&r);
   if (!st.ok()) return Fail(st.message());
-  std::fputs((json ? pa::ReportToJson(s.host_name, r) : pa::ReportToTable(s.host_name, r)).c_str(),
-             stdout);
+  const std::string& host = s.core.host_name;
+  std::fputs((json ? pa::ReportToJson(host, r) : pa::ReportToTable(host, r)).c_str(), stdout);
   return 0;
 }
 
@@ -214,17 +161,13 @@ int main() {
                  "Read options from this INI file: a [run] section, keys as long flags");
 
   RunSettings s;
-  s.host_name = LocalHostName();
+  s.core.host_name = LocalHostName();
   s.data_dir = pa::DefaultWindowsDataDir();
-  std::string interval_text = "15s";
   bool as_service = false;
   std::string service_name = pa::service::kDefaultServiceName;
 
   CLI::App* run = app.add_subcommand("run", "Collect every interval and report");
-  run->add_option("--host-name", s.host_name, "This host's name; must match its certificate")
-      ->capture_default_str();
-  run->add_option("--interval", interval_text, "Collection interval, e.g. 15s or 500ms")
-      ->capture_default_str();
+  pa::AddRunFlags(run, &s.core);
   run->add_option("--data-dir", s.data_dir,
                   "Directory for the event bookmark and, under the SCM, agent.log")
       ->capture_default_str();
@@ -239,6 +182,7 @@ int main() {
   snapshot->add_flag("--json", json, "JSON (with top processes, destinations, config, events)");
   snapshot->add_option("--data-dir", s.data_dir, "Directory for the event bookmark")
       ->capture_default_str();
+  pa::AddTopKFlag(snapshot, &s.core.top_k);
 
   pa::service::InstallOptions install;
   std::string install_config;
@@ -260,7 +204,7 @@ int main() {
     return app.exit(e);
   }
 
-  auto parsed_interval = pa::ParseIntervalMs(interval_text);
+  auto parsed_interval = pa::ParseIntervalMs(s.core.interval_text);
   if (!parsed_interval.ok()) return Fail(parsed_interval.error());
   s.interval_ms = *parsed_interval;
 
@@ -271,8 +215,14 @@ int main() {
     install.arguments = "--config " + pa::win::QuoteWindowsArgument(install_config) +
                         " run --service --service-name " +
                         pa::win::QuoteWindowsArgument(install.name);
-    pw::Status st = pa::service::Install(install);
+    // The event source first, so a service started by --start can log from its first line.
+    pw::Status st = pa::RegisterEventLogSource(install.name, install.executable);
     if (!st.ok()) return Fail(st.message());
+    st = pa::service::Install(install);
+    if (!st.ok()) {
+      (void)pa::UnregisterEventLogSource(install.name);
+      return Fail(st.message());
+    }
     std::printf("installed service '%s': %s %s\n", install.name.c_str(),
                 install.executable.c_str(), install.arguments.c_str());
     return 0;
@@ -280,21 +230,27 @@ int main() {
   if (uninst->parsed()) {
     pw::Status st = pa::service::Uninstall(service_name);
     if (!st.ok()) return Fail(st.message());
+    st = pa::UnregisterEventLogSource(service_name);
+    if (!st.ok()) return Fail(st.message());
     std::printf("removed service '%s'\n", service_name.c_str());
     return 0;
   }
 
   if (as_service) {
     CreateDirectoryW(Wide(s.data_dir).c_str(), nullptr);
-    g_log.ToFile(s.data_dir + "\\agent.log");
-    g_log.Line("service '" + service_name + "' starting, version " PORTWATCH_VERSION);
+    // A service has no console: agent.log in the data directory, warnings and errors also in
+    // the Application event log.
+    auto file = pa::MakeRotatingFileLogSink(s.data_dir + "\\agent.log", kLogFileMaxBytes);
+    if (!file.ok()) return Fail(file.error());
+    pa::SetLogSink(pa::MakeTeeLogSink(std::move(*file), pa::MakeEventLogSink(service_name)));
+    pa::LogInfo("service '" + service_name + "' starting, version " PORTWATCH_VERSION);
     pw::Status st = pa::service::RunUnderScm(service_name, [&](HANDLE stop) {
-      return RunLoop(s, stop);
+      return RunAgent(s, stop);
     });
     if (!st.ok()) return Fail(st.message());
     return 0;
   }
   g_console_stop = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   SetConsoleCtrlHandler(OnConsoleCtrl, TRUE);
-  return RunLoop(s, g_console_stop);
+  return RunAgent(s, g_console_stop);
 }

@@ -1,5 +1,5 @@
 // The sink of a build without gRPC: the latest report as JSON in a file, nothing else.
-#include "src/windows/report_sink.h"
+#include "src/report_sink.h"
 
 namespace portwatch::agent {
 
@@ -13,6 +13,7 @@ void AddSinkOptions(CLI::App* run, SinkOptions* o) {
   run->add_option("--key", o->key, "Not available in this build (no gRPC)");
   run->add_option("--server-name", o->server_name, "Not available in this build (no gRPC)");
   run->add_option("--max-pending", o->max_pending, "Not available in this build (no gRPC)");
+  AddDeliveryFlags(run, &o->delivery, /*source_ports=*/false);  // read, unused: nothing streams
 }
 
 Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,

@@ -4,6 +4,7 @@
 #include "src/windows/service.h"
 
 #include "portwatch/win32.h"
+#include "src/log.h"
 
 namespace portwatch::agent::service {
 namespace {
@@ -42,8 +43,10 @@ void Report(DWORD state, DWORD exit_code, DWORD wait_hint_ms) {
   s.dwWin32ExitCode = exit_code == 0 ? NO_ERROR : ERROR_SERVICE_SPECIFIC_ERROR;
   s.dwServiceSpecificExitCode = exit_code;
   s.dwWaitHint = wait_hint_ms;
+  // Stop and shutdown only while running: a second stop while stopping, or one before the
+  // service runs, would be accepted and then ignored.
   s.dwControlsAccepted =
-      state == SERVICE_START_PENDING ? 0 : SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN;
+      state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
   s.dwCheckPoint = (state == SERVICE_RUNNING || state == SERVICE_STOPPED) ? 0 : checkpoint++;
   SetServiceStatus(g_running->status_handle, &s);
 }
@@ -86,10 +89,14 @@ Status Install(const InstallOptions& o) {
   const std::wstring command =
       Wide("\"" + o.executable + "\"" + (o.arguments.empty() ? "" : " " + o.arguments));
   const std::wstring account = Wide(o.account);
+  // Started after the Event Log service: the agent subscribes to the System log at start, and
+  // at boot the subscription would otherwise race the service that serves it.
+  static const wchar_t kDependencies[] = L"EventLog\0";  // a double-NUL-ended list
   ScHandle svc(CreateServiceW(scm.get(), name.c_str(), L"portwatch agent",
                               SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
-                              SERVICE_ERROR_NORMAL, command.c_str(), nullptr, nullptr, nullptr,
-                              o.account.empty() ? nullptr : account.c_str(), nullptr));
+                              SERVICE_ERROR_NORMAL, command.c_str(), nullptr, nullptr,
+                              kDependencies, o.account.empty() ? nullptr : account.c_str(),
+                              nullptr));
   if (svc.get() == nullptr) {
     DWORD err = GetLastError();
     return Status::Error("cannot create service '" + o.name + "': " + ErrorText(err) +
@@ -107,7 +114,30 @@ Status Install(const InstallOptions& o) {
   failure.dwResetPeriod = 86400;
   failure.cActions = 3;
   failure.lpsaActions = actions;
-  ChangeServiceConfig2W(svc.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure);
+  // A service left half-configured would be restarted on crashes only, silently: remove it.
+  auto fail = [&svc](std::string message) {
+    DeleteService(svc.get());
+    return Status::Error(std::move(message));
+  };
+  if (!ChangeServiceConfig2W(svc.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure)) {
+    return fail("service '" + o.name + "' not installed: its restart actions could not be set: " +
+                ErrorText(GetLastError()));
+  }
+  // Also when the agent stops with an error of its own (a first scan failing at boot, a bad
+  // certificate), not only after a crash.
+  SERVICE_FAILURE_ACTIONS_FLAG on_error{TRUE};
+  if (!ChangeServiceConfig2W(svc.get(), SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_error)) {
+    const DWORD err = GetLastError();
+    if (err != ERROR_INVALID_LEVEL) {
+      return fail("service '" + o.name + "' not installed: restart on error exit could not be " +
+                  "set: " + ErrorText(err));
+    }
+    // Windows before Vista / 2008 (and Wine) lack this setting: the restart applies to crashes
+    // only there. Said, not fatal: the service still runs.
+    LogWarning("service '" + o.name + "': this Windows cannot restart a service after an error "
+               "exit (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG: " + ErrorText(err) +
+               "); it is restarted after a crash only");
+  }
   if (o.start && !StartServiceW(svc.get(), 0, nullptr)) {
     return Status::Error("service '" + o.name + "' installed but did not start: " +
                          ErrorText(GetLastError()) + "; see its log file");
@@ -126,12 +156,26 @@ Status Uninstall(const std::string& name) {
   if (svc.get() == nullptr) {
     return Status::Error("cannot open service '" + name + "': " + ErrorText(GetLastError()));
   }
+  // The process to wait for: STOPPED is reported before the process has exited, and until it
+  // has, its executable cannot be replaced.
+  win32::UniqueHandle process;
+  SERVICE_STATUS_PROCESS sp{};
+  DWORD needed = 0;
+  if (QueryServiceStatusEx(svc.get(), SC_STATUS_PROCESS_INFO, reinterpret_cast<BYTE*>(&sp),
+                           sizeof sp, &needed) &&
+      sp.dwProcessId != 0) {
+    process.reset(OpenProcess(SYNCHRONIZE, FALSE, sp.dwProcessId));
+  }
   SERVICE_STATUS status{};
   if (ControlService(svc.get(), SERVICE_CONTROL_STOP, &status)) {
     for (int i = 0; i < 300 && status.dwCurrentState != SERVICE_STOPPED; ++i) {
       Sleep(100);  // the SCM offers no wait on a state change short of notifications
       if (!QueryServiceStatus(svc.get(), &status)) break;
     }
+  }
+  if (process.valid() && WaitForSingleObject(process.get(), 30000) != WAIT_OBJECT_0) {
+    return Status::Error("service '" + name + "' did not exit within 30 s; end process " +
+                         std::to_string(sp.dwProcessId) + " and uninstall again");
   }
   if (!DeleteService(svc.get())) {
     return Status::Error("cannot delete service '" + name + "': " + ErrorText(GetLastError()));

@@ -1,9 +1,9 @@
-// The sink of a build with gRPC: the collector stream (transport.cc), as on Linux.
+// The sink of a build with gRPC (Linux, MSVC on Windows): the collector stream (transport.cc).
 #include "portwatch/files.h"
 #include "portwatch/tls.h"
 #include "src/delivery_setup.h"
 #include "src/transport.h"
-#include "src/windows/report_sink.h"
+#include "src/report_sink.h"
 
 namespace portwatch::agent {
 namespace {
@@ -42,8 +42,9 @@ void AddSinkOptions(CLI::App* run, SinkOptions* o) {
                   "--spool-dir, or while the spool's disk fails)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
-  // No --source-ports: gRPC's Windows connector binds its sockets itself.
-  AddDeliveryFlags(run, &o->delivery, /*source_ports=*/false);
+  // --source-ports only where the OS can bind it: gRPC's Windows connector binds its sockets
+  // itself.
+  AddDeliveryFlags(run, &o->delivery, /*source_ports=*/static_cast<bool>(o->bind_source_ports));
 }
 
 Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
@@ -69,12 +70,8 @@ Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
   }
   auto tls = LoadTlsMaterial({o.ca, o.cert, o.key});
   if (!tls.ok()) return tls.status();
-  if (tls->subject_name != hello.hostname) {
-    return Status::Error("certificate '" + o.cert + "' is for host '" + tls->subject_name +
-                         "' but this agent reports as '" + hello.hostname +
-                         "'; the collector would refuse it. Pass --host-name " +
-                         tls->subject_name + " or issue a certificate for " + hello.hostname);
-  }
+  Status host = CheckCertificateHost(o.cert, tls->subject_name, hello.hostname);
+  if (!host.ok()) return host;
   auto delivery = OpenDelivery(o.delivery, o.max_pending);
   if (!delivery.ok()) return delivery.status();
   TransportOptions t;
@@ -82,6 +79,9 @@ Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
   t.server_name_override = o.server_name;
   t.tls = std::move(*tls);
   t.hello = hello;
+  if (!delivery->source_ports.empty() && o.bind_source_ports) {
+    o.bind_source_ports(std::move(delivery->source_ports), &t);
+  }
   return std::unique_ptr<ReportSink>(
       new GrpcSink(std::move(t), std::move(delivery->spool), std::move(copy)));
 }
