@@ -19,6 +19,7 @@
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
 #include "src/agent_util.h"
+#include "src/audit_command.h"
 #include "src/delivery_setup.h"
 #include "src/report_format.h"
 #include "src/sampler.h"
@@ -173,6 +174,9 @@ int main(int argc, char** argv) {
   bench->add_option("--iterations", bench_iterations, "Scans to time per mode")
       ->capture_default_str()->check(CLI::Range(1, 100000));
 
+  pa::AuditFlags audit_flags;
+  CLI::App* audit = pa::AddAuditCommand(app, &audit_flags);
+
   CLI11_PARSE(app, argc, argv);
 
   pa::SamplerOptions sopts;
@@ -181,6 +185,7 @@ int main(int argc, char** argv) {
   auto sampler = pa::Sampler::ForThisHost(sopts);
 
   if (bench->parsed()) return RunBench(bench_iterations, sopts);
+  if (audit->parsed()) return pa::RunAudit(audit_flags, host_name, *sampler);
 
   if (snapshot->parsed()) {
     pw::Report r;
