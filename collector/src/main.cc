@@ -25,6 +25,8 @@
 #include "src/drift_metrics.h"
 #include "src/drift_monitor.h"
 #include "src/ingest_service.h"
+#include "src/policy_metrics.h"
+#include "src/policy_source.h"
 #include "src/query_service.h"
 #include "src/recovery.h"
 #include "src/rejections.h"
@@ -97,6 +99,9 @@ int main(int argc, char** argv) {
                  "Multiply every duration of drift analysis by this (1/60 makes an hour a "
                  "minute: for drills and demos on compressed time)")
       ->capture_default_str()->check(CLI::Range(1e-4, 1e4));
+  std::string policy_file;
+  app.add_option("--policy", policy_file, "Policy audit rules (YAML); reloaded on SIGHUP and when "
+                 "the file changes. Default: the built-in default policy");
   CLI11_PARSE(app, argc, argv);
 
   auto grpc_addr = pw::ParseHostPort(listen, "--listen");
@@ -117,6 +122,8 @@ int main(int argc, char** argv) {
 
   // Signals are taken synchronously by main below; block them before any thread starts.
   sigset_t sigs = pw::BlockTerminationSignals();
+  sigaddset(&sigs, SIGHUP);  // reloads the policy
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   // Ports first: a taken port is a configuration error that must not touch the database.
   auto registry = std::make_shared<prometheus::Registry>();
@@ -151,6 +158,11 @@ int main(int argc, char** argv) {
   if (!drift.ok()) return Fail("drift analysis options: " + drift.error());
   auto replayed = pc::RestoreDrift(**store, fleet, **drift, pw::NowUnixMs());
   if (!replayed.ok()) return Fail(replayed.error());
+  auto loaded_policy = pc::LoadCollectorPolicy(policy_file);
+  if (!loaded_policy.ok()) return Fail(loaded_policy.error());
+  pc::PolicyMonitor policy(std::move(*loaded_policy), pw::NowUnixMs());
+  pc::RestorePolicy(fleet, policy);
+  pc::PolicyFileWatcher policy_watch(policy_file, policy);
   std::set<std::string> allowed_queries;
   for (size_t pos = 0; pos <= query_clients.size();) {
     size_t comma = query_clients.find(',', pos);
@@ -166,8 +178,12 @@ int main(int argc, char** argv) {
   limits.max_streams = max_streams;
   pc::StoreWriter writer(**store, fleet, *registry);
   writer.SetDriftMonitor(drift->get());
+  writer.SetPolicyMonitor(&policy);
   writer.Start();
   pc::QueryService queries(fleet, **drift, rejections, allowed_queries);
+  queries.SetPolicyMonitor(&policy);
+  auto policy_metrics = std::make_shared<pc::PolicyCollectable>(policy);  // the exposer keeps a
+  exposer->RegisterCollectable(policy_metrics);                             // weak pointer
   auto drift_metrics = std::make_shared<pc::DriftCollectable>(**drift);
   exposer->RegisterCollectable(drift_metrics);
   pc::IngestService service(fleet, writer, *registry, rejections, limits);
@@ -218,6 +234,9 @@ int main(int argc, char** argv) {
     sig = sigtimedwait(&sigs, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) break;
     (*drift)->Tick(pw::NowUnixMs());
+    if (sig == SIGHUP) policy_watch.Reload(pw::NowUnixMs());
+    policy_watch.Poll(pw::NowUnixMs());
+    policy.Tick();
   }
   std::fprintf(stderr, "portwatch-collector: signal %d, shutting down\n", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

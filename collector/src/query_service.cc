@@ -6,6 +6,7 @@
 #include "portwatch/files.h"
 #include "portwatch/tls.h"
 #include "portwatch/wire.h"
+#include "src/policy_query.h"
 
 namespace portwatch::collector {
 namespace {
@@ -143,6 +144,7 @@ grpc::ServerUnaryReactor* QueryService::GetHost(grpc::CallbackServerContext* ctx
     if (view->has_config) ToProto(view->config, resp->mutable_config());
     if (view->has_report) ToProto(view->last_report, resp->mutable_last_report());
   }
+  if (policy_ != nullptr) HostViolationsToProto(*policy_->Results(), req->host(), resp);
   return Done(ctx, grpc::Status::OK);
 }
 
@@ -165,6 +167,19 @@ grpc::ServerUnaryReactor* QueryService::FleetProcesses(grpc::CallbackServerConte
   for (const auto& a : drift_.Processes(req->limit() ? req->limit() : 50)) {
     AggregateToProto(a, resp->add_items());
   }
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* QueryService::ListViolations(grpc::CallbackServerContext* ctx,
+                                                       const v1::ListViolationsRequest* req,
+                                                       v1::ListViolationsResponse* resp) {
+  grpc::Status st = Authorize(ctx);
+  if (!st.ok()) return Done(ctx, st);
+  if (policy_ == nullptr) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                  "this collector runs without the policy audit"));
+  }
+  ViolationsToProto(*policy_->Results(), *req, resp);
   return Done(ctx, grpc::Status::OK);
 }
 

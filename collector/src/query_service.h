@@ -11,6 +11,7 @@
 #include "portwatch/v1/query.grpc.pb.h"
 #include "src/drift_monitor.h"
 #include "src/fleet_state.h"
+#include "src/policy_monitor.h"
 #include "src/rejections.h"
 
 namespace portwatch::collector {
@@ -32,6 +33,11 @@ class QueryService final : public v1::Query::CallbackService {
   grpc::ServerUnaryReactor* FleetProcesses(grpc::CallbackServerContext* ctx,
                                            const v1::FleetRequest* req,
                                            v1::FleetAggregates* resp) override;
+  grpc::ServerUnaryReactor* ListViolations(grpc::CallbackServerContext* ctx,
+                                           const v1::ListViolationsRequest* req,
+                                           v1::ListViolationsResponse* resp) override;
+  /// Answers ListViolations and adds violations to GetHost. Call before serving.
+  void SetPolicyMonitor(const PolicyMonitor* policy) { policy_ = policy; }
 
  private:
   /// OK, or PERMISSION_DENIED naming the certificate and what to do.
@@ -41,6 +47,7 @@ class QueryService final : public v1::Query::CallbackService {
   const DriftMonitor& drift_;
   Rejections& rejections_;
   const std::set<std::string> allowed_;
+  const PolicyMonitor* policy_ = nullptr;
 };
 
 /// The protobuf form of one host's analysis, with the agent facts fleet state holds.

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "portwatch/files.h"
+#include "src/policy_monitor.h"
 
 namespace portwatch::collector {
 namespace {
@@ -141,6 +142,7 @@ void StoreWriter::Commit(std::deque<WriteRequest>& batch) {
       } else {
         fleet_.OnReport(op.host, r.report, op.report.received_unix_ms);
         if (drift_ != nullptr) drift_->OnReport(op.host, r.report, op.report.received_unix_ms);
+        if (policy_ != nullptr) policy_->OnReport(op.host, r.report);
       }
       fleet_.SetAgentReportsDropped(op.host, res.host_agent_dropped_total);
     }

@@ -23,6 +23,8 @@
 
 namespace portwatch::collector {
 
+class PolicyMonitor;
+
 struct WriteOutcome {
   bool ok = false;         ///< committed (false: the store failed; nothing was written)
   bool duplicate = false;  ///< the report was stored before
@@ -48,6 +50,8 @@ class StoreWriter {
               StoreWriterOptions options = {});
   /// Stored reports are also fed to drift analysis. Call before Start.
   void SetDriftMonitor(DriftMonitor* drift) { drift_ = drift; }
+  /// Stored reports are also fed to the policy audit. Call before Start.
+  void SetPolicyMonitor(PolicyMonitor* policy) { policy_ = policy; }
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
@@ -65,6 +69,7 @@ class StoreWriter {
   Store& store_;
   FleetState& fleet_;
   DriftMonitor* drift_ = nullptr;
+  PolicyMonitor* policy_ = nullptr;
   const StoreWriterOptions opts_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -12,6 +12,7 @@
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
 #include "portwatch/v1/query.grpc.pb.h"
+#include "violations.h"
 
 #ifndef PORTWATCH_VERSION
 #define PORTWATCH_VERSION "0.0.0"
@@ -187,6 +188,8 @@ int main(int argc, char** argv) {
   dests->add_option("--limit", limit, "At most this many");
   auto* procs = app.add_subcommand("processes", "Processes by name across the fleet");
   procs->add_option("--limit", limit, "At most this many");
+  portwatch::ctl::ViolationsFlags violation_flags;
+  auto* violations = portwatch::ctl::AddViolationsCommand(app, &violation_flags);
   CLI11_PARSE(app, argc, argv);
 
   auto target = pw::ParseHostPort(collector, "--collector");
@@ -225,6 +228,10 @@ int main(int argc, char** argv) {
     if (!st.ok()) return RpcFail(st, collector);
     if (json) std::puts(Json(resp).c_str());
     else PrintHost(resp);
+    if (!json) portwatch::ctl::PrintHostViolations(resp);
+  } else if (violations->parsed()) {
+    return portwatch::ctl::RunViolations(*stub, ctx, violation_flags, json,
+                                         [&](const grpc::Status& s) { return RpcFail(s, collector); });
   } else {
     v1::FleetRequest req;
     req.set_limit(limit);
