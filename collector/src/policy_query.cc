@@ -55,18 +55,33 @@ void ViolationsToProto(const PolicyResults& results, const v1::ListViolationsReq
   }
 }
 
-void HostViolationsToProto(const PolicyResults& results, const std::string& host,
-                           v1::HostDetail* out) {
-  // Violations are sorted by host, then worst first: the host's run is contiguous.
-  auto it =
+namespace {
+
+// The host's run of violations: they are sorted by host, then worst first.
+std::pair<std::vector<pp::Violation>::const_iterator, std::vector<pp::Violation>::const_iterator>
+HostRange(const PolicyResults& results, const std::string& host) {
+  auto first =
       std::lower_bound(results.violations.begin(), results.violations.end(), host,
                        [](const pp::Violation& v, const std::string& h) { return v.host < h; });
-  uint32_t n = 0;
-  for (; it != results.violations.end() && it->host == host; ++it, ++n) {
-    if (n == 0) out->mutable_info()->set_worst_violation(SeverityToProto(it->severity));
-    ViolationToProto(*it, out->add_violations());
-  }
-  out->mutable_info()->set_policy_violations(n);
+  auto last = first;
+  while (last != results.violations.end() && last->host == host) ++last;
+  return {first, last};
+}
+
+}  // namespace
+
+void HostPolicyInfoToProto(const PolicyResults& results, const std::string& host,
+                           v1::HostInfo* out) {
+  const auto [first, last] = HostRange(results, host);
+  out->set_policy_violations(static_cast<uint32_t>(last - first));
+  if (first != last) out->set_worst_violation(SeverityToProto(first->severity));
+}
+
+void HostViolationsToProto(const PolicyResults& results, const std::string& host,
+                           v1::HostDetail* out) {
+  HostPolicyInfoToProto(results, host, out->mutable_info());
+  const auto [first, last] = HostRange(results, host);
+  for (auto it = first; it != last; ++it) ViolationToProto(*it, out->add_violations());
 }
 
 }  // namespace portwatch::collector

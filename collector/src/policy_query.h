@@ -14,6 +14,10 @@ v1::PolicySeverity SeverityToProto(policy::Severity s);
 void ViolationsToProto(const PolicyResults& results, const v1::ListViolationsRequest& req,
                        v1::ListViolationsResponse* out);
 
+/// Sets HostInfo.policy_violations and worst_violation for `host`.
+void HostPolicyInfoToProto(const PolicyResults& results, const std::string& host,
+                           v1::HostInfo* out);
+
 /// Adds `host`'s violations to its detail (HostDetail.violations, HostInfo.policy_violations and
 /// worst_violation).
 void HostViolationsToProto(const PolicyResults& results, const std::string& host,

@@ -110,6 +110,7 @@ grpc::ServerUnaryReactor* QueryService::ListHosts(grpc::CallbackServerContext* c
   if (!st.ok()) return Done(ctx, st);
   const int64_t now = NowUnixMs();
   const auto views = ViewsByHost(fleet_);
+  const auto policy = policy_ != nullptr ? policy_->Results() : nullptr;
   auto hosts = req->not_ok() ? drift_.Worst(SIZE_MAX, now) : drift_.AllHosts(now);
   resp->set_total(static_cast<uint32_t>(views.size()));
   for (const analysis::HostStatus& h : hosts) {
@@ -119,6 +120,9 @@ grpc::ServerUnaryReactor* QueryService::ListHosts(grpc::CallbackServerContext* c
     if (req->limit() != 0 && resp->hosts_size() >= static_cast<int>(req->limit())) break;
     auto it = views.find(h.host);
     HostInfoToProto(h, it == views.end() ? nullptr : &it->second, resp->add_hosts());
+    if (policy != nullptr) {
+      HostPolicyInfoToProto(*policy, h.host, resp->mutable_hosts(resp->hosts_size() - 1));
+    }
   }
   return Done(ctx, grpc::Status::OK);
 }

@@ -72,6 +72,10 @@ class PolicyTest(ProcessTestCase):
         rc, detail, err = self.ctl(self.pki, col["grpc_port"], "host", HOST, prefix=self.in_ns)
         self.assertEqual(rc, 0, err)
         self.assertIn("VIOLATIONS (1)", detail)
+        rc, js, err = self.ctl(self.pki, col["grpc_port"], "--json", "hosts", prefix=self.in_ns)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('"policy_violations": 1', js)
+        self.assertIn('"worst_violation": "POLICY_SEVERITY_WARNING"', js)
 
         # Restart without the agent: the stored settings show the same violation at once.
         self.assertEqual(self.stop(agent), 0)
