@@ -106,7 +106,7 @@ bool Breaks(const HostFacts& h, const std::string& rule) {
 TEST(DefaultPolicy, IsValidAndNamesASourceAndRemediationForEveryRule) {
   const Policy p = DefaultPolicy();
   ASSERT_TRUE(Validate(p).ok()) << Validate(p).message();
-  EXPECT_GE(p.rules.size(), 16u);
+  EXPECT_GE(p.rules.size(), 19u);
   for (const Rule& r : p.rules) {
     EXPECT_FALSE(r.source.empty()) << r.id;
     EXPECT_FALSE(r.remediation.empty()) << r.id;
@@ -177,6 +177,19 @@ TEST(DefaultPolicy, TimedWaitDelayNeedsTimeWaitPressure) {
             std::string::npos)
       << it->detail;
   EXPECT_NE(it->remediation.find("/v TcpTimedWaitDelay /t REG_DWORD /d 30"), std::string::npos);
+}
+
+TEST(DefaultPolicy, TimedWaitDelayWithRising4227) {
+  const std::string rule = "windows-timed-wait-delay-4227";
+  HostFacts h = Windows("w", k2008R2, {});  // absent: 120 s
+  h.observations["event.Tcpip.4227"] = 40;
+  h.observations["event_delta.Tcpip.4227"] = 0;  // old events, none now
+  EXPECT_FALSE(Breaks(h, rule));
+  h.observations["event_delta.Tcpip.4227"] = 3;
+  EXPECT_TRUE(Breaks(h, rule));
+  HostFacts short_wait = Windows("w", k2022, {Int("Tcpip.TcpTimedWaitDelay", 30)});
+  short_wait.observations["event_delta.Tcpip.4227"] = 3;
+  EXPECT_FALSE(Breaks(short_wait, rule));
 }
 
 TEST(DefaultPolicy, ConnectionRateLimiting) {
