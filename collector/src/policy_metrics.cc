@@ -14,13 +14,13 @@ std::vector<prometheus::MetricFamily> PolicyCollectable::Collect() const {
   auto violation = NewFamily("portwatch_policy_violation",
                              "1 for each rule of the policy a host violates, with its severity",
                              MetricType::Gauge);
-  auto violating =
-      NewFamily("portwatch_policy_violating_hosts", "Hosts violating the rule", MetricType::Gauge);
-  auto compliance = NewFamily("portwatch_policy_compliance_ratio",
+  auto violating = NewFamily("portwatch_policy_rule_violating_hosts", "Hosts violating the rule",
+                             MetricType::Gauge);
+  auto compliance = NewFamily("portwatch_policy_rule_compliance_ratio",
                               "Share of the hosts the rule applies to that comply with it (1 "
                               "where it applies to none)",
                               MetricType::Gauge);
-  auto applicable = NewFamily("portwatch_policy_applicable_hosts",
+  auto applicable = NewFamily("portwatch_policy_rule_applicable_hosts",
                               "Hosts the rule's selector applies to", MetricType::Gauge);
   auto failed =
       NewFamily("portwatch_policy_reload_failures_total",
@@ -39,7 +39,7 @@ std::vector<prometheus::MetricFamily> PolicyCollectable::Collect() const {
     const std::string sev = pp::SeverityName(s.severity);
     AddSample(violating, {{"rule", s.rule_id}, {"severity", sev}}, s.hosts_violating);
     AddSample(applicable, {{"rule", s.rule_id}, {"severity", sev}}, s.hosts_applicable);
-    AddSample(compliance, {{"rule", s.rule_id}, {"severity", sev}}, s.compliance());
+    AddSample(compliance, {{"rule", s.rule_id}}, s.compliance());
   }
   AddSample(failed, {}, static_cast<double>(r->reloads_failed_total));
   AddSample(ok, {}, r->last_reload_error.empty() ? 1 : 0);

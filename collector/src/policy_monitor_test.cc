@@ -134,7 +134,7 @@ TEST(PolicyMetrics, RendersViolationsAndCompliance) {
         EXPECT_EQ(l["severity"], "warning");
         saw_violation = true;
       }
-      if (f.name == "portwatch_policy_compliance_ratio" && l["rule"] == "linux-syncookies-off") {
+      if (f.name == "portwatch_policy_rule_compliance_ratio" && l["rule"] == "linux-syncookies-off") {
         EXPECT_EQ(s.gauge.value, 0);
         saw_compliance = true;
       }

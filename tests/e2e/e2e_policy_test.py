@@ -60,7 +60,15 @@ class PolicyTest(ProcessTestCase):
                   if s[0] == "portwatch_policy_violation" and s[1].get("rule") == RULE]
         self.assertEqual(sample[0][1]["severity"], "warning")
         self.assertEqual(self.metric(self.scrape_ns(col["metrics_port"]),
-                                     "portwatch_policy_violating_hosts", rule=RULE), 1)
+                                     "portwatch_policy_rule_violating_hosts", rule=RULE), 1)
+        promtool = shutil.which("promtool")
+        if promtool:  # the policy families follow Prometheus' naming conventions
+            text = self.scrape_ns(col["metrics_port"])
+            policy_text = "".join(line + "\n" for line in text.splitlines()
+                                  if "portwatch_policy_" in line)
+            r = subprocess.run([promtool, "check", "metrics"], input=policy_text,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         out = self.violations(col)
         self.assertIn(RULE, out)
         self.assertIn('net.ipv4.ip_local_port_range="32768 60999"', out)  # the fix
@@ -89,7 +97,7 @@ class PolicyTest(ProcessTestCase):
         self.start_agent(self.pki, HOST, col["grpc_port"], prefix=self.in_ns, name="agent2")
         wait_for(lambda: self.violation_metric(col) is None, what="the violation to clear")
         self.assertEqual(self.metric(self.scrape_ns(col["metrics_port"]),
-                                     "portwatch_policy_compliance_ratio", rule=RULE), 1)
+                                     "portwatch_policy_rule_compliance_ratio", rule=RULE), 1)
         self.assertIn("(0 violations on 1 hosts evaluated", self.violations(col))
 
     def test_sighup_refuses_a_broken_file_and_a_changed_file_is_reloaded(self):
