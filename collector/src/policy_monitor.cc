@@ -59,6 +59,11 @@ void PolicyMonitor::Restore(const std::string& host, const ConfigSnapshot& confi
   dirty_ = true;
 }
 
+void PolicyMonitor::Forget(const std::string& host) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (hosts_.erase(host) > 0) dirty_ = true;
+}
+
 void PolicyMonitor::Reload(pp::Policy policy, int64_t now_unix_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   policy_ = std::move(policy);

@@ -51,6 +51,8 @@ class PolicyMonitor {
   void OnReport(const std::string& host, const Report& report);
   /// Puts back a host restored from the store (its last settings and latest report).
   void Restore(const std::string& host, const ConfigSnapshot& config, const Report* latest);
+  /// Drops a host the collector no longer keeps (retention): its violations leave the results.
+  void Forget(const std::string& host);
   /// Replaces the policy and re-evaluates every host.
   void Reload(policy::Policy policy, int64_t now_unix_ms);
   /// Records a reload that was refused (the policy in force stays).

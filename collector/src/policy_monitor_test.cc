@@ -76,6 +76,30 @@ TEST(PolicyMonitor, EvaluatesReportsAndClearsWhenFixed) {
   EXPECT_EQ(Ids(*r, "a"), std::vector<std::string>{"linux-syncookies-off"});
 }
 
+TEST(PolicyMonitor, ForgottenHostsLeaveTheResults) {
+  PolicyMonitor m(pp::DefaultPolicy());
+  m.OnReport("a", LinuxReport(0));
+  m.Tick();
+  ASSERT_EQ(m.Results()->hosts, 1u);
+  m.Forget("a");
+  m.Tick();
+  EXPECT_EQ(m.Results()->hosts, 0u);
+  EXPECT_TRUE(m.Results()->violations.empty());
+  EXPECT_EQ(Stats(*m.Results(), "linux-syncookies-off").hosts_applicable, 0u);
+}
+
+TEST(PolicyMonitor, ALateReplayDoesNotReplaceNewerSettings) {
+  PolicyMonitor m(pp::DefaultPolicy());
+  Report now = LinuxReport(1);
+  now.collected_unix_ms = 2000;
+  m.OnReport("a", now);
+  Report old = LinuxReport(0);  // replayed from the spool after an outage
+  old.collected_unix_ms = 1000;
+  m.OnReport("a", old);
+  m.Tick();
+  EXPECT_TRUE(Ids(*m.Results(), "a").empty());
+}
+
 TEST(PolicyMonitor, RestoredHostsShowTheirViolationsAtOnce) {
   PolicyMonitor m(pp::DefaultPolicy());
   Report last = LinuxReport(0);
