@@ -6,7 +6,8 @@ set(PW_WINDOWS_CROSS_SCRIPT ${PROJECT_SOURCE_DIR}/cmake/windows-cross.sh)
 set(PW_WINDOWS_CROSS_DIR ${PROJECT_BINARY_DIR}/mingw)
 add_test(NAME windows.cross_build
   COMMAND bash ${PW_WINDOWS_CROSS_SCRIPT} build ${PROJECT_SOURCE_DIR} ${PW_WINDOWS_CROSS_DIR})
-set_tests_properties(windows.cross_build PROPERTIES FIXTURES_SETUP windows_cross TIMEOUT 1800)
+set_tests_properties(windows.cross_build PROPERTIES FIXTURES_SETUP windows_cross TIMEOUT 1800
+  ENVIRONMENT "PORTWATCH_POLICY_EMBED_TOOL=$<TARGET_FILE:policy_embed>")
 add_test(NAME windows.agent_test_under_wine
   COMMAND bash ${PW_WINDOWS_CROSS_SCRIPT} test ${PROJECT_SOURCE_DIR} ${PW_WINDOWS_CROSS_DIR})
 set_tests_properties(windows.agent_test_under_wine PROPERTIES

@@ -18,9 +18,15 @@ need() {
 case "$mode" in
   build)
     need x86_64-w64-mingw32-g++-posix
+    # The default policy is embedded by the host build's policy_embed (no mingw yaml-cpp).
+    embed=${PORTWATCH_POLICY_EMBED_TOOL:-$src/build/policy/policy_embed}
+    [ -x "$embed" ] || { echo "windows-cross: $embed missing; build the Linux tree first" >&2; exit 1; }
     if [ ! -f "$bin/build.ninja" ]; then
       cmake -S "$src" -B "$bin" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_TOOLCHAIN_FILE="$src/cmake/mingw-w64-x86_64.cmake"
+        -DCMAKE_TOOLCHAIN_FILE="$src/cmake/mingw-w64-x86_64.cmake" \
+        -DPORTWATCH_POLICY_EMBED_TOOL="$embed"
+    elif ! grep -q "^PORTWATCH_POLICY_EMBED_TOOL:.*=$embed\$" "$bin/CMakeCache.txt"; then
+      cmake -B "$bin" -DPORTWATCH_POLICY_EMBED_TOOL="$embed" >/dev/null
     fi
     start=$(date +%s)
     cmake --build "$bin" --target portwatch-agent agent_windows_test windows_grpc_syntax
@@ -54,6 +60,14 @@ case "$mode" in
       echo "windows-cross: agent.ini.example not accepted: $out" >&2; rc=1
     else
       echo "windows-cross: deploy/windows/agent.ini.example is read by portwatch-agent.exe"
+    fi
+    # The one-box audit runs the built-in default policy (this build has no YAML parser).
+    if ! out=$(wine "$agent" audit --json 2>&1) && ! grep -q '"policy": "built-in default policy"' <<<"$out"; then
+      echo "windows-cross: portwatch-agent.exe audit failed: $out" >&2; rc=1
+    elif ! grep -q '"policy": "built-in default policy"' <<<"$out"; then
+      echo "windows-cross: portwatch-agent.exe audit did not use the built-in policy: $out" >&2; rc=1
+    else
+      echo "windows-cross: portwatch-agent.exe audit ran the built-in default policy"
     fi
     wineserver -k 2>/dev/null || true
     exit $rc

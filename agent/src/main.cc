@@ -19,6 +19,7 @@
 #include "portwatch/process.h"
 #include "src/agent_util.h"
 #include "src/agent_core.h"
+#include "src/audit_command.h"
 #include "src/delivery_setup.h"
 #include "src/log.h"
 #include "src/report_format.h"
@@ -163,12 +164,16 @@ int main(int argc, char** argv) {
   bench->add_option("--iterations", bench_iterations, "Scans to time per mode")
       ->capture_default_str()->check(CLI::Range(1, 100000));
 
+  pa::AuditFlags audit_flags;
+  CLI::App* audit = pa::AddAuditCommand(app, &audit_flags);
+
   CLI11_PARSE(app, argc, argv);
 
   const pa::SamplerOptions sopts = pa::SamplerOptionsFor(core);
   auto sampler = pa::Sampler::ForThisHost(sopts);
 
   if (bench->parsed()) return RunBench(bench_iterations, sopts);
+  if (audit->parsed()) return pa::RunAudit(audit_flags, core.host_name, *sampler);
 
   if (snapshot->parsed()) {
     pw::Report r;

@@ -135,8 +135,9 @@ void FleetCore::Apply(StateEvent& ev) {
       fleet_.OnHello(ev.host, ev.hello, ev.received_unix_ms);
       break;
     case StateEvent::Kind::kReport:
-      // Analysis first: it reads the report, fleet state then takes it over.
+      // Analysis and policy first: they read the report, fleet state then takes it over.
       drift_.OnReport(ev.host, ev.report, ev.received_unix_ms);
+      if (policy_ != nullptr) policy_->OnReport(ev.host, ev.report);
       fleet_.OnReport(ev.host, std::move(ev.report), ev.received_unix_ms);
       fleet_.SetAgentReportsDropped(ev.host, ev.agent_dropped_total);
       break;
@@ -189,6 +190,7 @@ void FleetCore::Tick(int64_t now_unix_ms) {
   for (const std::string& host : forget) {
     fleet_.Remove(host);
     drift_.RemoveHost(host);
+    if (policy_ != nullptr) policy_->Forget(host);
     removed_counter_.Increment();
     std::fprintf(stderr,
                  "portwatch-collector: forgot host '%s': not heard from within the history "

@@ -29,6 +29,7 @@
 #include "src/drift_monitor.h"
 #include "src/fleet_state.h"
 #include "src/fleet_view.h"
+#include "src/policy_monitor.h"
 
 namespace portwatch::collector {
 
@@ -64,6 +65,9 @@ class FleetCore {
   FleetCore(const FleetCore&) = delete;
   FleetCore& operator=(const FleetCore&) = delete;
 
+  /// Committed reports are also evaluated by the policy audit, and hosts past retention leave
+  /// it. Call before Start.
+  void SetPolicyMonitor(PolicyMonitor* policy) { policy_ = policy; }
   /// Starts the state thread (after fleet state and analysis were restored).
   void Start();
   /// Applies what is queued, publishes, and stops the thread.
@@ -89,6 +93,7 @@ class FleetCore {
   FleetState& fleet_;
   DriftMonitor& drift_;
   ViewPublisher& views_;
+  PolicyMonitor* policy_ = nullptr;
   const FleetCoreOptions opts_;
   uint64_t generation_ = 0;
   std::atomic<uint64_t> dropped_{0};  // reports dropped by Submit, shown in the view

@@ -26,6 +26,8 @@
 #include "src/fleet_state.h"
 #include "src/fleet_view.h"
 #include "src/ingest_service.h"
+#include "src/policy_metrics.h"
+#include "src/policy_source.h"
 #include "src/query_service.h"
 #include "src/recovery.h"
 #include "src/rejections.h"
@@ -107,6 +109,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{100000}));
   pc::ui::UiOptions ui_opts;
   pc::ui::AddUiOptions(app, &ui_opts);
+  std::string policy_file;
+  app.add_option("--policy", policy_file, "Policy audit rules (YAML); reloaded on SIGHUP and when "
+                 "the file changes. Default: the built-in default policy");
   CLI11_PARSE(app, argc, argv);
 
   auto grpc_addr = pw::ParseHostPort(listen, "--listen");
@@ -127,6 +132,8 @@ int main(int argc, char** argv) {
 
   // Signals are taken synchronously by main below; block them before any thread starts.
   sigset_t sigs = pw::BlockTerminationSignals();
+  sigaddset(&sigs, SIGHUP);  // reloads the policy
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   // Ports first: a taken port is a configuration error that must not touch the database.
   auto registry = std::make_shared<prometheus::Registry>();
@@ -163,6 +170,11 @@ int main(int argc, char** argv) {
   if (!drift.ok()) return Fail("drift analysis options: " + drift.error());
   auto replayed = pc::RestoreDrift(**store, fleet, **drift, pw::NowUnixMs());
   if (!replayed.ok()) return Fail(replayed.error());
+  auto loaded_policy = pc::LoadCollectorPolicy(policy_file);
+  if (!loaded_policy.ok()) return Fail(loaded_policy.error());
+  pc::PolicyMonitor policy(std::move(*loaded_policy), pw::NowUnixMs());
+  pc::RestorePolicy(fleet, policy);
+  pc::PolicyFileWatcher policy_watch(policy_file, policy);
   std::set<std::string> allowed_queries;
   for (size_t pos = 0; pos <= query_clients.size();) {
     size_t comma = query_clients.find(',', pos);
@@ -179,6 +191,7 @@ int main(int argc, char** argv) {
   core_opts.silent_after_ms = analysis_opts.silent_after_ms;
   core_opts.forget_after_ms = *max_age;
   pc::FleetCore core(fleet, **drift, views, *registry, core_opts);
+  core.SetPolicyMonitor(&policy);
   std::vector<pc::StateEvent> none;
   core.Step(none, /*tick=*/true, pw::NowUnixMs());  // the restored fleet, before any reader
   core.Start();
@@ -192,6 +205,9 @@ int main(int argc, char** argv) {
                          });
   writer.Start();
   pc::QueryService queries(views, rejections, allowed_queries);
+  queries.SetPolicyMonitor(&policy);
+  auto policy_metrics = std::make_shared<pc::PolicyCollectable>(policy);  // the exposer keeps a
+  exposer->RegisterCollectable(policy_metrics);                             // weak pointer
   pc::IngestService service(writer, *registry, rejections, limits);
   pc::MetricsOptions metrics_opts;
   metrics_opts.detail_hosts = metrics_detail_hosts;
@@ -239,12 +255,16 @@ int main(int argc, char** argv) {
     if (!st.ok()) return Fail("cannot write --ready-file: " + st.message());
   }
 
-  // The main thread waits for a signal; the state thread marks silent hosts.
+  // The main thread waits for a signal, reloads the policy (SIGHUP, or its file changed) and
+  // publishes the policy's results (peer rules); the state thread marks silent hosts.
   int sig = 0;
   for (;;) {
     const timespec wait{1, 0};
     sig = sigtimedwait(&sigs, nullptr, &wait);
     if (sig == SIGINT || sig == SIGTERM) break;
+    if (sig == SIGHUP) policy_watch.Reload(pw::NowUnixMs());
+    policy_watch.Poll(pw::NowUnixMs());
+    policy.Tick();
   }
   std::fprintf(stderr, "portwatch-collector: signal %d, shutting down\n", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

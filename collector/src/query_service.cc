@@ -6,6 +6,7 @@
 #include "portwatch/files.h"
 #include "portwatch/tls.h"
 #include "portwatch/wire.h"
+#include "src/policy_query.h"
 
 namespace portwatch::collector {
 namespace {
@@ -122,6 +123,7 @@ grpc::ServerUnaryReactor* QueryService::ListHosts(grpc::CallbackServerContext* c
   grpc::Status st = Authorize(ctx);
   if (!st.ok()) return Done(ctx, st);
   const std::shared_ptr<const FleetView> view = views_.Current();
+  const auto policy = policy_ != nullptr ? policy_->Results() : nullptr;
   resp->set_total(static_cast<uint32_t>(view->hosts.size()));
   const size_t n = req->not_ok() ? view->not_ok_count() : view->ranked.size();
   for (size_t i = 0; i < n; ++i) {
@@ -131,6 +133,9 @@ grpc::ServerUnaryReactor* QueryService::ListHosts(grpc::CallbackServerContext* c
     }
     if (req->limit() != 0 && resp->hosts_size() >= static_cast<int>(req->limit())) break;
     HostInfoToProto(h, resp->add_hosts());
+    if (policy != nullptr) {
+      HostPolicyInfoToProto(*policy, h.host, resp->mutable_hosts(resp->hosts_size() - 1));
+    }
   }
   return Done(ctx, grpc::Status::OK);
 }
@@ -155,6 +160,7 @@ grpc::ServerUnaryReactor* QueryService::GetHost(grpc::CallbackServerContext* ctx
   }
   if (h->config != nullptr) ToProto(*h->config, resp->mutable_config());
   if (h->has_report()) ToProto(*h->report, resp->mutable_last_report());
+  if (policy_ != nullptr) HostViolationsToProto(*policy_->Results(), req->host(), resp);
   return Done(ctx, grpc::Status::OK);
 }
 
@@ -181,6 +187,19 @@ grpc::ServerUnaryReactor* QueryService::FleetProcesses(grpc::CallbackServerConte
   for (size_t i = 0; i < std::min(limit, view->processes.size()); ++i) {
     AggregateToProto(view->processes[i], resp->add_items());
   }
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* QueryService::ListViolations(grpc::CallbackServerContext* ctx,
+                                                       const v1::ListViolationsRequest* req,
+                                                       v1::ListViolationsResponse* resp) {
+  grpc::Status st = Authorize(ctx);
+  if (!st.ok()) return Done(ctx, st);
+  if (policy_ == nullptr) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                  "this collector runs without the policy audit"));
+  }
+  ViolationsToProto(*policy_->Results(), *req, resp);
   return Done(ctx, grpc::Status::OK);
 }
 

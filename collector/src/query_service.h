@@ -11,6 +11,7 @@
 
 #include "portwatch/v1/query.grpc.pb.h"
 #include "src/fleet_view.h"
+#include "src/policy_monitor.h"
 #include "src/rejections.h"
 
 namespace portwatch::collector {
@@ -32,6 +33,11 @@ class QueryService final : public v1::Query::CallbackService {
   grpc::ServerUnaryReactor* FleetProcesses(grpc::CallbackServerContext* ctx,
                                            const v1::FleetRequest* req,
                                            v1::FleetAggregates* resp) override;
+  grpc::ServerUnaryReactor* ListViolations(grpc::CallbackServerContext* ctx,
+                                           const v1::ListViolationsRequest* req,
+                                           v1::ListViolationsResponse* resp) override;
+  /// Answers ListViolations and adds violations to GetHost. Call before serving.
+  void SetPolicyMonitor(const PolicyMonitor* policy) { policy_ = policy; }
 
  private:
   /// OK, or PERMISSION_DENIED naming the certificate and what to do.
@@ -40,6 +46,7 @@ class QueryService final : public v1::Query::CallbackService {
   const ViewPublisher& views_;
   Rejections& rejections_;
   const std::set<std::string> allowed_;
+  const PolicyMonitor* policy_ = nullptr;
 };
 
 /// The protobuf form of one host as a view holds it: its analysis and the agent's facts.

@@ -18,6 +18,7 @@
 #include "portwatch/process.h"
 #include "portwatch/tls.h"
 #include "portwatch/v1/query.grpc.pb.h"
+#include "violations.h"
 
 #ifndef PORTWATCH_VERSION
 #define PORTWATCH_VERSION "0.0.0"
@@ -129,6 +130,8 @@ int main(int argc, char** argv) {
   dests->add_option("--limit", limit, "At most this many");
   auto* procs = app.add_subcommand("processes", "Processes by name across the fleet");
   procs->add_option("--limit", limit, "At most this many");
+  portwatch::ctl::ViolationsFlags violation_flags;
+  auto* violations = portwatch::ctl::AddViolationsCommand(app, &violation_flags);
   CLI11_PARSE(app, argc, argv);
 
   auto target = pw::ParseHostPort(collector, "--collector");
@@ -173,8 +176,14 @@ int main(int argc, char** argv) {
       v1::HostDetail resp;
       grpc::Status st = stub->GetHost(&ctx, req, &resp);
       if (!st.ok()) return RpcFail(st, collector);
-      *out = json ? Json(resp) + "\n" : pw::ctl::FormatHost(resp, fmt);
+      *out = json ? Json(resp) + "\n"
+                  : pw::ctl::FormatHost(resp, fmt) + portwatch::ctl::FormatHostViolations(resp);
       return 0;
+    }
+    if (violations->parsed()) {
+      return portwatch::ctl::RunViolations(
+          *stub, ctx, violation_flags, json,
+          [&](const grpc::Status& s) { return RpcFail(s, collector); }, out);
     }
     v1::FleetRequest req;
     req.set_limit(limit);

@@ -29,6 +29,7 @@
 #include "src/agent_util.h"
 #include "src/log.h"
 #include "src/windows/event_log.h"
+#include "src/audit_command.h"
 #include "src/sampler.h"
 #include "src/report_format.h"
 #include "src/report_sink.h"
@@ -198,6 +199,9 @@ int main() {
   CLI::App* uninst = app.add_subcommand("uninstall-service", "Stop and remove the service");
   uninst->add_option("--service-name", service_name, "Service name")->capture_default_str();
 
+  pa::AuditFlags audit_flags;
+  CLI::App* audit = pa::AddAuditCommand(app, &audit_flags);
+
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ParseError& e) {
@@ -209,6 +213,10 @@ int main() {
   s.interval_ms = *parsed_interval;
 
   if (snapshot->parsed()) return Snapshot(s, json);
+  if (audit->parsed()) {
+    pa::Sampler sampler = MakeSampler(s);
+    return pa::RunAudit(audit_flags, s.core.host_name, sampler);
+  }
 
   if (inst->parsed()) {
     install.executable = ExecutablePath();
