@@ -50,10 +50,6 @@ SCALE = str(1.0 / 60)
 # may show no data here. Remove an entry when its series lands (the test fails while a listed
 # series is exported, to say so).
 NOT_YET_EXPORTED = {
-    # the policy audit
-    "portwatch_policy_violation",
-    "portwatch_policy_rule_violating_hosts",
-    "portwatch_policy_rule_compliance_ratio",
     # agent certificate expiry
     "portwatch_agent_certificate_expiry_timestamp_seconds",
 }
