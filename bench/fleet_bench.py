@@ -81,6 +81,7 @@ def run_one(args, hosts, readers, root):
                                stdout=subprocess.PIPE, stderr=sim_log)
         time.sleep(args.warmup)  # a benchmark's warm-up, not a synchronisation
         cpu0, _ = proc_stat(col.pid)
+        sim_cpu0, _ = proc_stat(sim.pid)
         t0 = time.monotonic()
         scrapes, lists = [], []
         stop = threading.Event()
@@ -102,6 +103,12 @@ def run_one(args, hosts, readers, root):
         reader = threading.Thread(target=read, daemon=True)
         if readers:
             reader.start()
+        # The simulator's CPU just before it ends (its process is gone after communicate()).
+        sim_cpu1 = sim_cpu0
+        while sim.poll() is None and time.monotonic() - t0 < args.seconds - 1:
+            sim_cpu1, _ = proc_stat(sim.pid)
+            time.sleep(1)
+        sim_elapsed = time.monotonic() - t0
         out, _ = sim.communicate(timeout=args.warmup + args.seconds + 120)
         stop.set()
         if readers:
@@ -111,7 +118,9 @@ def run_one(args, hosts, readers, root):
         summary = json.loads(out.decode().strip().splitlines()[-1])
         row = {"hosts": hosts, "readers": readers, "acks_per_s": summary["acks_per_second"],
                "ack_p50_ms": summary["ack_p50_ms"], "ack_p99_ms": summary["ack_p99_ms"],
-               "collector_cpu_s_per_s": (cpu1 - cpu0) / elapsed, "rss_mib": rss / 1024,
+               "collector_cpu_s_per_s": (cpu1 - cpu0) / elapsed,
+               "sim_cpu_s_per_s": (sim_cpu1 - sim_cpu0) / max(sim_elapsed, 1e-3),
+               "rss_mib": rss / 1024,
                "rss_kib_per_host": rss / hosts}
         if scrapes:
             row["scrape_s_median"] = statistics.median(s for s, _ in scrapes)
@@ -154,12 +163,12 @@ def main():
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         print(f"\n{'hosts':>6} {'readers':>7} {'acks/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'cpu/s':>6} {'RSS MiB':>8} {'KiB/host':>8} {'scrape s':>8} {'KB/host':>7} "
+              f"{'cpu/s':>6} {'sim cpu':>7} {'RSS MiB':>8} {'KiB/host':>8} {'scrape s':>8} {'KB/host':>7} "
               f"{'ListHosts s':>11}")
         for r in rows:
             print(f"{r['hosts']:>6} {('yes' if r['readers'] else 'no'):>7} {r['acks_per_s']:>8.0f} "
                   f"{r['ack_p50_ms']:>7.1f} {r['ack_p99_ms']:>7.1f} "
-                  f"{r['collector_cpu_s_per_s']:>6.2f} {r['rss_mib']:>8.1f} "
+                  f"{r['collector_cpu_s_per_s']:>6.2f} {r['sim_cpu_s_per_s']:>7.2f} {r['rss_mib']:>8.1f} "
                   f"{r['rss_kib_per_host']:>8.1f} {r.get('scrape_s_median', 0):>8.3f} "
                   f"{r.get('scrape_bytes_per_host', 0) / 1000:>7.2f} "
                   f"{r.get('listhosts_s_median', 0):>11.3f}")
