@@ -15,12 +15,28 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
  public:
   IngestReactor(IngestService& svc, grpc::CallbackServerContext* ctx) : svc_(svc) {
     svc_.streams_gauge_.Increment();
-    host_ = PeerHostName(*ctx->auth_context());
-    if (host_.empty()) {
+    // The role comes from the certificate, never from a name: an operator certificate cannot
+    // report as a host, and only a DNS SAN names one.
+    const PeerIdentity peer = IdentifyPeer(*ctx->auth_context());
+    if (peer.role == PeerRole::kOperator) {
+      Refuse("operator_certificate", grpc::StatusCode::PERMISSION_DENIED,
+             "operator certificate '" + peer.name +
+                 "' cannot send reports; an agent needs a certificate whose DNS subject "
+                 "alternative name is its host name (deploy/pki/make-dev-pki.sh HOST)");
+      return;
+    }
+    if (!ctx->auth_context()->IsPeerAuthenticated()) {
       // Unreachable with REQUIRE_AND_VERIFY credentials, kept as a guard for insecure setups.
       Refuse("no_client_certificate", grpc::StatusCode::UNAUTHENTICATED,
              "the collector requires a client certificate signed by the fleet CA; configure "
              "the agent with --cert and --key");
+      return;
+    }
+    host_ = peer.name;
+    if (peer.role != PeerRole::kAgent) {
+      Refuse("no_host_name", grpc::StatusCode::PERMISSION_DENIED,
+             "the client certificate names no host: agents need a DNS subject alternative name "
+             "with their host name (URI, e-mail and IP names and the common name do not count)");
       return;
     }
     // Per identity first: one certificate's flood is refused before it touches the global count.

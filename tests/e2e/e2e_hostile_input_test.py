@@ -224,5 +224,71 @@ class FairnessTest(ProcessTestCase):
         self.assertEqual(db_rows(db, "SELECT COUNT(*) FROM hosts WHERE host = ?", EVIL), [(0,)])
 
 
+def issue_cert(pki, name, san, eku="clientAuth"):
+    """A client certificate from the dev CA with exactly these SANs, for shapes make-dev-pki
+    does not make (a URI SAN listed first, no DNS SAN)."""
+    key, csr, ext, pem = (os.path.join(pki, f"{name}.{x}") for x in ("key", "csr", "ext", "pem"))
+    subprocess.run(["openssl", "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-keyout", key, "-out", csr, "-subj",
+                    f"/CN={name}"], check=True, capture_output=True)
+    with open(ext, "w") as f:
+        f.write(f"basicConstraints=critical,CA:FALSE\nextendedKeyUsage={eku}\n"
+                f"subjectAltName={san}\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", f"{pki}/ca.pem", "-CAkey",
+                    f"{pki}/ca.key", "-CAcreateserial", "-out", pem, "-days", "2", "-extfile",
+                    ext], check=True, capture_output=True)
+    return pem[:-4]
+
+
+class RolesTest(ProcessTestCase):
+    """Finding 7: roles were told apart only by name."""
+
+    def test_roles_come_from_the_certificate(self):
+        pki = self.make_pki(os.path.join(self.tmp, "pki"), GOOD, "portwatchctl",
+                            operators=["portwatchctl"])
+        col = self.start_collector(pki)
+        db = os.path.join(self.tmp, "collector.db")
+        port, mport = col["grpc_port"], col["metrics_port"]
+        self.start_agent(pki, GOOD, port)
+
+        def probe(cert, host):
+            r = subprocess.run([PROBE, "--target", f"127.0.0.1:{port}", "--ca", f"{pki}/ca.pem",
+                                "--cert", f"{cert}.pem", "--key", f"{cert}.key", "--hostname",
+                                host, "--collected-now"], capture_output=True, timeout=30)
+            return r.stdout.decode().strip()
+
+        # An operator certificate on Ingest is refused: it never becomes host "portwatchctl".
+        out = probe(f"{pki}/operators/portwatchctl", "portwatchctl")
+        self.assertTrue(out.startswith("error 7:"), out)
+        # An agent certificate for a host that happens to be called portwatchctl may report...
+        self.assertEqual(probe(f"{pki}/agents/portwatchctl", "portwatchctl"), "acked 1")
+        # ...but not query the fleet.
+        rc, _, err = self.ctl(pki, port, "hosts", cert="agents/portwatchctl")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("agent certificate", err)
+        rc, stdout, err = self.ctl(pki, port, "hosts")  # the operator may
+        self.assertEqual(rc, 0, err)
+        # Only DNS SANs name hosts: a URI SAN listed first is not the host name, and a
+        # certificate with no DNS SAN names no host at all.
+        uri_first = issue_cert(pki, "urifirst", "URI:spiffe://fleet/evil,DNS:" + EVIL)
+        self.assertEqual(probe(uri_first, EVIL), "acked 1")
+        no_dns = issue_cert(pki, "nodns", "URI:spiffe://fleet/nodns,email:a@example.com")
+        out = probe(no_dns, "nodns")
+        self.assertTrue(out.startswith("error 7:"), out)
+        text = self.scrape(mport)
+        self.assertEqual(self.metric(text, "portwatch_ingest_rejected_total",
+                                     reason="operator_certificate"), 1)
+        self.assertEqual(self.metric(text, "portwatch_ingest_rejected_total",
+                                     reason="no_host_name"), 1)
+        self.assertEqual(self.metric(text, "portwatch_ingest_rejected_total",
+                                     reason="query_not_allowed"), 1)
+        hosts = sorted(r[0] for r in db_rows(db, "SELECT host FROM hosts"))
+        self.assertEqual(hosts, sorted([GOOD, EVIL, "portwatchctl"]))
+        self.assertIsNone(self.metric(text, "portwatch_host_info", host="spiffe://fleet/evil"))
+        before = db_rows(db, "SELECT reports_total FROM hosts WHERE host = ?", GOOD)[0][0]
+        wait_for(lambda: db_rows(db, "SELECT reports_total FROM hosts WHERE host = ?",
+                                 GOOD)[0][0] >= before + 2, what="the legitimate agent's reports")
+
+
 if __name__ == "__main__":
     unittest.main()
