@@ -30,6 +30,7 @@
 #include "src/rejections.h"
 #include "src/store.h"
 #include "src/store_writer.h"
+#include "src/web_config.h"
 
 #ifndef PORTWATCH_VERSION
 #define PORTWATCH_VERSION "0.0.0"
@@ -63,6 +64,11 @@ int main(int argc, char** argv) {
                              "it signed")->required();
   app.add_option("--cert", cert, "Collector certificate (PEM), signed by the fleet CA")->required();
   app.add_option("--key", key, "Collector private key (PEM)")->required();
+  int metrics_threads = 16;
+  app.add_option("--metrics-threads", metrics_threads,
+                 "Concurrent /metrics requests served; idle or slow clients hold one each for at "
+                 "most 10 s, so keep this above the number of scrapers plus a margin")
+      ->capture_default_str()->check(CLI::Range(2, 1024));
   app.add_option("--max-streams-per-host", max_streams_per_host,
                  "Concurrent streams of one agent certificate")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
@@ -145,7 +151,10 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(metrics_addr->ToString());
+    pc::WebOptions web;
+    web.listen = metrics_addr->ToString();
+    web.threads = metrics_threads;
+    exposer = std::make_unique<prometheus::Exposer>(pc::CivetOptions(web));
   } catch (const std::exception& e) {
     return Fail("cannot serve metrics on " + metrics_listen + " (" + e.what() +
                 "): is the port taken or the address not on this host? Choose another with "

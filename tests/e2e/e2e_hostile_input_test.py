@@ -290,5 +290,26 @@ class RolesTest(ProcessTestCase):
                                  GOOD)[0][0] >= before + 2, what="the legitimate agent's reports")
 
 
+class MetricsEndpointTest(ProcessTestCase):
+    """Finding 5: two idle TCP connections delayed a scrape by 29 s, four slow header-senders past
+    45 s (prometheus-cpp's default of 2 threads and no request timeout)."""
+
+    def test_idle_and_slow_clients_cannot_starve_a_scrape(self):
+        pki = self.make_pki(os.path.join(self.tmp, "pki"), GOOD)
+        col = self.start_collector(pki)
+        mport = col["metrics_port"]
+        clients = []
+        for i in range(8):
+            c = socket.create_connection(("127.0.0.1", mport))
+            if i % 2:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            clients.append(c)
+        self.addCleanup(lambda: [c.close() for c in clients])
+        # The scrape is answered while all eight hold their connections (urllib gives up at 5 s;
+        # the old server held it for 29 s or more).
+        text = self.scrape(mport)
+        self.assertIn("portwatch_ingest_streams", text)
+
+
 if __name__ == "__main__":
     unittest.main()
