@@ -9,7 +9,9 @@ run_pkgs=(build-essential cmake ninja-build pkg-config openssl curl ca-certifica
   prometheus-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev python3
   libsqlite3-dev ccache)
 # mingw-w64 and Wine: the Windows agent is cross-built and its tests run under Wine.
-test_pkgs=("${run_pkgs[@]}" prometheus iproute2 g++-mingw-w64-x86-64 wine wine64)
+# clang-14 + libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh).
+test_pkgs=("${run_pkgs[@]}" prometheus iproute2 g++-mingw-w64-x86-64 wine wine64 clang-14
+  libclang-rt-14-dev)
 case "$mode" in
   run) pkgs=("${run_pkgs[@]}") ;;
   test) pkgs=("${test_pkgs[@]}") ;;
