@@ -10,8 +10,9 @@ run_pkgs=(build-essential cmake ninja-build pkg-config openssl curl ca-certifica
   libsqlite3-dev libyaml-cpp-dev ccache libcpp-httplib-dev)
 # mingw-w64 and Wine: the Windows agent is cross-built and its tests run under Wine.
 # chromium: the status page is checked in a real headless browser.
+# clang-14 + libclang-rt-14-dev: the libFuzzer targets and the ASan/UBSan build.
 test_pkgs=("${run_pkgs[@]}" prometheus iproute2 g++-mingw-w64-x86-64 wine wine64 python3-yaml
-  chromium)
+  chromium clang-14 libclang-rt-14-dev)
 case "$mode" in
   run) pkgs=("${run_pkgs[@]}") ;;
   test) pkgs=("${test_pkgs[@]}") ;;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "portwatch/files.h"
+#include "portwatch/text.h"
 
 namespace portwatch::agent {
 namespace {
@@ -149,13 +150,19 @@ class LinuxAttribution final : public LinuxProcessAttribution {
     if (inserted) {
       it->second.pid = pid;
       auto comm = ReadFileLimited(dir + "/comm", 256, "comm");
+      // comm and argv are whatever the process (any local user) set: bounded and made valid,
+      // escaped UTF-8 here, so one hostile name can never make a report unsendable.
       if (comm.ok()) {
         std::string c = *comm;
         while (!c.empty() && (c.back() == '\n' || c.back() == '\0')) c.pop_back();
-        it->second.name = c;
+        it->second.name = SanitizeText(c, kMaxProcessNameBytes);
       }
       auto cmdline = ReadFileLimited(dir + "/cmdline", 1 << 16, "cmdline");
-      if (cmdline.ok()) it->second.program = cmdline->substr(0, cmdline->find('\0'));
+      if (cmdline.ok()) {
+        it->second.program =
+            SanitizeText(std::string_view(*cmdline).substr(0, cmdline->find('\0')),
+                         kMaxProgramBytes);
+      }
     }
     const std::string fd_dir = dir + "/fd";
     DIR* d = ::opendir(fd_dir.c_str());

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "collect/socket_table.h"
+#include "portwatch/text.h"
 
 namespace portwatch::agent {
 namespace {
@@ -146,6 +147,26 @@ TEST(LiveAttribution, FindsThisProcessSocket) {
   }
   EXPECT_TRUE(found);
   ::close(fd);
+}
+
+// Any local user names their processes: a comm that is not UTF-8 or carries terminal escapes,
+// and an argv[0] far longer than a page, come out bounded, valid and escaped, and the sockets are
+// still attributed.
+TEST_F(FakeProcTree, HostileNamesAreBoundedAndSanitizedAtTheSource) {
+  AddProcess(300, "bad\xFF\xFE\x1B[2J", std::string(5000, 'A') + "\n\xC0");
+  AddSocketFd(300, 3, 7001);
+  auto attr = MakeLinuxProcessAttribution(root_.string());
+  std::vector<SocketEntry> v = {Sock(7001)};
+  ASSERT_TRUE(attr->Attribute(&v).ok());
+  EXPECT_EQ(v[0].owner_pid, 300u);
+  const ProcessInfo* info = attr->Info(300);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->name, "bad\xEF\xBF\xBD\xEF\xBF\xBD\\x1B[2J");
+  EXPECT_LE(info->program.size(), kMaxProgramBytes);
+  EXPECT_EQ(info->program.substr(0, 4), "AAAA");
+  EXPECT_EQ(info->program.substr(info->program.size() - 3), "\xE2\x80\xA6");
+  EXPECT_TRUE(IsCleanText(info->name, kMaxProcessNameBytes));
+  EXPECT_TRUE(IsCleanText(info->program, kMaxProgramBytes));
 }
 
 }  // namespace

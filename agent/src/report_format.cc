@@ -110,7 +110,10 @@ std::string ReportToJson(const std::string& hostname, const Report& r) {
   }
   j["events"] = {{"counters", counters}, {"last_unix_ms", last}, {"degraded", r.events.degraded}};
   if (r.events.degraded) j["events"]["degraded_reason"] = r.events.degraded_reason;
-  return j.dump(2) + "\n";
+  // Names are sanitized where they are read, but this is the one-box command an admin runs on a
+  // host in trouble: it must never abort on a byte that slipped through (dump() throws
+  // type_error 316 on invalid UTF-8 by default).
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string ReportToTable(const std::string& hostname, const Report& r) {

@@ -66,5 +66,23 @@ TEST(ReportFormat, JsonReportCarriesTopListsConfigAndEventTimes) {
   EXPECT_EQ(j["events"]["degraded_reason"], "bound-only sockets cannot be counted");
 }
 
+// snapshot --json used to abort (uncaught type_error, exit 134) while a process whose name is not
+// UTF-8 held sockets: it must print, with the bad bytes replaced.
+TEST(ReportFormat, JsonNeverAbortsOnInvalidUtf8) {
+  Report r;
+  ProcessUsage p;
+  p.pid = 42;
+  p.name = "bad\xFF\xC0name";
+  p.program = std::string("/tmp/\xE6\x9C", 7);
+  r.processes.top.push_back(p);
+  r.events.degraded = true;
+  r.events.degraded_reason = "\xFE";
+  std::string out;
+  ASSERT_NO_THROW(out = ReportToJson("web\xFF", r));
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["processes"]["top"][0]["name"], "bad\xEF\xBF\xBD\xEF\xBF\xBDname");
+  EXPECT_EQ(j["processes"]["top"][0]["pid"], 42);
+}
+
 }  // namespace
 }  // namespace portwatch::agent

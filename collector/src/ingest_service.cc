@@ -1,5 +1,7 @@
 #include "src/ingest_service.h"
 
+#include <grpcpp/alarm.h>
+
 #include <deque>
 #include <mutex>
 
@@ -13,14 +15,39 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
  public:
   IngestReactor(IngestService& svc, grpc::CallbackServerContext* ctx) : svc_(svc) {
     svc_.streams_gauge_.Increment();
-    host_ = PeerHostName(*ctx->auth_context());
-    if (host_.empty()) {
+    // The role comes from the certificate, never from a name: an operator certificate cannot
+    // report as a host, and only a DNS SAN names one.
+    const PeerIdentity peer = IdentifyPeer(*ctx->auth_context());
+    if (peer.role == PeerRole::kOperator) {
+      Refuse("operator_certificate", grpc::StatusCode::PERMISSION_DENIED,
+             "operator certificate '" + peer.name +
+                 "' cannot send reports; an agent needs a certificate whose DNS subject "
+                 "alternative name is its host name (deploy/pki/make-dev-pki.sh HOST)");
+      return;
+    }
+    if (!ctx->auth_context()->IsPeerAuthenticated()) {
       // Unreachable with REQUIRE_AND_VERIFY credentials, kept as a guard for insecure setups.
       Refuse("no_client_certificate", grpc::StatusCode::UNAUTHENTICATED,
              "the collector requires a client certificate signed by the fleet CA; configure "
              "the agent with --cert and --key");
       return;
     }
+    host_ = peer.name;
+    if (peer.role != PeerRole::kAgent) {
+      Refuse("no_host_name", grpc::StatusCode::PERMISSION_DENIED,
+             "the client certificate names no host: agents need a DNS subject alternative name "
+             "with their host name (URI, e-mail and IP names and the common name do not count)");
+      return;
+    }
+    // Per identity first: one certificate's flood is refused before it touches the global count.
+    if (!svc_.AcquireHostStream(host_)) {
+      Refuse("too_many_streams_for_host", grpc::StatusCode::RESOURCE_EXHAUSTED,
+             "this certificate already has " + std::to_string(svc_.limits_.max_streams_per_host) +
+                 " streams open; an agent needs one (is the same certificate used by several "
+                 "agents, or are old streams stuck?)");
+      return;
+    }
+    host_counted_ = true;
     if (svc_.active_.fetch_add(1) >= svc_.limits_.max_streams) {
       counted_ = true;
       Refuse("too_many_streams", grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -30,11 +57,34 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       return;
     }
     counted_ = true;
-    StartRead(&in_);
+    // Streams count against a small budget of their own until their hello arrives, and must
+    // send it soon: a client that opens streams and says nothing cannot hold slots.
+    prehello_held_ = true;
+    if (svc_.without_hello_.fetch_add(1) >= svc_.limits_.max_streams_without_hello) {
+      Refuse("too_many_streams_without_hello", grpc::StatusCode::RESOURCE_EXHAUSTED,
+             "the collector has " + std::to_string(svc_.limits_.max_streams_without_hello) +
+                 " streams waiting for their hello; the agent will retry with backoff");
+      return;
+    }
+    in_store_ = 1;  // the deadline's callback is one more to come before the reactor may go
+    hello_alarm_.Set(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(svc_.limits_.hello_timeout_ms),
+                     [this](bool fired) { OnHelloDeadline(fired); });
+    ReadNext();
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      // A read also fails when a message arrived but did not parse (bad wire bytes, or a string
+      // field that is not UTF-8). gRPC reports that exactly like the agent closing its side; the
+      // message was cleared before the read, so fields parsed before the failure tell them apart.
+      // (A message broken before its first field still looks like a close.)
+      if (in_.ByteSizeLong() > 0) {
+        RefuseStream("unparsable_message", grpc::StatusCode::INVALID_ARGUMENT,
+                     "a message could not be parsed as portwatch.v1.AgentMessage (malformed "
+                     "protobuf or a string that is not UTF-8); upgrade the agent or report a bug");
+        return;
+      }
       // The agent closed its side (or the stream broke): finish once the acks are out.
       std::lock_guard<std::mutex> lk(mu_);
       read_closed_ = true;
@@ -43,6 +93,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     }
     if (in_.has_hello()) {
       HandleHello();
+      if (hello_done_) ReleasePreHello();
     } else if (in_.has_report()) {
       HandleReport();
     } else {
@@ -69,12 +120,15 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     WriteNextLocked();
     MaybeFinishLocked();
     lk.unlock();
-    if (resume_read) StartRead(&in_);
+    if (resume_read) ReadNext();
   }
 
   void OnDone() override {
     svc_.streams_gauge_.Decrement();
     if (counted_) svc_.active_.fetch_sub(1);
+    if (host_counted_) svc_.ReleaseHostStream(host_);
+    ReleasePreHello();
+    hello_alarm_.Cancel();  // its callback still runs (not fired) and may be the one to delete
     std::unique_lock<std::mutex> lk(mu_);
     done_ = true;
     // Reports still with the store writer will call back; the last of them deletes.
@@ -122,7 +176,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
                    "this persists, the database disk is too slow for the fleet)");
       return;
     }
-    StartRead(&in_);
+    ReadNext();
   }
 
   void HandleReport() {
@@ -132,7 +186,10 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       return;
     }
     const v1::Report& wire = in_.report();
-    auto report = FromProto(wire);
+    WireNotes notes;
+    auto report = FromProto(wire, &notes);
+    const int64_t received = NowUnixMs();
+    if (report.ok()) AdjustReport(wire.sequence(), notes, received, &*report);
     uint64_t id;
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -161,14 +218,18 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       r.instance_id = wire.instance_id().empty() ? instance_ : wire.instance_id();
       r.sequence = wire.sequence();
       r.collected_unix_ms = report->collected_unix_ms;
-      r.received_unix_ms = NowUnixMs();
+      r.received_unix_ms = received;
       r.ports_in_use = report->sockets.ephemeral_ports_in_use;
       r.ports_usable = report->sockets.ephemeral_ports_usable;
       r.time_wait = report->sockets.count(Family::kIpv4, TcpState::kTimeWait) +
                     report->sockets.count(Family::kIpv6, TcpState::kTimeWait);
       r.agent_dropped_total = report->health.reports_dropped_total;
       r.has_config = report->has_config;
-      wire.SerializeToString(&r.payload);
+      // Only what validation understood is stored, re-serialized: unknown fields and the text as
+      // it arrived never reach the disk.
+      v1::Report clean;
+      ToProto(*report, &clean);
+      clean.SerializeToString(&r.payload);
       req.report = std::move(*report);
       req.done = [this, id](const WriteOutcome& o) { OnStored(id, o); };
       if (!svc_.writer_.Submit(std::move(req))) {
@@ -190,7 +251,66 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       return;
     }
     lk.unlock();
+    ReadNext();
+  }
+
+  void ReleasePreHello() {
+    if (prehello_held_.exchange(false)) svc_.without_hello_.fetch_sub(1);
+  }
+
+  // On a gRPC thread when the hello deadline passes, or (not fired) once it was cancelled.
+  void OnHelloDeadline(bool fired) {
+    std::unique_lock<std::mutex> lk(mu_);
+    --in_store_;
+    if (done_) {
+      if (in_store_ > 0) return;
+      lk.unlock();
+      delete this;
+      return;
+    }
+    if (fired && !hello_done_ && !finished_) {
+      const std::string message =
+          "no hello within " + std::to_string(svc_.limits_.hello_timeout_ms / 1000) +
+          " s of opening the stream; an agent sends it first";
+      svc_.rejections_.Reject("hello_timeout", host_ + ": " + message);
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, message));
+    }
+  }
+
+  // Every read starts from an empty message, so that a failed read can be told from a close.
+  void ReadNext() {
+    in_.Clear();
     StartRead(&in_);
+  }
+
+  // Counts what FromProto had to cut or repair, and clamps the agent's clock against receipt
+  // time: fleet state keeps the newest report by agent time, so one report dated in the future
+  // would otherwise hide every later one. A skewed agent is counted and logged, never frozen.
+  void AdjustReport(uint64_t sequence, const WireNotes& notes, int64_t received, Report* report) {
+    const std::string which = host_ + " report " + std::to_string(sequence);
+    if (notes.strings_truncated > 0) {
+      svc_.rejections_.Adjust("text_truncated", which + ": " +
+                                                    std::to_string(notes.strings_truncated) +
+                                                    " over-long text fields were cut");
+    }
+    if (notes.strings_repaired > 0) {
+      svc_.rejections_.Adjust("text_escaped", which + ": " +
+                                                  std::to_string(notes.strings_repaired) +
+                                                  " text fields had control characters escaped");
+    }
+    const int64_t ahead = report->collected_unix_ms - received;
+    if (ahead > svc_.limits_.max_clock_ahead_ms) {
+      svc_.rejections_.Adjust("clock_ahead",
+                              which + ": agent clock is " + std::to_string(ahead / 1000) +
+                                  " s ahead of the collector's; the report is dated on receipt "
+                                  "(fix the host's time sync)");
+      report->collected_unix_ms = received;
+    } else if (report->collected_unix_ms <= 0) {
+      svc_.rejections_.Adjust("clock_invalid",
+                              which + ": report has no valid time; dated on receipt");
+      report->collected_unix_ms = received;
+    }
   }
 
   // On the store writer's thread, once the report's batch committed (or failed).
@@ -256,14 +376,18 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   IngestService& svc_;
   std::string host_;
   bool counted_ = false;
-  bool hello_done_ = false;  // touched only by read reactions, which never overlap
+  bool host_counted_ = false;
+  std::atomic<bool> prehello_held_{false};  // counted in without_hello_
+  // Set by read reactions (which never overlap), read by the hello deadline's callback too.
+  std::atomic<bool> hello_done_{false};
+  grpc::Alarm hello_alarm_;
   std::string instance_;     // the hello's instance: reports without their own belong to it
   v1::AgentMessage in_;
 
   std::mutex mu_;  // guards everything below: reactions and store callbacks run on many threads
   std::deque<Slot> slots_;   // reports of this stream not yet acked, in stream order
   uint64_t first_slot_ = 0;  // id of slots_.front()
-  int in_store_ = 0;         // requests the store writer has not called back yet
+  int in_store_ = 0;  // callbacks still to come: store writer requests, the hello deadline
   bool writing_ = false;
   bool read_paused_ = false;
   bool read_closed_ = false;
@@ -293,6 +417,23 @@ IngestService::IngestService(StoreWriter& writer, prometheus::Registry& registry
                                     "not stored twice)")
                               .Register(registry)
                               .Add({})) {}
+
+bool IngestService::AcquireHostStream(const std::string& host) {
+  std::lock_guard<std::mutex> lk(hosts_mu_);
+  int& n = host_streams_[host];
+  if (n >= limits_.max_streams_per_host) {
+    if (n == 0) host_streams_.erase(host);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void IngestService::ReleaseHostStream(const std::string& host) {
+  std::lock_guard<std::mutex> lk(hosts_mu_);
+  auto it = host_streams_.find(host);
+  if (it != host_streams_.end() && --it->second <= 0) host_streams_.erase(it);
+}
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* IngestService::Stream(
     grpc::CallbackServerContext* context) {

@@ -10,6 +10,9 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "portwatch/v1/portwatch.grpc.pb.h"
 #include "src/rejections.h"
@@ -19,8 +22,15 @@ namespace portwatch::collector {
 
 struct IngestLimits {
   int max_streams = 50000;       ///< concurrent agent streams; more are refused
+  /// concurrent streams of one certificate identity: one certificate cannot take every slot
+  int max_streams_per_host = 8;
+  /// streams that have not sent their hello yet, over all identities: a small budget of its own
+  int max_streams_without_hello = 256;
+  int64_t hello_timeout_ms = 10000;  ///< a stream without a hello by then is closed
   size_t max_unsent_acks = 256;  ///< reports awaiting storage or ack on one stream before
                                  ///< reading pauses
+  /// A report dated further ahead of receipt than this is dated on receipt (and counted).
+  int64_t max_clock_ahead_ms = 30000;
 };
 
 class IngestService final : public v1::Ingest::CallbackService {
@@ -33,13 +43,21 @@ class IngestService final : public v1::Ingest::CallbackService {
 
   /// Streams currently open.
   int active_streams() const { return active_.load(); }
+  /// Streams open now that have not sent their hello yet.
+  int streams_without_hello() const { return without_hello_.load(); }
 
  private:
   friend class IngestReactor;
+  /// Counts one more stream for `host`; false (nothing counted) at the per-host limit.
+  bool AcquireHostStream(const std::string& host);
+  void ReleaseHostStream(const std::string& host);
   StoreWriter& writer_;
   Rejections& rejections_;
   IngestLimits limits_;
   std::atomic<int> active_{0};
+  std::atomic<int> without_hello_{0};
+  std::mutex hosts_mu_;
+  std::unordered_map<std::string, int> host_streams_;  // streams open per identity
   prometheus::Gauge& streams_gauge_;
   prometheus::Counter& reports_counter_;
   prometheus::Counter& duplicates_counter_;

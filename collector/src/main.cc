@@ -34,6 +34,7 @@
 #include "src/store.h"
 #include "src/store_writer.h"
 #include "src/ui/status_hook.h"
+#include "src/web_config.h"
 
 #ifndef PORTWATCH_VERSION
 #define PORTWATCH_VERSION "0.0.0"
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "Read options from this INI/TOML file (keys as long flags)");
   std::string listen = "0.0.0.0:7443", metrics_listen = "127.0.0.1:9464", ca, cert, key,
               ready_file;
-  int max_streams = 50000;
+  int max_streams = 50000, max_streams_per_host = 8, max_streams_without_hello = 256;
+  std::string hello_timeout = "10s";
   app.add_option("--listen", listen, "gRPC address for agents, HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--metrics-listen", metrics_listen,
@@ -66,14 +68,28 @@ int main(int argc, char** argv) {
                              "it signed")->required();
   app.add_option("--cert", cert, "Collector certificate (PEM), signed by the fleet CA")->required();
   app.add_option("--key", key, "Collector private key (PEM)")->required();
+  int metrics_threads = 16;
+  app.add_option("--metrics-threads", metrics_threads,
+                 "Concurrent /metrics requests served; idle or slow clients hold one each for at "
+                 "most 10 s, so keep this above the number of scrapers plus a margin")
+      ->capture_default_str()->check(CLI::Range(2, 1024));
+  app.add_option("--max-streams-per-host", max_streams_per_host,
+                 "Concurrent streams of one agent certificate")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_option("--max-streams-without-hello", max_streams_without_hello,
+                 "Streams accepted that have not sent their hello yet, over all agents")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_option("--hello-timeout", hello_timeout,
+                 "A stream that has not sent its hello by then is closed, e.g. 10s")
+      ->capture_default_str();
   app.add_option("--max-streams", max_streams, "Concurrent agent streams accepted")
       ->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--ready-file", ready_file,
                  "Once listening, write the bound ports here as JSON (for scripts and tests)");
   // Persistence: the database, its retention, and when a quiet host counts as silent.
   std::string db = "/var/lib/portwatch/collector.db", db_sync = "full", history_max_age = "7d",
-              silent_after = "5m";
-  int64_t history_max_reports = 100000;
+              silent_after = "5m", history_max_bytes = "256MiB";
+  int64_t history_max_reports = 100000, max_instances_per_host = 64;
   app.add_option("--db", db,
                  "SQLite database (WAL) for fleet state and report history; created if missing. "
                  "A report is acknowledged only once stored here")
@@ -87,6 +103,14 @@ int main(int argc, char** argv) {
   app.add_option("--history-max-reports", history_max_reports,
                  "Keep at most this many reports per host")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  app.add_option("--max-instances-per-host", max_instances_per_host,
+                 "Agent instances (agent process starts) remembered per host for duplicate "
+                 "detection; a new one beyond this replaces the least recently seen")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  app.add_option("--history-max-bytes", history_max_bytes,
+                 "Keep at most this many bytes of reports per host (enforced as reports are "
+                 "stored, oldest received first), e.g. 256MiB")
+      ->capture_default_str();
   app.add_option("--silent-after", silent_after,
                  "A host not heard from for this long is reported silent (it stays listed)")
       ->capture_default_str();
@@ -127,6 +151,11 @@ int main(int argc, char** argv) {
   auto max_age = pw::ParseDurationMs(history_max_age, "--history-max-age");
   if (!max_age.ok()) return Fail(max_age.error());
   store_opts.history_max_age_ms = *max_age;
+  auto max_bytes = pw::ParseByteSize(history_max_bytes, "--history-max-bytes");
+  if (!max_bytes.ok()) return Fail(max_bytes.error());
+  if (*max_bytes < (1u << 20)) return Fail("--history-max-bytes must be at least 1MiB");
+  store_opts.max_bytes_per_host = static_cast<int64_t>(*max_bytes);
+  store_opts.max_instances_per_host = max_instances_per_host;
   auto silent_ms = pw::ParseDurationMs(silent_after, "--silent-after");
   if (!silent_ms.ok()) return Fail(silent_ms.error());
 
@@ -139,7 +168,10 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(metrics_addr->ToString());
+    pc::WebOptions web;
+    web.listen = metrics_addr->ToString();
+    web.threads = metrics_threads;
+    exposer = std::make_unique<prometheus::Exposer>(pc::CivetOptions(web));
   } catch (const std::exception& e) {
     return Fail("cannot serve metrics on " + metrics_listen + " (" + e.what() +
                 "): is the port taken or the address not on this host? Choose another with "
@@ -199,6 +231,11 @@ int main(int argc, char** argv) {
   pc::Rejections rejections(*registry);
   pc::IngestLimits limits;
   limits.max_streams = max_streams;
+  limits.max_streams_per_host = max_streams_per_host;
+  limits.max_streams_without_hello = max_streams_without_hello;
+  auto hello_ms = pw::ParseDurationMs(hello_timeout, "--hello-timeout");
+  if (!hello_ms.ok()) return Fail(hello_ms.error());
+  limits.hello_timeout_ms = *hello_ms;
   pc::StoreWriter writer(**store, *registry,
                          [&core](std::vector<pc::StateEvent> events) {
                            core.Submit(std::move(events));
@@ -231,6 +268,13 @@ int main(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(1 << 20);  // a report is a few KiB; refuse anything absurd
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  // Connections that never finish the TLS handshake, or that carry no call (an HTTP/2 preface
+  // and nothing more), are closed instead of holding a file descriptor forever; a peer that stops
+  // answering pings is dropped.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     return Fail("cannot listen for agents on " + listen +

@@ -107,14 +107,20 @@ QueryService::QueryService(const ViewPublisher& views, Rejections& rejections,
     : views_(views), rejections_(rejections), allowed_(std::move(allowed_clients)) {}
 
 grpc::Status QueryService::Authorize(grpc::CallbackServerContext* ctx) const {
-  const std::string name = PeerHostName(*ctx->auth_context());
-  if (allowed_.count(name)) return grpc::Status::OK;
-  rejections_.Reject("query_not_allowed", "certificate '" + name + "' asked a query");
+  // Only operator certificates (an operator URI SAN) may ask, and only those named in
+  // --query-clients; an agent certificate is refused whatever its name.
+  const PeerIdentity peer = IdentifyPeer(*ctx->auth_context());
+  if (peer.role == PeerRole::kOperator && allowed_.count(peer.name)) return grpc::Status::OK;
+  const bool agent = peer.role == PeerRole::kAgent;
+  const std::string what = "certificate '" + peer.name + "'";
+  rejections_.Reject("query_not_allowed", what + (agent ? " (an agent)" : "") + " asked a query");
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      "certificate '" + name +
-                          "' may not query this collector; use an operator certificate "
-                          "(deploy/pki/make-dev-pki.sh --operator NAME) whose name is in the "
-                          "collector's --query-clients");
+                      what + " may not query this collector" +
+                          (agent ? " (it is an agent certificate: it names a host)" : "") +
+                          "; use an operator certificate "
+                          "(deploy/pki/make-dev-pki.sh --operator NAME, URI SAN " +
+                          std::string(kOperatorUriPrefix) +
+                          "NAME) whose name is in the collector's --query-clients");
 }
 
 grpc::ServerUnaryReactor* QueryService::ListHosts(grpc::CallbackServerContext* ctx,

@@ -7,10 +7,18 @@
 namespace portwatch::collector {
 namespace {
 
-Expected<Report> Decode(const std::string& payload) {
+// Stored reports are decoded and validated again (a database written by an older collector may
+// hold what today's validation refuses), and their agent time is clamped to their receipt time:
+// a report dated in the future, stored before ingest clamped such dates, must not freeze its host
+// (fleet state keeps the newest report by agent time) after a restart.
+Expected<Report> Decode(const std::string& payload, int64_t received_unix_ms) {
   v1::Report wire;
   if (!wire.ParseFromString(payload)) return Status::Error("not a portwatch.v1.Report");
-  return FromProto(wire);
+  Expected<Report> r = FromProto(wire);
+  if (r.ok() && received_unix_ms > 0 && r->collected_unix_ms > received_unix_ms) {
+    r->collected_unix_ms = received_unix_ms;
+  }
+  return r;
 }
 
 }  // namespace
@@ -27,7 +35,7 @@ Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
     v.reports_duplicate_total = s.duplicates_total;
     v.agent_reports_dropped_total = s.agent_dropped_total;
     if (s.has_report) {
-      Expected<Report> report = Decode(s.last_payload);
+      Expected<Report> report = Decode(s.last_payload, s.last_received_unix_ms);
       if (report.ok()) {
         report->instance_id.clear();
         report->has_config = false;
@@ -42,7 +50,7 @@ Expected<size_t> RestoreFleet(Store& store, FleetState& fleet) {
     }
     // Settings come on change and periodically: the newest stored snapshot stands until then.
     if (!s.last_config_payload.empty()) {
-      Expected<Report> with_config = Decode(s.last_config_payload);
+      Expected<Report> with_config = Decode(s.last_config_payload, s.last_config_received_unix_ms);
       if (with_config.ok() && with_config->has_config) {
         v.config = std::make_shared<const ConfigSnapshot>(std::move(with_config->config));
         v.config_collected_unix_ms = with_config->collected_unix_ms;
@@ -64,7 +72,7 @@ Expected<size_t> RestoreDrift(Store& store, const FleetState& fleet, DriftMonito
     auto rows = store.History(host, now_unix_ms - span, store.options().max_reports_per_host);
     if (!rows.ok()) return rows.status();
     for (const HistoryRow& row : *rows) {
-      Expected<Report> report = Decode(row.payload);
+      Expected<Report> report = Decode(row.payload, row.received_unix_ms);
       if (!report.ok()) {
         ++unreadable;
         continue;

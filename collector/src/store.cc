@@ -11,7 +11,31 @@
 namespace portwatch::collector {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: sequences are unsigned 64-bit end to end. They are stored as the same 64 bits in SQLite's
+//    signed INTEGER (so sequences from 2^63 up read as negative numbers), and the collector never
+//    compares them in SQL: the per-instance mark is computed in C++ as an unsigned number and
+//    written as is. Schema 1 kept the mark with SQL max(), which compared signed and so could
+//    keep an older, smaller mark; the migration recomputes every mark as the unsigned maximum of
+//    the mark and its stored reports. Reports are now also indexed by receipt time, which orders
+//    retention and replay (agent clocks are advisory).
+//    (Why not a sign flip or text: every reader of the database, scripts and tests, keeps reading
+//    real sequences, which are all far below 2^63, unchanged.)
+constexpr int kSchemaVersion = 2;
+
+int64_t SqlSequence(uint64_t seq) { return static_cast<int64_t>(seq); }
+uint64_t SequenceFromSql(int64_t v) { return static_cast<uint64_t>(v); }
+
+// The unsigned maximum over the old mark and the instance's stored reports: a negative stored
+// value is a sequence of 2^63 or more, above every non-negative one.
+constexpr char kMigrateFrom1[] = R"sql(
+DROP INDEX IF EXISTS reports_by_host_time;
+UPDATE instances SET max_sequence = (
+  SELECT CASE WHEN neg IS NOT NULL THEN neg ELSE pos END FROM (
+    SELECT MAX(CASE WHEN v < 0 THEN v END) AS neg, MAX(CASE WHEN v >= 0 THEN v END) AS pos
+    FROM (SELECT instances.max_sequence AS v
+          UNION ALL SELECT sequence FROM reports r
+          WHERE r.host = instances.host AND r.instance_id = instances.instance_id)));
+)sql";
 
 // Hosts and their counters survive retention: a host that stops reporting stays listed.
 // Reports keep their summary columns beside the serialized report so that history queries over
@@ -50,7 +74,7 @@ CREATE TABLE IF NOT EXISTS reports(
   has_config INTEGER NOT NULL DEFAULT 0,
   report BLOB NOT NULL,
   UNIQUE(host, instance_id, sequence));
-CREATE INDEX IF NOT EXISTS reports_by_host_time ON reports(host, collected_ms);
+CREATE INDEX IF NOT EXISTS reports_by_host_received ON reports(host, received_ms);
 )sql";
 
 std::string MarkKey(const std::string& host, const std::string& instance) {
@@ -201,24 +225,44 @@ Status Store::Init() {
                            std::to_string(v.Int(0)) + "); upgrade this collector");
     }
   }
-  st = Exec(kSchema);
-  if (!st.ok()) return st;
-  st = Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
-  if (!st.ok()) return st;
+  // A new file has no tables (user_version 0); an old one is migrated in one transaction, so an
+  // interrupted migration leaves the old schema intact.
+  {
+    int64_t version = 0;
+    bool has_tables = false;
+    {
+      Statement v(db_, "PRAGMA user_version");
+      if (v.Step() == SQLITE_ROW) version = v.Int(0);
+      Statement t(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'");
+      has_tables = t.Step() == SQLITE_ROW;
+    }
+    st = Exec("BEGIN IMMEDIATE");
+    if (!st.ok()) return st;
+    const bool migrate = has_tables && version < 2;
+    if (migrate) st = Exec(kMigrateFrom1);
+    if (st.ok()) st = Exec(kSchema);
+    if (st.ok()) st = Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+    st = EndTransaction(st.ok(), "cannot create or migrate the schema");
+    if (!st.ok()) return st;
+  }
 
   Statement marks(db_, "SELECT host, instance_id, max_sequence, dropped_total FROM instances");
   while (marks.Step() == SQLITE_ROW) {
     const std::string host = marks.Text(0);
-    marks_[MarkKey(host, marks.Text(1))] = {static_cast<uint64_t>(marks.Int(2)),
+    marks_[MarkKey(host, marks.Text(1))] = {SequenceFromSql(marks.Int(2)),
                                             static_cast<uint64_t>(marks.Int(3))};
     host_dropped_[host] += static_cast<uint64_t>(marks.Int(3));
+    ++host_instances_[host];
   }
   Statement retired(db_, "SELECT host, retired_dropped_total FROM hosts");
   while (retired.Step() == SQLITE_ROW) {
     host_dropped_[retired.Text(0)] += static_cast<uint64_t>(retired.Int(1));
   }
-  Statement rows(db_, "SELECT host, COUNT(*) FROM reports GROUP BY host");
-  while (rows.Step() == SQLITE_ROW) host_rows_[rows.Text(0)] = rows.Int(1);
+  Statement rows(db_, "SELECT host, COUNT(*), SUM(length(report)) FROM reports GROUP BY host");
+  while (rows.Step() == SQLITE_ROW) {
+    host_rows_[rows.Text(0)] = rows.Int(1);
+    host_bytes_[rows.Text(0)] = rows.Int(2);
+  }
   return Status::Ok();
 }
 
@@ -241,7 +285,7 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     INSERT INTO instances(host, instance_id, max_sequence, dropped_total, last_seen_ms)
     VALUES(?1, ?2, ?3, ?4, ?5)
     ON CONFLICT(host, instance_id) DO UPDATE SET
-      max_sequence = max(max_sequence, excluded.max_sequence),
+      max_sequence = excluded.max_sequence,  -- the unsigned maximum, computed in Write
       dropped_total = max(dropped_total, excluded.dropped_total),
       last_seen_ms = max(last_seen_ms, excluded.last_seen_ms))sql");
   Statement counts(db_, R"sql(
@@ -250,7 +294,15 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     ON CONFLICT(host) DO UPDATE SET reports_total = reports_total + excluded.reports_total,
       duplicates_total = duplicates_total + excluded.duplicates_total,
       last_seen_ms = max(last_seen_ms, excluded.last_seen_ms))sql");
-  if (!hello.ok() || !report.ok() || !instance.ok() || !counts.ok()) {
+  Statement oldest(db_, R"sql(
+    SELECT instance_id, dropped_total FROM instances WHERE host = ?1
+    ORDER BY last_seen_ms, instance_id LIMIT 1)sql");
+  Statement evict(db_, "DELETE FROM instances WHERE host = ?1 AND instance_id = ?2");
+  Statement retire(db_,
+                   "UPDATE hosts SET retired_dropped_total = retired_dropped_total + ?2 "
+                   "WHERE host = ?1");
+  if (!hello.ok() || !report.ok() || !instance.ok() || !counts.ok() || !oldest.ok() ||
+      !evict.ok() || !retire.ok()) {
     return EndTransaction(false, "cannot prepare statements");
   }
 
@@ -261,8 +313,11 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     int64_t last_seen = 0;
     int64_t stored = 0;
     int64_t duplicates = 0;
+    int64_t bytes = 0;
   };
   std::map<std::string, HostCounts> per_host;
+  std::unordered_map<std::string, int64_t> instances = host_instances_;
+  std::vector<std::string> evicted;
   std::vector<StoreOpResult> results(ops.size());
   bool ok = true;
   for (size_t i = 0; i < ops.size() && ok; ++i) {
@@ -285,6 +340,23 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     auto pending = marks.find(key);
     if (pending == marks.end()) {
       auto known = marks_.find(key);
+      if (known == marks_.end() && instances[r.host] >= opts_.max_instances_per_host) {
+        // A new instance id on every report must not grow the marks without bound: the least
+        // recently seen instance of this host is forgotten (its drops move to the retired sum).
+        const bool found = oldest.BindText(1, r.host).Step() == SQLITE_ROW;
+        const std::string victim = found ? oldest.Text(0) : std::string();
+        const int64_t victim_dropped = found ? oldest.Int(1) : 0;
+        oldest.Reset();
+        if (found) {
+          ok = evict.BindText(1, r.host).BindText(2, victim).Run() &&
+               retire.BindText(1, r.host).Bind(2, victim_dropped).Run();
+          if (!ok) break;
+          --instances[r.host];
+          evicted.push_back(MarkKey(r.host, victim));
+          marks.erase(MarkKey(r.host, victim));
+        }
+      }
+      if (known == marks_.end()) ++instances[r.host];
       pending = marks.emplace(key, known == marks_.end() ? InstanceMark{} : known->second).first;
     }
     InstanceMark& mark = pending->second;
@@ -292,7 +364,7 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     if (!duplicate) {
       ok = report.BindText(1, r.host)
                .BindText(2, r.instance_id)
-               .Bind(3, static_cast<int64_t>(r.sequence))
+               .Bind(3, SqlSequence(r.sequence))
                .Bind(4, r.collected_unix_ms)
                .Bind(5, r.received_unix_ms)
                .Bind(6, r.ports_in_use)
@@ -312,7 +384,7 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
       }
       ok = instance.BindText(1, r.host)
                .BindText(2, r.instance_id)
-               .Bind(3, static_cast<int64_t>(mark.max_sequence))
+               .Bind(3, SqlSequence(mark.max_sequence))
                .Bind(4, static_cast<int64_t>(mark.dropped_total))
                .Bind(5, r.received_unix_ms)
                .Run();
@@ -320,6 +392,7 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     HostCounts& c = per_host[r.host];
     c.last_seen = std::max(c.last_seen, r.received_unix_ms);
     ++(duplicate ? c.duplicates : c.stored);
+    if (!duplicate) c.bytes += static_cast<int64_t>(r.payload.size());
     results[i].duplicate = duplicate;
     auto committed = host_dropped_.find(r.host);
     results[i].host_agent_dropped_total =
@@ -332,12 +405,55 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
              .Bind(4, it->second.duplicates)
              .Run();
   }
+  // The byte bound is enforced in the same transaction, not only by the periodic retention: one
+  // agent certificate must not be able to fill the disk between two retention passes.
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> trimmed;  // host: rows, bytes
+  for (auto it = per_host.begin(); ok && it != per_host.end(); ++it) {
+    auto b = host_bytes_.find(it->first);
+    const int64_t bytes = (b == host_bytes_.end() ? 0 : b->second) + it->second.bytes;
+    if (bytes <= opts_.max_bytes_per_host) continue;
+    auto r = TrimHostBytes(it->first);
+    ok = r.ok();
+    if (ok) trimmed[it->first] = *r;
+  }
   st = EndTransaction(ok, "cannot store reports");
   if (!st.ok()) return st;
+  for (const std::string& key : evicted) marks_.erase(key);
   for (auto& [key, mark] : marks) marks_[key] = mark;
   for (auto& [host, n] : dropped) host_dropped_[host] += n;
-  for (auto& [host, c] : per_host) host_rows_[host] += c.stored;
+  host_instances_ = std::move(instances);
+  for (auto& [host, c] : per_host) {
+    host_rows_[host] += c.stored;
+    host_bytes_[host] += c.bytes;
+  }
+  for (auto& [host, rb] : trimmed) {
+    host_rows_[host] = rb.first;
+    host_bytes_[host] = rb.second;
+  }
   return results;
+}
+
+Expected<std::pair<int64_t, int64_t>> Store::CountHost(const std::string& host) {
+  Statement q(db_, "SELECT COUNT(*), COALESCE(SUM(length(report)), 0) FROM reports WHERE host = ?1");
+  if (!q.ok()) return Error("cannot count a host's reports");
+  q.BindText(1, host);
+  if (q.Step() != SQLITE_ROW) return Error("cannot count a host's reports");
+  return std::make_pair(q.Int(0), q.Int(1));
+}
+
+Expected<std::pair<int64_t, int64_t>> Store::TrimHostBytes(const std::string& host) {
+  // Down to 90% of the bound, oldest received first, so the trim is not paid on every write.
+  const int64_t target = opts_.max_bytes_per_host - opts_.max_bytes_per_host / 10;
+  Statement trim(db_, R"sql(
+    DELETE FROM reports WHERE id IN (
+      SELECT id FROM (
+        SELECT id, SUM(length(report)) OVER (ORDER BY received_ms DESC, id DESC) AS newer
+        FROM reports WHERE host = ?1)
+      WHERE newer > ?2))sql");
+  if (!trim.ok() || !trim.BindText(1, host).Bind(2, target).Run()) {
+    return Error("cannot apply the per-host byte bound");
+  }
+  return CountHost(host);
 }
 
 Expected<std::vector<StoredHost>> Store::LoadHosts() {
@@ -345,10 +461,11 @@ Expected<std::vector<StoredHost>> Store::LoadHosts() {
     SELECT host, agent_version, os, os_version, instance_id, boot_id, interval_ms, last_seen_ms,
            reports_total, duplicates_total FROM hosts ORDER BY host)sql");
   Statement last(db_, R"sql(
-    SELECT report FROM reports WHERE host = ?1 ORDER BY collected_ms DESC, id DESC LIMIT 1)sql");
+    SELECT report, received_ms FROM reports WHERE host = ?1
+    ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
   Statement config(db_, R"sql(
-    SELECT report FROM reports WHERE host = ?1 AND has_config
-    ORDER BY collected_ms DESC, id DESC LIMIT 1)sql");
+    SELECT report, received_ms FROM reports WHERE host = ?1 AND has_config
+    ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
   if (!hosts.ok() || !last.ok() || !config.ok()) return Error("cannot read hosts");
   std::vector<StoredHost> out;
   int rc;
@@ -372,10 +489,14 @@ Expected<std::vector<StoredHost>> Store::LoadHosts() {
     if (last.Step() == SQLITE_ROW) {
       h.has_report = true;
       h.last_payload = last.Blob(0);
+      h.last_received_unix_ms = last.Int(1);
     }
     last.Reset();
     config.BindText(1, h.host);
-    if (config.Step() == SQLITE_ROW) h.last_config_payload = config.Blob(0);
+    if (config.Step() == SQLITE_ROW) {
+      h.last_config_payload = config.Blob(0);
+      h.last_config_received_unix_ms = config.Int(1);
+    }
     config.Reset();
     out.push_back(std::move(h));
   }
@@ -388,7 +509,7 @@ Expected<std::vector<HistoryRow>> Store::History(const std::string& host, int64_
   Statement q(db_, R"sql(
     SELECT instance_id, sequence, collected_ms, received_ms, ports_in_use, ports_usable,
            time_wait, report
-    FROM reports WHERE host = ?1 AND collected_ms >= ?2 ORDER BY collected_ms, id LIMIT ?3)sql");
+    FROM reports WHERE host = ?1 AND received_ms >= ?2 ORDER BY received_ms, id LIMIT ?3)sql");
   if (!q.ok()) return Error("cannot read history");
   q.BindText(1, host).Bind(2, since_unix_ms).Bind(3, static_cast<int64_t>(limit));
   std::vector<HistoryRow> out;
@@ -396,7 +517,7 @@ Expected<std::vector<HistoryRow>> Store::History(const std::string& host, int64_
   while ((rc = q.Step()) == SQLITE_ROW) {
     HistoryRow r;
     r.instance_id = q.Text(0);
-    r.sequence = static_cast<uint64_t>(q.Int(1));
+    r.sequence = SequenceFromSql(q.Int(1));
     r.collected_unix_ms = q.Int(2);
     r.received_unix_ms = q.Int(3);
     r.ports_in_use = static_cast<uint32_t>(q.Int(4));
@@ -413,10 +534,11 @@ Expected<uint64_t> Store::Prune(int64_t now_unix_ms) {
   const int64_t cutoff = now_unix_ms - opts_.history_max_age_ms;
   Status st = Exec("BEGIN IMMEDIATE");
   if (!st.ok()) return st;
-  Statement by_age(db_, "DELETE FROM reports WHERE host = ?1 AND collected_ms < ?2");
+  // By receipt time: an agent's clock cannot keep its reports forever or have them pruned early.
+  Statement by_age(db_, "DELETE FROM reports WHERE host = ?1 AND received_ms < ?2");
   Statement by_cap(db_, R"sql(
     DELETE FROM reports WHERE id IN (
-      SELECT id FROM reports WHERE host = ?1 ORDER BY collected_ms, id LIMIT ?2))sql");
+      SELECT id FROM reports WHERE host = ?1 ORDER BY received_ms, id LIMIT ?2))sql");
   Statement old_marks(db_,
                       "SELECT host, instance_id, dropped_total FROM instances "
                       "WHERE last_seen_ms < ?1");
@@ -437,6 +559,14 @@ Expected<uint64_t> Store::Prune(int64_t now_unix_ms) {
       deleted += static_cast<uint64_t>(sqlite3_changes(db_));
     }
   }
+  // Hosts that lost reports have their bytes counted again (only those: a scan per host).
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> recount;  // host: rows, bytes
+  for (auto it = rows.begin(); ok && it != rows.end(); ++it) {
+    if (it->second == host_rows_[it->first]) continue;
+    auto r = CountHost(it->first);
+    ok = r.ok();
+    if (ok) recount[it->first] = *r;
+  }
   // An instance not heard from within the history window will not replay anything the
   // history still holds; its drops move into the host's retired total so the sum stays.
   std::vector<std::string> forgotten;
@@ -452,8 +582,15 @@ Expected<uint64_t> Store::Prune(int64_t now_unix_ms) {
   if (ok) ok = forget.Bind(1, cutoff).Run();
   st = EndTransaction(ok, "cannot prune history");
   if (!st.ok()) return st;
-  host_rows_ = std::move(rows);
-  for (const std::string& key : forgotten) marks_.erase(key);
+  for (auto& [host, rb] : recount) {
+    host_rows_[host] = rb.first;
+    host_bytes_[host] = rb.second;
+  }
+  for (const std::string& key : forgotten) {
+    marks_.erase(key);
+    auto n = host_instances_.find(key.substr(0, key.find('\n')));
+    if (n != host_instances_.end() && --n->second <= 0) host_instances_.erase(n);
+  }
   return deleted;
 }
 

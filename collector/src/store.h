@@ -31,6 +31,12 @@ struct StoreOptions {
   std::string path;                             ///< the database file (created if missing)
   int64_t history_max_age_ms = 7LL * 86400000;  ///< reports older than this are pruned
   int64_t max_reports_per_host = 100000;        ///< and at most this many per host
+  /// and at most this many bytes of reports per host (enforced as each batch commits: the oldest
+  /// received are deleted down to 90% of it)
+  int64_t max_bytes_per_host = 256LL << 20;
+  /// agent instances remembered per host; a new one beyond this replaces the least recently
+  /// seen (its reports stay, and still count as duplicates by their unique key)
+  int64_t max_instances_per_host = 64;
   bool synchronous_full = true;                 ///< false: synchronous=NORMAL
 };
 
@@ -46,7 +52,9 @@ struct StoredReport {
   uint32_t time_wait = 0;
   uint64_t agent_dropped_total = 0;  ///< the instance's reports_dropped_total in this report
   bool has_config = false;           ///< carries a settings snapshot (sent on change, not always)
-  std::string payload;               ///< serialized portwatch.v1.Report
+  /// serialized portwatch.v1.Report, re-serialized from the validated model (never the bytes
+  /// received: unknown fields and over-long text must not reach the disk)
+  std::string payload;
 };
 
 /// One change in a batch: a stream's hello (host facts) or a report.
@@ -73,9 +81,11 @@ struct StoredHost {
   uint64_t duplicates_total = 0;
   uint64_t agent_dropped_total = 0;
   bool has_report = false;
-  std::string last_payload;  ///< the report collected last
+  std::string last_payload;  ///< the report received last
+  int64_t last_received_unix_ms = 0;
   /// The newest report that carried settings (they are not in every report); empty if none.
   std::string last_config_payload;
+  int64_t last_config_received_unix_ms = 0;
 };
 
 /// One row of a host's history, oldest first.
@@ -106,11 +116,12 @@ class Store {
   /// Every host with its counters and latest report.
   Expected<std::vector<StoredHost>> LoadHosts();
 
-  /// A host's reports collected at or after `since_unix_ms`, oldest first, at most `limit`.
+  /// A host's reports received at or after `since_unix_ms`, in receipt order, at most `limit`.
   Expected<std::vector<HistoryRow>> History(const std::string& host, int64_t since_unix_ms,
                                             size_t limit);
 
-  /// Deletes reports beyond the retention (age, per-host cap) and instance marks not seen within
+  /// Deletes reports beyond the retention (age by receipt time, per-host cap, oldest received
+  /// first) and instance marks not seen within
   /// the age bound. Returns the number of reports deleted.
   Expected<uint64_t> Prune(int64_t now_unix_ms);
 
@@ -129,6 +140,10 @@ class Store {
   /// Commits when `ok`, else rolls back and says what failed (`doing`, with SQLite's reason).
   Status EndTransaction(bool ok, const char* doing);
   Status Error(const std::string& doing) const;
+  /// A host's stored reports and their bytes.
+  Expected<std::pair<int64_t, int64_t>> CountHost(const std::string& host);
+  /// Inside a transaction: deletes a host's oldest received reports down to 90% of the byte bound.
+  Expected<std::pair<int64_t, int64_t>> TrimHostBytes(const std::string& host);
 
   StoreOptions opts_;
   sqlite3* db_ = nullptr;
@@ -136,6 +151,8 @@ class Store {
   std::unordered_map<std::string, InstanceMark> marks_;  // key: host '\n' instance
   std::unordered_map<std::string, uint64_t> host_dropped_;  // retired + sum over instances
   std::unordered_map<std::string, int64_t> host_rows_;      // reports held per host
+  std::unordered_map<std::string, int64_t> host_bytes_;     // and their bytes
+  std::unordered_map<std::string, int64_t> host_instances_;  // instance marks per host
 };
 
 }  // namespace portwatch::collector

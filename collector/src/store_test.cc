@@ -228,5 +228,146 @@ TEST_F(StoreTest, UnusablePathsAreClearErrors) {
   EXPECT_NE(s.error().find("--db"), std::string::npos) << s.error();
 }
 
+// Sequences are unsigned 64-bit end to end: from 2^63 up they are stored as negative integers,
+// and schema 1's SQL max() then kept an older, smaller mark, so after a restart the collector
+// no longer knew what it had stored.
+TEST_F(StoreTest, SequencesAboveTwoToTheSixtyThirdKeepTheirOrder) {
+  const uint64_t big = (uint64_t{1} << 63) + 5;
+  {
+    auto s = OpenOk();
+    EXPECT_EQ(WriteOk(*s, {Report("web01", "a", 3, 1000), Report("web01", "a", big, 2000)}), "SS");
+    EXPECT_EQ(WriteOk(*s, {Report("web01", "a", big + 1, 3000)}), "S");
+  }
+  auto s = OpenOk();  // the marks come back from the database
+  EXPECT_EQ(WriteOk(*s, {Report("web01", "a", big, 2000), Report("web01", "a", 4, 2500),
+                         Report("web01", "a", big + 2, 4000), Report("web01", "a", ~uint64_t{0}, 5000)}),
+            "DDSS");
+  auto h = s->History("web01", 0, 100);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 5u);
+  EXPECT_EQ((*h)[1].sequence, big);
+  EXPECT_EQ((*h)[4].sequence, ~uint64_t{0});
+  // The same 64 bits in SQLite's signed integer; the mark is the unsigned maximum.
+  EXPECT_EQ(Query("SELECT max_sequence FROM instances"), -1);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports WHERE sequence = -9223372036854775803"), 1);
+}
+
+// A schema-1 database whose mark SQL's signed max() left too low is repaired on open.
+TEST_F(StoreTest, ASchemaOneDatabaseIsMigrated) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE hosts(host TEXT PRIMARY KEY, agent_version TEXT NOT NULL DEFAULT '',
+        os INTEGER NOT NULL DEFAULT 0, os_version TEXT NOT NULL DEFAULT '',
+        instance_id TEXT NOT NULL DEFAULT '', boot_id TEXT NOT NULL DEFAULT '',
+        interval_ms INTEGER NOT NULL DEFAULT 0, first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL, reports_total INTEGER NOT NULL DEFAULT 0,
+        duplicates_total INTEGER NOT NULL DEFAULT 0,
+        retired_dropped_total INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE instances(host TEXT NOT NULL, instance_id TEXT NOT NULL,
+        max_sequence INTEGER NOT NULL, dropped_total INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL, PRIMARY KEY(host, instance_id)) WITHOUT ROWID;
+      CREATE TABLE reports(id INTEGER PRIMARY KEY, host TEXT NOT NULL, instance_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL, collected_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+        ports_in_use INTEGER NOT NULL, ports_usable INTEGER NOT NULL, time_wait INTEGER NOT NULL,
+        has_config INTEGER NOT NULL DEFAULT 0, report BLOB NOT NULL,
+        UNIQUE(host, instance_id, sequence));
+      CREATE INDEX reports_by_host_time ON reports(host, collected_ms);
+      INSERT INTO hosts(host, first_seen_ms, last_seen_ms, reports_total) VALUES('web01', 1, 2, 2);
+      INSERT INTO reports VALUES(1, 'web01', 'a', 7, 1000, 1005, 1, 2, 3, 0, x'00');
+      INSERT INTO reports VALUES(2, 'web01', 'a', -9223372036854775803, 2000, 2005, 1, 2, 3, 0, x'00');
+      INSERT INTO instances VALUES('web01', 'a', 7, 0, 2005);
+      PRAGMA user_version=1;)sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto s = OpenOk();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Query("PRAGMA user_version"), 2);
+  auto h = s->History("web01", 0, 10);
+  ASSERT_TRUE(h.ok()) << h.error();
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[0].sequence, 7u);
+  EXPECT_EQ((*h)[1].sequence, (uint64_t{1} << 63) + 5);
+  // The migrated mark still recognises what was stored, and takes what comes after.
+  EXPECT_EQ(WriteOk(*s, {Report("web01", "a", 7, 1000), Report("web01", "a", (uint64_t{1} << 63) + 6,
+                                                                3000)}),
+            "DS");
+}
+
+// One agent certificate used to be able to fill the disk: the per-host byte bound now holds as
+// each batch commits, oldest received first, and other hosts keep their history.
+TEST_F(StoreTest, PerHostBytesAreBoundedAsReportsAreStored) {
+  opts_.max_bytes_per_host = 100000;
+  auto s = OpenOk();
+  WriteOk(*s, {Report("web01", "a", 1, 1000)});
+  for (uint64_t i = 1; i <= 50; ++i) {
+    StoreOp op = Report("evil01", "x", i, 1000 + static_cast<int64_t>(i));
+    op.report.payload = std::string(10000, 'p');
+    WriteOk(*s, {op});
+    EXPECT_LE(Query("SELECT SUM(length(report)) FROM reports WHERE host = 'evil01'"), 100000);
+  }
+  EXPECT_GE(Query("SELECT SUM(length(report)) FROM reports WHERE host = 'evil01'"), 80000);
+  EXPECT_EQ(Query("SELECT MAX(sequence) - MIN(sequence) FROM reports WHERE host = 'evil01'"),
+            Query("SELECT COUNT(*) - 1 FROM reports WHERE host = 'evil01'"));  // the newest kept
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports WHERE host = 'evil01' AND sequence = "
+                  "50"), 1);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports WHERE host = 'web01'"), 1);
+  // The bound survives a reopen (bytes are counted again at open).
+  s.reset();
+  s = OpenOk();
+  StoreOp op = Report("evil01", "x", 51, 2000);
+  op.report.payload = std::string(10000, 'p');
+  WriteOk(*s, {op});
+  EXPECT_LE(Query("SELECT SUM(length(report)) FROM reports WHERE host = 'evil01'"), 100000);
+}
+
+// Retention and replay go by receipt time: a report dated far in the future by its agent is
+// neither kept forever nor returned as the latest.
+TEST_F(StoreTest, RetentionAndLatestGoByReceiptTime) {
+  opts_.history_max_age_ms = 10000;
+  auto s = OpenOk();
+  StoreOp future = Report("web01", "a", 1, 1000);
+  future.report.collected_unix_ms = 1000 + 86400000;  // the agent's clock is a day ahead
+  future.report.received_unix_ms = 1000;
+  WriteOk(*s, {future, Report("web01", "a", 2, 5000)});
+  auto hosts = s->LoadHosts();
+  ASSERT_TRUE(hosts.ok());
+  EXPECT_EQ((*hosts)[0].last_payload, "payload a/2");
+  EXPECT_EQ((*hosts)[0].last_received_unix_ms, 5005);
+  ASSERT_TRUE(s->Prune(12000).ok());
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports WHERE sequence = 1"), 0);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports"), 1);
+}
+
+// A new instance_id on every report used to add a mark (memory and a row) per report, kept for
+// the whole history window. The marks per host are bounded; the newest instances keep theirs.
+TEST_F(StoreTest, AgentInstancesPerHostAreBounded) {
+  opts_.max_instances_per_host = 4;
+  auto s = OpenOk();
+  WriteOk(*s, {Hello("evil01", "i0", 1), Report("web01", "a", 1, 1000, 2)});
+  for (int i = 0; i < 50; ++i) {
+    StoreOp op = Report("evil01", "i" + std::to_string(i), 1, 1000 + i, 1);
+    op.report.received_unix_ms = 1000 + i;
+    WriteOk(*s, {op});
+  }
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM instances WHERE host = 'evil01'"), 4);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM instances WHERE host = 'web01'"), 1);
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM instances WHERE host = 'evil01' AND instance_id = 'i49'"),
+            1);
+  // A remembered instance still recognises its duplicates, and the drops still add up.
+  EXPECT_EQ(WriteOk(*s, {Report("evil01", "i49", 1, 2000, 1)}), "D");
+  auto hosts = s->LoadHosts();
+  ASSERT_TRUE(hosts.ok());
+  EXPECT_EQ((*hosts)[0].host, "evil01");
+  EXPECT_EQ((*hosts)[0].agent_dropped_total, 50u);
+  // The bound holds after a reopen.
+  s.reset();
+  s = OpenOk();
+  WriteOk(*s, {Report("evil01", "j", 1, 3000)});
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM instances WHERE host = 'evil01'"), 4);
+}
+
 }  // namespace
 }  // namespace portwatch::collector

@@ -6,6 +6,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <grpc/grpc_security_constants.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -146,17 +148,47 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsMateri
   return grpc::SslCredentials(opts);
 }
 
-std::string PeerHostName(const grpc::AuthContext& auth) {
-  if (!auth.IsPeerAuthenticated()) return "";
-  for (const auto& v : auth.FindPropertyValues("x509_subject_alternative_name")) {
+namespace {
+
+bool IsHostName(const std::string& s) {
+  if (s.empty() || s.size() > 253 || s.front() == '.' || s.front() == '-') return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+PeerIdentity IdentifyPeer(const grpc::AuthContext& auth) {
+  PeerIdentity id;
+  if (!auth.IsPeerAuthenticated()) return id;
+  constexpr size_t kPrefixLen = sizeof kOperatorUriPrefix - 1;
+  for (const auto& v : auth.FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) {
+    const std::string uri(v.data(), v.size());
+    if (uri.compare(0, kPrefixLen, kOperatorUriPrefix) == 0 && uri.size() > kPrefixLen) {
+      id.role = PeerRole::kOperator;
+      id.name = uri.substr(kPrefixLen);
+      return id;
+    }
+  }
+  // Only DNS SANs name hosts; one that reads as an IP address names an address, not a host.
+  for (const auto& v : auth.FindPropertyValues(GRPC_PEER_DNS_PROPERTY_NAME)) {
     std::string s(v.data(), v.size());
-    // Identities are host names; an IP SAN names an address, not a host.
-    if (!s.empty() && !LooksLikeIpAddress(s)) return s;
+    if (IsHostName(s) && !LooksLikeIpAddress(s)) {
+      id.role = PeerRole::kAgent;
+      id.name = std::move(s);
+      return id;
+    }
   }
-  for (const auto& v : auth.FindPropertyValues("x509_common_name")) {
-    return std::string(v.data(), v.size());
-  }
-  return "";
+  return id;
+}
+
+std::string PeerHostName(const grpc::AuthContext& auth) {
+  PeerIdentity id = IdentifyPeer(auth);
+  return id.role == PeerRole::kAgent ? id.name : std::string();
 }
 
 }  // namespace portwatch

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string>
 
+#include "portwatch/text.h"
+
 namespace portwatch {
 namespace {
 
@@ -17,8 +19,20 @@ constexpr uint32_t kMaxPort = 65535;
 // Bounds on list lengths and strings: agents send top-K lists (K about 20), so anything far
 // larger is a broken or hostile sender.
 constexpr int kMaxListEntries = 1000;
-constexpr size_t kMaxNameBytes = 4096;
+constexpr size_t kMaxKeyBytes = 256;
 constexpr size_t kMaxInstanceIdBytes = 128;
+
+// Text from an agent is bounded and sanitized field by field, never a reason to refuse the whole
+// report: one process with a hostile name must not blind its host. What was changed is counted.
+std::string Clean(const std::string& in, size_t max_bytes, WireNotes* notes) {
+  SanitizeInfo info;
+  std::string out = SanitizeText(in, max_bytes, &info);
+  if (notes != nullptr) {
+    notes->strings_truncated += info.truncated ? 1 : 0;
+    notes->strings_repaired += info.repaired || info.escaped ? 1 : 0;
+  }
+  return out;
+}
 
 void EndpointToProto(const Endpoint& e, v1::Endpoint* out) {
   out->set_family(FamilyToProto(e.family));
@@ -79,8 +93,8 @@ void DestinationToProto(const DestinationUsage& d, bool with_remote, v1::Destina
 
 void ProcessToProto(const ProcessUsage& p, v1::ProcessUsage* out) {
   out->set_pid(p.pid);
-  out->set_name(p.name);
-  out->set_program(p.program);
+  out->set_name(SanitizeText(p.name, kMaxProcessNameBytes));
+  out->set_program(SanitizeText(p.program, kMaxProgramBytes));
   StatesToProto(p.states, out->mutable_states());
   out->set_ephemeral_ports(p.ephemeral_ports);
 }
@@ -99,18 +113,14 @@ Status DestinationFromProto(const v1::DestinationUsage& in, bool with_remote,
   return StatesFromProto(in.states(), "destination state", &out->states);
 }
 
-Status ProcessFromProto(const v1::ProcessUsage& in, ProcessUsage* out) {
-  if (in.name().size() > kMaxNameBytes || in.program().size() > kMaxNameBytes) {
-    return Status::Error("process name or program longer than " + std::to_string(kMaxNameBytes) +
-                         " bytes");
-  }
+Status ProcessFromProto(const v1::ProcessUsage& in, ProcessUsage* out, WireNotes* notes) {
   if (in.ephemeral_ports() > kMaxPort) {
     return Status::Error("process ephemeral_ports " + std::to_string(in.ephemeral_ports()) +
                          " exceeds the number of ports");
   }
   out->pid = in.pid();
-  out->name = in.name();
-  out->program = in.program();
+  out->name = Clean(in.name(), kMaxProcessNameBytes, notes);
+  out->program = Clean(in.program(), kMaxProgramBytes, notes);
   out->ephemeral_ports = in.ephemeral_ports();
   return StatesFromProto(in.states(), "process state", &out->states);
 }
@@ -156,18 +166,18 @@ void ToProto(const Report& report, v1::Report* out) {
     o->set_accept_queue(l.accept_queue);
     o->set_backlog(l.backlog);
     o->set_pid(l.pid);
-    o->set_process(l.process);
+    o->set_process(SanitizeText(l.process, kMaxProcessNameBytes));
   }
   if (report.has_config) ToProto(report.config, out->mutable_config());
   v1::EventCounts* ev = out->mutable_events();
   for (const EventCounter& c : report.events.counters) {
     v1::EventCounter* o = ev->add_counters();
-    o->set_name(c.name);
+    o->set_name(SanitizeText(c.name, kMaxKeyBytes));
     o->set_value(c.value);
     o->set_last_unix_ms(c.last_unix_ms);
   }
   ev->set_degraded(report.events.degraded);
-  ev->set_degraded_reason(report.events.degraded_reason);
+  ev->set_degraded_reason(SanitizeText(report.events.degraded_reason, kMaxTextFieldBytes));
   v1::AgentHealth* h = out->mutable_health();
   h->set_reports_dropped_total(report.health.reports_dropped_total);
   h->set_reports_pending(report.health.reports_pending);
@@ -180,15 +190,15 @@ void ToProto(const Report& report, v1::Report* out) {
 
 void ToProto(const ConfigSnapshot& config, v1::ConfigSnapshot* out) {
   out->Clear();
-  out->set_os_version(config.os_version);
+  out->set_os_version(SanitizeText(config.os_version, kMaxKeyBytes));
   for (const ConfigValue& v : config.values) {
     v1::ConfigValue* o = out->add_values();
-    o->set_key(v.key);
+    o->set_key(SanitizeText(v.key, kMaxKeyBytes));
     if (!v.present) continue;
     if (v.type == ConfigValue::Type::kInt) {
       o->set_int_value(v.int_value);
     } else {
-      o->set_string_value(v.string_value);
+      o->set_string_value(SanitizeText(v.string_value, kMaxTextFieldBytes));
     }
   }
 }
@@ -196,15 +206,15 @@ void ToProto(const ConfigSnapshot& config, v1::ConfigSnapshot* out) {
 void ToProto(const AgentHello& hello, v1::Hello* out) {
   out->Clear();
   out->set_hostname(hello.hostname);
-  out->set_agent_version(hello.agent_version);
+  out->set_agent_version(SanitizeText(hello.agent_version, 64));
   out->set_os(static_cast<v1::OsKind>(hello.os));
-  out->set_os_version(hello.os_version);
+  out->set_os_version(SanitizeText(hello.os_version, 128));
   out->set_instance_id(hello.instance_id);
   out->set_boot_id(hello.boot_id);
   out->set_interval_ms(hello.interval_ms);
 }
 
-Expected<Report> FromProto(const v1::Report& in) {
+Expected<Report> FromProto(const v1::Report& in, WireNotes* notes) {
   Report r;
   if (in.sequence() == 0) {
     return Status::Error("report has sequence 0; sequences start at 1 (agent bug or old agent)");
@@ -283,12 +293,12 @@ Expected<Report> FromProto(const v1::Report& in) {
   r.destinations.other_count = in.other_destinations_count();
   for (const v1::ProcessUsage& p : in.top_processes()) {
     ProcessUsage out;
-    Status st = ProcessFromProto(p, &out);
+    Status st = ProcessFromProto(p, &out, notes);
     if (!st.ok()) return st;
     r.processes.top.push_back(std::move(out));
   }
   if (in.has_other_processes()) {
-    Status st = ProcessFromProto(in.other_processes(), &r.processes.other);
+    Status st = ProcessFromProto(in.other_processes(), &r.processes.other, notes);
     if (!st.ok()) return st;
   }
   r.processes.other_count = in.other_processes_count();
@@ -296,11 +306,10 @@ Expected<Report> FromProto(const v1::Report& in) {
     ListenerUsage out;
     Status st = EndpointFromProto(l.local(), "listener", &out.local);
     if (!st.ok()) return st;
-    if (l.process().size() > kMaxNameBytes) return Status::Error("listener process name too long");
     out.accept_queue = l.accept_queue();
     out.backlog = l.backlog();
     out.pid = l.pid();
-    out.process = l.process();
+    out.process = Clean(l.process(), kMaxProcessNameBytes, notes);
     r.listeners.push_back(std::move(out));
   }
   if (in.has_config()) {
@@ -309,26 +318,20 @@ Expected<Report> FromProto(const v1::Report& in) {
                            " values");
     }
     r.has_config = true;
-    r.config.os_version = in.config().os_version().substr(0, 256);
+    r.config.os_version = Clean(in.config().os_version(), kMaxKeyBytes, notes);
     for (const v1::ConfigValue& v : in.config().values()) {
-      if (v.key().empty() || v.key().size() > 256) {
-        return Status::Error("config value with an empty or over-long key");
-      }
+      if (v.key().empty()) return Status::Error("config value with an empty key");
       ConfigValue out;
-      out.key = v.key();
+      out.key = Clean(v.key(), kMaxKeyBytes, notes);
       switch (v.value_case()) {
         case v1::ConfigValue::kIntValue:
           out.present = true;
           out.int_value = v.int_value();
           break;
         case v1::ConfigValue::kStringValue:
-          if (v.string_value().size() > kMaxNameBytes) {
-            return Status::Error("config value '" + v.key() + "' is longer than " +
-                                 std::to_string(kMaxNameBytes) + " bytes");
-          }
           out.present = true;
           out.type = ConfigValue::Type::kString;
-          out.string_value = v.string_value();
+          out.string_value = Clean(v.string_value(), kMaxTextFieldBytes, notes);
           break;
         case v1::ConfigValue::VALUE_NOT_SET:
           break;
@@ -341,13 +344,11 @@ Expected<Report> FromProto(const v1::Report& in) {
                          " counters");
   }
   for (const v1::EventCounter& c : in.events().counters()) {
-    if (c.name().empty() || c.name().size() > 256) {
-      return Status::Error("event counter with an empty or over-long name");
-    }
-    r.events.counters.push_back({c.name(), c.value(), c.last_unix_ms()});
+    if (c.name().empty()) return Status::Error("event counter with an empty name");
+    r.events.counters.push_back({Clean(c.name(), kMaxKeyBytes, notes), c.value(), c.last_unix_ms()});
   }
   r.events.degraded = in.events().degraded();
-  r.events.degraded_reason = in.events().degraded_reason().substr(0, kMaxNameBytes);
+  r.events.degraded_reason = Clean(in.events().degraded_reason(), kMaxTextFieldBytes, notes);
   r.health.reports_dropped_total = in.health().reports_dropped_total();
   r.health.reports_pending = in.health().reports_pending();
   r.health.scan_duration_us = in.health().scan_duration_us();
@@ -358,11 +359,15 @@ Expected<Report> FromProto(const v1::Report& in) {
     return Status::Error("report instance_id is longer than " +
                          std::to_string(kMaxInstanceIdBytes) + " bytes");
   }
+  if (!IsCleanText(in.instance_id(), kMaxInstanceIdBytes)) {
+    return Status::Error("report instance_id contains control characters; agents make it from "
+                         "random hex digits");
+  }
   r.instance_id = in.instance_id();
   return r;
 }
 
-Expected<AgentHello> FromProto(const v1::Hello& in) {
+Expected<AgentHello> FromProto(const v1::Hello& in, WireNotes* notes) {
   AgentHello h;
   if (in.hostname().empty()) return Status::Error("hello has an empty hostname");
   if (in.hostname().size() > 253) return Status::Error("hello hostname is longer than 253 bytes");
@@ -370,14 +375,20 @@ Expected<AgentHello> FromProto(const v1::Hello& in) {
     return Status::Error("hello instance_id must be 1 to " + std::to_string(kMaxInstanceIdBytes) +
                          " bytes");
   }
+  if (!IsCleanText(in.instance_id(), kMaxInstanceIdBytes)) {
+    return Status::Error("hello instance_id contains control characters; agents make it from "
+                         "random hex digits");
+  }
+  // The host name is compared with the certificate's; it is kept as sent so the comparison is
+  // exact, and escaped wherever it is shown or logged.
   h.hostname = in.hostname();
-  h.agent_version = in.agent_version().substr(0, 64);
+  h.agent_version = Clean(in.agent_version(), 64, notes);
   h.os = in.os() == v1::OS_KIND_LINUX     ? OsKind::kLinux
          : in.os() == v1::OS_KIND_WINDOWS ? OsKind::kWindows
                                           : OsKind::kUnknown;
-  h.os_version = in.os_version().substr(0, 128);
+  h.os_version = Clean(in.os_version(), 128, notes);
   h.instance_id = in.instance_id();
-  h.boot_id = in.boot_id().substr(0, 64);
+  h.boot_id = Clean(in.boot_id(), 64, notes);
   h.interval_ms = in.interval_ms();
   return h;
 }

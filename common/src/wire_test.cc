@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "portwatch/text.h"
+
 namespace portwatch {
 namespace {
 
@@ -247,6 +249,44 @@ TEST(Wire, DeliveryFieldsRoundTrip) {
   auto bad = FromProto(p);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().find("instance_id"), std::string::npos) << bad.error();
+}
+
+// A process whose argv[0] was longer than 4,096 bytes used to make the collector refuse every
+// whole report of its host. Now the field is cut, the rest of the report stands, and it is counted.
+TEST(Wire, OverLongAndControlTextIsTruncatedNotRefused) {
+  v1::Report p;
+  ToProto(Sample(), &p);
+  auto* proc = p.add_top_processes();
+  proc->set_pid(9);
+  proc->set_name("evil\n\x1B[31m");
+  proc->set_program(std::string(100000, 'A'));
+  p.mutable_events()->set_degraded_reason(std::string(1 << 20, 'r'));
+  WireNotes notes;
+  auto r = FromProto(p, &notes);
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_EQ(r->processes.top.size(), 1u);
+  EXPECT_EQ(r->processes.top[0].name, "evil\\n\\x1B[31m");
+  EXPECT_LE(r->processes.top[0].program.size(), kMaxProgramBytes);
+  EXPECT_LE(r->events.degraded_reason.size(), kMaxTextFieldBytes);
+  EXPECT_EQ(r->sockets.ephemeral_ports_in_use, 12u);  // the rest of the report is intact
+  EXPECT_EQ(notes.strings_truncated, 2u);
+  EXPECT_EQ(notes.strings_repaired, 1u);
+}
+
+// What the agent serializes always parses again, whatever its process names hold.
+TEST(Wire, InvalidUtf8InTheModelStillSerializesToAParsableReport) {
+  Report r = Sample();
+  ProcessUsage proc;
+  proc.name = "bad\xFF";
+  proc.program = "/tmp/\xC0\xAF";
+  r.processes.top.push_back(proc);
+  v1::Report p;
+  ToProto(r, &p);
+  std::string bytes;
+  ASSERT_TRUE(p.SerializeToString(&bytes));
+  v1::Report back;
+  ASSERT_TRUE(back.ParseFromString(bytes));
+  EXPECT_EQ(back.top_processes(0).name(), "bad\xEF\xBF\xBD");
 }
 
 }  // namespace

@@ -7,8 +7,9 @@
 #                              [--days N] HOST...
 #
 # Writes DIR/ca.pem, DIR/ca.key, DIR/collector.pem, DIR/collector.key, for each HOST
-# DIR/agents/HOST.pem and .key, and for each --operator DIR/operators/NAME.pem and .key (client
-# certificates for portwatchctl; the collector answers queries only from names it is told).
+# DIR/agents/HOST.pem and .key (DNS SAN HOST: the agent kind), and for each --operator
+# DIR/operators/NAME.pem and .key (URI SAN urn:portwatch:operator:NAME and no DNS SAN: the
+# operator kind, for portwatchctl; the collector answers queries only from names it is told).
 # The collector certificate names localhost, 127.0.0.1 and ::1 plus every --collector-name.
 # For production, use your own CA; see README.
 set -euo pipefail
@@ -18,7 +19,7 @@ days=365
 collector_names=()
 operators=()
 hosts=()
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=${2:?--out needs a directory}; shift 2 ;;
@@ -78,6 +79,11 @@ for h in "${hosts[@]+"${hosts[@]}"}"; do
   issue "$out/agents/$h.pem" "$h" "DNS:$h" "clientAuth"
 done
 for o in "${operators[@]+"${operators[@]}"}"; do
-  issue "$out/operators/$o.pem" "$o" "DNS:$o" "clientAuth"
+  # Operators are told from agents by this URI SAN, never by name; they carry no DNS SAN, so
+  # they can never be taken for a host (and an agent certificate never for an operator).
+  if [ -s "$out/operators/$o.pem" ] && ! openssl x509 -in "$out/operators/$o.pem" -noout -ext subjectAltName 2>/dev/null | grep -q "URI:urn:portwatch:operator:$o"; then
+    rm -f "$out/operators/$o.pem"  # issued before operators had their own kind: issue again
+  fi
+  issue "$out/operators/$o.pem" "$o" "URI:urn:portwatch:operator:$o" "clientAuth"
 done
 chmod 0644 "$out"/*.pem "$out"/agents/*.pem "$out"/operators/*.pem 2>/dev/null || true

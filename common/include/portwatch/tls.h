@@ -40,8 +40,28 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
 /// Client credentials presenting the certificate (if any) and trusting only the CA.
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsMaterial& m);
 
-/// The host identity of a verified peer: its first DNS subject alternative name, else its common
-/// name. Empty when the peer presented no verified certificate.
+/// Operator certificates carry a URI subject alternative name with this prefix followed by the
+/// operator's name ("urn:portwatch:operator:alice"). Hosts are named only by DNS SANs, so the two
+/// kinds cannot be confused by name: a certificate for a host called "portwatchctl" is an agent.
+inline constexpr char kOperatorUriPrefix[] = "urn:portwatch:operator:";
+
+/// What a verified peer certificate may do.
+enum class PeerRole { kNone, kAgent, kOperator };
+
+struct PeerIdentity {
+  PeerRole role = PeerRole::kNone;
+  std::string name;  ///< kAgent: the host name; kOperator: the operator name
+};
+
+/// The role of a verified peer, from its certificate alone:
+///  - kOperator: it has an operator URI SAN (see kOperatorUriPrefix), whatever else it has;
+///  - kAgent: otherwise, its first DNS SAN that is a valid host name (letters, digits, '-', '_',
+///    '.'; not an IP address). URI, e-mail and IP SANs and the common name never name a host;
+///  - kNone: neither, or no verified certificate.
+/// Agents also need the clientAuth extended key usage, which the TLS handshake checks.
+PeerIdentity IdentifyPeer(const grpc::AuthContext& auth);
+
+/// The host name of a verified agent peer (IdentifyPeer's name for kAgent), else empty.
 std::string PeerHostName(const grpc::AuthContext& auth);
 
 }  // namespace portwatch
