@@ -5,7 +5,9 @@
 // sequence) is at or below that mark was stored before and is recognised as a duplicate.
 //
 // Knows no gRPC and no protobuf: callers hand it bytes and columns. Not thread-safe; one writer
-// thread owns it (store_writer.h).
+// thread owns it (store_writer.h). One file per concern: store_schema.cc (open, schema and
+// migrations, transactions), store_write.cc (batches and per-host bounds), store_read.cc (hosts
+// and history), store_retention.cc (pruning); store_internal.h holds what they share.
 //
 // Durability: a batch is one transaction; with synchronous=FULL (the default) a committed batch
 // survives power loss, with NORMAL it survives a crash of the collector (kill -9) but the last

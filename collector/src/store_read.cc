@@ -1,0 +1,94 @@
+// The store: reading hosts and history back (start-up, replay).
+#include "src/store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "src/store_internal.h"
+
+namespace portwatch::collector {
+
+using store_internal::MarkKey;
+using store_internal::SequenceFromSql;
+using store_internal::SqlSequence;
+
+Expected<std::vector<StoredHost>> Store::LoadHosts() {
+  Statement hosts(db_, R"sql(
+    SELECT host, agent_version, os, os_version, instance_id, boot_id, interval_ms, last_seen_ms,
+           reports_total, duplicates_total FROM hosts ORDER BY host)sql");
+  Statement last(db_, R"sql(
+    SELECT report, received_ms FROM reports WHERE host = ?1
+    ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
+  Statement config(db_, R"sql(
+    SELECT report, received_ms FROM reports WHERE host = ?1 AND has_config
+    ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
+  if (!hosts.ok() || !last.ok() || !config.ok()) return Error("cannot read hosts");
+  std::vector<StoredHost> out;
+  int rc;
+  while ((rc = hosts.Step()) == SQLITE_ROW) {
+    StoredHost h;
+    h.host = hosts.Text(0);
+    h.hello.hostname = h.host;
+    h.hello.agent_version = hosts.Text(1);
+    const int64_t os = hosts.Int(2);
+    h.hello.os = os == 1 ? OsKind::kLinux : os == 2 ? OsKind::kWindows : OsKind::kUnknown;
+    h.hello.os_version = hosts.Text(3);
+    h.hello.instance_id = hosts.Text(4);
+    h.hello.boot_id = hosts.Text(5);
+    h.hello.interval_ms = static_cast<uint32_t>(hosts.Int(6));
+    h.last_seen_unix_ms = hosts.Int(7);
+    h.reports_total = static_cast<uint64_t>(hosts.Int(8));
+    h.duplicates_total = static_cast<uint64_t>(hosts.Int(9));
+    auto d = host_dropped_.find(h.host);
+    h.agent_dropped_total = d == host_dropped_.end() ? 0 : d->second;
+    last.BindText(1, h.host);
+    if (last.Step() == SQLITE_ROW) {
+      h.has_report = true;
+      h.last_payload = last.Blob(0);
+      h.last_received_unix_ms = last.Int(1);
+    }
+    last.Reset();
+    config.BindText(1, h.host);
+    if (config.Step() == SQLITE_ROW) {
+      h.last_config_payload = config.Blob(0);
+      h.last_config_received_unix_ms = config.Int(1);
+    }
+    config.Reset();
+    out.push_back(std::move(h));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read hosts");
+  return out;
+}
+
+Expected<std::vector<HistoryRow>> Store::History(const std::string& host, int64_t since_unix_ms,
+                                                 size_t limit) {
+  Statement q(db_, R"sql(
+    SELECT instance_id, sequence, collected_ms, received_ms, ports_in_use, ports_usable,
+           time_wait, report
+    FROM reports WHERE host = ?1 AND received_ms >= ?2 ORDER BY received_ms, id LIMIT ?3)sql");
+  if (!q.ok()) return Error("cannot read history");
+  q.BindText(1, host).Bind(2, since_unix_ms).Bind(3, static_cast<int64_t>(limit));
+  std::vector<HistoryRow> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    HistoryRow r;
+    r.instance_id = q.Text(0);
+    r.sequence = SequenceFromSql(q.Int(1));
+    r.collected_unix_ms = q.Int(2);
+    r.received_unix_ms = q.Int(3);
+    r.ports_in_use = static_cast<uint32_t>(q.Int(4));
+    r.ports_usable = static_cast<uint32_t>(q.Int(5));
+    r.time_wait = static_cast<uint32_t>(q.Int(6));
+    r.payload = q.Blob(7);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read history");
+  return out;
+}
+
+}  // namespace portwatch::collector
