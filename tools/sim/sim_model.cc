@@ -229,7 +229,11 @@ Report HostModel::Sample(double sim_hours, int64_t unix_ms, uint64_t sequence, b
   const bool storm = plan_.scenario == Scenario::kTimeWaitStorm;
   const double tw_share = storm ? 0.92 : 0.45;
   auto& v4 = s.counts[static_cast<int>(Family::kIpv4)];
-  const auto tw = static_cast<uint32_t>(in_use * tw_share);
+  // TIME_WAIT lasts physical time (the collector never scales it), so under --time-scale its
+  // population cannot follow a simulated day: it stays at the host's base churn, and the cycle
+  // and leaks move the live connections. A storm's TIME_WAIT is steady by nature.
+  const auto tw = std::min<uint32_t>(
+      in_use, static_cast<uint32_t>((storm ? u : base_) * capacity_ * tw_share));
   const auto bound = static_cast<uint32_t>(in_use * 0.04);
   const uint32_t est = in_use - tw - bound;
   v4[static_cast<int>(TcpState::kTimeWait)] = tw;
@@ -254,17 +258,20 @@ Report HostModel::Sample(double sim_hours, int64_t unix_ms, uint64_t sequence, b
       {"10.0.4.12:1433", 0.35}, {"10.0.7.20:443", 0.25}, {"10.0.8.31:6379", 0.2},
       {"10.0.9.40:5432", 0.1}, {"10.0.9.41:8080", 0.1}};
   const double spread = std::max(0.0, in_use - leak_ports);
-  auto add_dest = [&](const std::string& key, double ports) {
+  // Each service's TIME_WAIT is its share of the host's (steady, see above); a leak holds its
+  // connections open and leaves none in TIME_WAIT.
+  auto add_dest = [&](const std::string& key, double ports, double time_wait) {
     DestinationUsage d;
     d.remote = Parse(key);
     d.local_ports = static_cast<uint32_t>(ports);
-    d.states[static_cast<int>(TcpState::kTimeWait)] = static_cast<uint32_t>(ports * tw_share);
+    d.states[static_cast<int>(TcpState::kTimeWait)] =
+        std::min(d.local_ports, static_cast<uint32_t>(time_wait));
     d.states[static_cast<int>(TcpState::kEstablished)] =
         d.local_ports - d.states[static_cast<int>(TcpState::kTimeWait)];
     r.destinations.top.push_back(d);
   };
-  if (leak_ports > 0) add_dest(kLeakDestination, leak_ports);
-  for (const auto& [key, share] : services) add_dest(key, spread * share);
+  if (leak_ports > 0) add_dest(kLeakDestination, leak_ports, 0);
+  for (const auto& [key, share] : services) add_dest(key, spread * share, tw * share);
   std::sort(r.destinations.top.begin(), r.destinations.top.end(),
             [](const DestinationUsage& a, const DestinationUsage& b) {
               return a.local_ports > b.local_ports;
