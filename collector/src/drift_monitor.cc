@@ -42,25 +42,6 @@ std::optional<analysis::HostStatus> DriftMonitor::Host(const std::string& host,
   return fleet_->Host(host, now_unix_ms);
 }
 
-std::vector<analysis::HostStatus> DriftMonitor::Worst(size_t limit, int64_t now_unix_ms) const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return fleet_->Worst(limit, now_unix_ms);
-}
-
-std::vector<analysis::HostStatus> DriftMonitor::AllHosts(int64_t now_unix_ms) const {
-  std::lock_guard<std::mutex> lk(mu_);
-  std::vector<analysis::HostStatus> out = fleet_->Worst(fleet_->host_count(), now_unix_ms);
-  std::vector<std::string> ok;
-  fleet_->ForEachHost([&](const std::string& name, const analysis::HostSummary& s) {
-    if (s.state == analysis::HostState::kOk) ok.push_back(name);
-  });
-  std::sort(ok.begin(), ok.end());
-  for (const std::string& name : ok) {
-    if (auto st = fleet_->Host(name, now_unix_ms)) out.push_back(std::move(*st));
-  }
-  return out;
-}
-
 std::vector<DriftSummary> DriftMonitor::Summaries() const {
   std::lock_guard<std::mutex> lk(mu_);
   std::vector<DriftSummary> out;
@@ -79,11 +60,6 @@ std::vector<analysis::FleetAggregate> DriftMonitor::Destinations(size_t limit) c
 std::vector<analysis::FleetAggregate> DriftMonitor::Processes(size_t limit) const {
   std::lock_guard<std::mutex> lk(mu_);
   return fleet_->Processes(limit);
-}
-
-std::array<uint32_t, analysis::kHostStateCount> DriftMonitor::StateCounts() const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return fleet_->state_counts();
 }
 
 uint64_t DriftMonitor::out_of_order() const {

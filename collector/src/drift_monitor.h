@@ -38,13 +38,9 @@ class DriftMonitor {
 
   std::optional<analysis::HostStatus> Host(const std::string& host, int64_t now_unix_ms) const;
   std::optional<analysis::HostSummary> Summary(const std::string& host) const;
-  /// Every host, worst first (not ok by severity and soonest forecast, then ok hosts by name).
-  std::vector<analysis::HostStatus> AllHosts(int64_t now_unix_ms) const;
-  std::vector<analysis::HostStatus> Worst(size_t limit, int64_t now_unix_ms) const;
   std::vector<DriftSummary> Summaries() const;
   std::vector<analysis::FleetAggregate> Destinations(size_t limit) const;
   std::vector<analysis::FleetAggregate> Processes(size_t limit) const;
-  std::array<uint32_t, analysis::kHostStateCount> StateCounts() const;
   uint64_t out_of_order() const;
   const analysis::Options& options() const { return options_; }
 
