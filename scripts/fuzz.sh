@@ -7,7 +7,7 @@
 #
 # SECONDS 0 runs every seed once and stops: the brief check that each recorded input still goes
 # through cleanly. Targets: text report sock_diag proc_counters windows_tables windows_events
-# spool (fuzz/README.md says what each checks and what each run found).
+# spool config policy (fuzz/README.md says what each checks and what each run found).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -19,7 +19,7 @@ if [ ! -f "$B/build.ninja" ]; then
     "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(text report sock_diag proc_counters windows_tables windows_events spool)
+[ ${#targets[@]} -gt 0 ] || targets=(text report sock_diag proc_counters windows_tables windows_events spool config policy)
 cmake --build "$B" --target "${targets[@]/#/fuzz_}"
 mkdir -p "$B/crashes"
 for t in "${targets[@]}"; do
