@@ -51,6 +51,21 @@ bool NeedsUnicodeEscape(uint32_t cp) {
 
 }  // namespace
 
+TextPiece NextTextPiece(std::string_view in, size_t i) {
+  TextPiece p;
+  p.length = DecodeOne(in, i, &p.code_point);
+  if (p.length == 0) {
+    p.kind = TextPieceKind::kInvalid;
+    p.length = 1;
+    p.code_point = 0;
+  } else if (p.code_point < 0x20 || p.code_point == 0x7F) {
+    p.kind = TextPieceKind::kControl;
+  } else if (NeedsUnicodeEscape(p.code_point)) {
+    p.kind = TextPieceKind::kUnicodeEscape;
+  }
+  return p;
+}
+
 std::string SanitizeText(std::string_view in, size_t max_bytes, SanitizeInfo* info) {
   SanitizeInfo local;
   SanitizeInfo& inf = info ? *info : local;
@@ -61,16 +76,16 @@ std::string SanitizeText(std::string_view in, size_t max_bytes, SanitizeInfo* in
   size_t last_fit = 0;      // length of the longest prefix that leaves room for the ellipsis
   bool over = false;
   for (size_t i = 0; i < in.size() && !over;) {
-    uint32_t cp = 0;
-    size_t n = DecodeOne(in, i, &cp);
+    const TextPiece p = NextTextPiece(in, i);
+    const uint32_t cp = p.code_point;
+    const size_t n = p.length;
     char piece[16];
     size_t piece_len = 0;
-    if (n == 0) {
+    if (p.kind == TextPieceKind::kInvalid) {
       inf.repaired = true;
       std::memcpy(piece, kReplacement, 3);
       piece_len = 3;
-      n = 1;
-    } else if (cp < 0x20 || cp == 0x7F) {
+    } else if (p.kind == TextPieceKind::kControl) {
       inf.escaped = true;
       const char* named = cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : cp == '\t' ? "\\t" : nullptr;
       piece_len = named ? 2 : 4;
@@ -79,7 +94,7 @@ std::string SanitizeText(std::string_view in, size_t max_bytes, SanitizeInfo* in
       } else {
         std::snprintf(piece, sizeof piece, "\\x%02X", static_cast<unsigned>(cp));
       }
-    } else if (NeedsUnicodeEscape(cp)) {
+    } else if (p.kind == TextPieceKind::kUnicodeEscape) {
       inf.escaped = true;
       std::snprintf(piece, sizeof piece, "\\u%04X", static_cast<unsigned>(cp));
       piece_len = 6;

@@ -55,6 +55,18 @@ TEST(PortwatchctlFormat, HostsGolden) {
             "(2 of 2 hosts)\n");
 }
 
+// A right-to-left override (U+202E) in a name would make the terminal show the rest of the line
+// reversed ("exe.txt" for "txt.exe"); it is escaped like a control character.
+TEST(PortwatchctlFormat, BidirectionalOverridesAreEscaped) {
+  v1::ListHostsResponse r;
+  *r.add_hosts() = Host("web02", v1::HOST_STATE_OK, -1);
+  r.mutable_hosts(0)->set_reason("w3wp\xE2\x80\xAE" "exe.txt\xE2\x81\xA6" "x");
+  r.set_total(1);
+  const std::string out = FormatHosts(r, Opts());
+  EXPECT_NE(out.find("w3wp\\u202eexe.txt\\u2066x\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\xE2\x80\xAE"), std::string::npos);
+}
+
 TEST(PortwatchctlFormat, TopGoldenAndExitStatus) {
   v1::ListHostsResponse top;
   *top.add_hosts() = Fleet().hosts(0);

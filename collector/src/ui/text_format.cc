@@ -4,62 +4,35 @@
 #include <cstdio>
 #include <ctime>
 
+#include "portwatch/text.h"
+
 namespace portwatch::text {
-namespace {
-
-// Length of the UTF-8 sequence starting at in[i] if it is valid (shortest form, no surrogates,
-// at most U+10FFFF), else 0.
-size_t ValidSequence(std::string_view in, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(in[k]); };
-  const unsigned char c = b(i);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0)
-    n = 2, cp = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0)
-    n = 3, cp = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0)
-    n = 4, cp = c & 0x07;
-  else
-    return 0;
-  if (i + n > in.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-}  // namespace
-
 std::string CleanText(std::string_view in, size_t max_bytes) {
   std::string out;
   out.reserve(in.size() < max_bytes ? in.size() : max_bytes);
+  // What is valid and what must be escaped is SanitizeText's rule (portwatch/text.h), spelled
+  // here as the status page and portwatchctl have always shown it, the cut mark after the bound.
   for (size_t i = 0; i < in.size();) {
-    const size_t n = ValidSequence(in, i);
+    const TextPiece p = NextTextPiece(in, i);
     std::string piece;
-    if (n == 0) {
-      piece = "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-    } else {
-      const auto c = static_cast<unsigned char>(in[i]);
-      const bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(in[i + 1]) < 0xA0;
-      if (n == 1 && (c < 0x20 || c == 0x7F)) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    char buf[16];
+    switch (p.kind) {
+      case TextPieceKind::kInvalid:
+        piece = "\xEF\xBF\xBD";  // U+FFFD
+        break;
+      case TextPieceKind::kControl:
+        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(p.code_point));
         piece = buf;
-      } else if (c1) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(in[i + 1]));
+        break;
+      case TextPieceKind::kUnicodeEscape:
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(p.code_point));
         piece = buf;
-      } else {
-        piece.assign(in.substr(i, n));
-      }
-      i += n;
+        break;
+      case TextPieceKind::kPlain:
+        piece.assign(in.substr(i, p.length));
+        break;
     }
+    i += p.length;
     if (out.size() + piece.size() > max_bytes) {
       out += "\xE2\x80\xA6";  // …
       return out;

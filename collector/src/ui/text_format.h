@@ -11,8 +11,10 @@
 namespace portwatch::text {
 
 /// At most `max_bytes` of `in` (cut at a character boundary, "…" appended when cut), with invalid
-/// UTF-8 replaced by U+FFFD and control characters (C0, DEL, C1) shown as "\xNN", so a name can
-/// neither move a terminal's cursor nor break a line of output.
+/// UTF-8 replaced by U+FFFD, C0 controls and DEL shown as "\xnn" and C1 controls, bidirectional
+/// overrides and isolates and U+2028/U+2029 as "\unnnn", so a name can neither move a terminal's
+/// cursor, reorder what follows it nor break a line of output. What counts as each is
+/// portwatch::SanitizeText's rule (NextTextPiece); only the spelling differs.
 std::string CleanText(std::string_view in, size_t max_bytes = 256);
 
 /// CleanText, then HTML-escaped (& < > " '): safe in element text and quoted attributes.

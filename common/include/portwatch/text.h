@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,23 @@ struct SanitizeInfo {
 /// also be the literal text; what matters is that no raw control character survives.
 /// Clean text within the bound is returned unchanged. `info`, if given, says what changed.
 std::string SanitizeText(std::string_view in, size_t max_bytes, SanitizeInfo* info = nullptr);
+
+/// How SanitizeText classifies one character of untrusted text; shared with renderings that spell
+/// escapes their own way (portwatchctl's and the status page's text::CleanText), so that every
+/// place agrees on what is valid UTF-8 and what must not reach a terminal raw.
+enum class TextPieceKind : uint8_t {
+  kPlain,          ///< a well-formed character shown as it is
+  kInvalid,        ///< one byte that is not part of a well-formed UTF-8 sequence (show U+FFFD)
+  kControl,        ///< a C0 control or DEL (code point below 0x80)
+  kUnicodeEscape,  ///< C1 control, bidirectional override or isolate, U+2028 or U+2029
+};
+struct TextPiece {
+  TextPieceKind kind = TextPieceKind::kPlain;
+  size_t length = 1;  ///< bytes of `in` it covers (1 for kInvalid)
+  uint32_t code_point = 0;  ///< for all but kInvalid
+};
+/// The character of `in` starting at byte `i` (< in.size()).
+TextPiece NextTextPiece(std::string_view in, size_t i);
 
 /// True when SanitizeText would return `in` unchanged.
 bool IsCleanText(std::string_view in, size_t max_bytes);
