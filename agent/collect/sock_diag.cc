@@ -74,13 +74,20 @@ Status ParseSockDiagDatagram(const uint8_t* data, size_t len, std::vector<Socket
     }
     if (h.nlmsg_type == NLMSG_ERROR) {
       int err = 0;
+      std::string unknown = "unknown error";
       if (payload_len >= sizeof(nlmsgerr)) {
         nlmsgerr e;
         std::memcpy(&e, payload, sizeof e);
-        err = -e.error;
+        // The kernel sends a negative errno (MAX_ERRNO is 4095). Anything else is a malformed
+        // reply, and negating INT_MIN would overflow.
+        if (e.error < 0 && e.error > -4096) {
+          err = -e.error;
+        } else {
+          unknown += " (malformed error code " + std::to_string(e.error) + ")";
+        }
       }
       return Status::Error("kernel refused the sock_diag dump: " +
-                           std::string(err ? std::strerror(err) : "unknown error") +
+                           (err ? std::string(std::strerror(err)) : unknown) +
                            (err == EPERM || err == EACCES ? " (run the agent with more privileges)"
                                                           : ""));
     }

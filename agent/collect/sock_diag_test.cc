@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 namespace portwatch::agent {
 namespace {
@@ -33,9 +35,10 @@ class Datagram {
     int zero = 0;
     Add(NLMSG_DONE, &zero, sizeof zero);
   }
-  void AddError(int err) {
+  void AddError(int err) { AddErrorField(-err); }
+  void AddErrorField(int field) {
     nlmsgerr e{};
-    e.error = -err;
+    e.error = field;
     Add(NLMSG_ERROR, &e, sizeof e);
   }
   std::string bytes;
@@ -107,6 +110,22 @@ TEST(SockDiag, KernelErrorIsReportedWithItsReason) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("Operation not permitted"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("privileges"), std::string::npos) << s.message();
+}
+
+// Found by fuzz/sock_diag_fuzz.cc: an error field of INT_MIN was negated (undefined behaviour) and
+// other codes that are no errno were passed to strerror. They are malformed replies.
+TEST(SockDiag, MalformedKernelErrorCodesAreNamedAsSuch) {
+  for (int field : {std::numeric_limits<int>::min(), -4096, 0, 5}) {
+    Datagram d;
+    d.AddErrorField(field);
+    std::vector<SocketEntry> out;
+    bool done = false;
+    Status s = Parse(d.bytes, &out, &done);
+    ASSERT_FALSE(s.ok()) << field;
+    EXPECT_NE(s.message().find("unknown error (malformed error code " + std::to_string(field) + ")"),
+              std::string::npos)
+        << s.message();
+  }
 }
 
 TEST(SockDiag, TruncatedInputIsAnErrorNotACrash) {
