@@ -7,17 +7,16 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "portwatch/units.h"
 #include "src/agent_core.h"
 #include "src/agent_util.h"
 #include "src/report_sink.h"
 #include "src/source_port.h"
-#include "portwatch/units.h"
 
 namespace fs = std::filesystem;
 namespace pa = portwatch::agent;
@@ -27,7 +26,8 @@ std::string g_path;
 }
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const fs::path dir = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  const fs::path dir =
+      fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
   g_path = (dir / ("portwatch-config-fuzz-" + std::to_string(getpid()) + ".ini")).string();
   return 0;
 }

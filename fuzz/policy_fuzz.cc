@@ -35,7 +35,8 @@ std::vector<pp::HostFacts> Fleet() {
   linux_host.config.os_version = linux_host.os_version;
   linux_host.config.values = {Int("ephemeral.ports", 28232), Int("net.ipv4.tcp_fin_timeout", 60),
                               Int("net.ipv4.tcp_syncookies", 0), Int("net.ipv4.tcp_tw_reuse", 2)};
-  linux_host.observations = {{"time_wait", 20000}, {"ephemeral_utilization", 0.8},
+  linux_host.observations = {{"time_wait", 20000},
+                             {"ephemeral_utilization", 0.8},
                              {"event.TcpExt.TCPTimeWaitOverflow", 3}};
   fleet.push_back(linux_host);
   for (int i = 0; i < 3; ++i) {
@@ -56,8 +57,8 @@ std::vector<pp::HostFacts> Fleet() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<pp::HostFacts> fleet = Fleet();
-  auto policy = pp::ParsePolicyYaml(std::string(reinterpret_cast<const char*>(data), size),
-                                    "policy.yaml");
+  auto policy =
+      pp::ParsePolicyYaml(std::string(reinterpret_cast<const char*>(data), size), "policy.yaml");
   if (!policy.ok()) return 0;
   if (!pp::Validate(*policy).ok()) std::abort();
   std::set<std::string> ids, hosts;

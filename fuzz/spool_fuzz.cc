@@ -90,7 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto s = pa::Spool::Open(Options(), 3000);
   if (!s.ok()) std::abort();
   const std::vector<pa::SpoolEntry> again = Drain(**s);
-  const bool acknowledged = FurthestMarker(data, size) > std::make_pair(uint64_t{2}, sentinel_offset);
+  const bool acknowledged =
+      FurthestMarker(data, size) > std::make_pair(uint64_t{2}, sentinel_offset);
   if (acknowledged) return 0;
   if (again.size() != first.size() + 1) std::abort();
   for (size_t i = 0; i < first.size(); ++i) {

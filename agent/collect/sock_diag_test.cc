@@ -122,8 +122,9 @@ TEST(SockDiag, MalformedKernelErrorCodesAreNamedAsSuch) {
     bool done = false;
     Status s = Parse(d.bytes, &out, &done);
     ASSERT_FALSE(s.ok()) << field;
-    EXPECT_NE(s.message().find("unknown error (malformed error code " + std::to_string(field) + ")"),
-              std::string::npos)
+    EXPECT_NE(
+        s.message().find("unknown error (malformed error code " + std::to_string(field) + ")"),
+        std::string::npos)
         << s.message();
   }
 }

@@ -54,8 +54,8 @@ struct Recording {
   const char* file;
   TcpRowLayout layout;
   size_t rows;
-  std::string listener;      // the first row
-  size_t connection;         // a row of an established connection to the listener
+  std::string listener;  // the first row
+  size_t connection;     // a row of an established connection to the listener
   std::string connection_local;
 };
 
@@ -64,8 +64,7 @@ TEST(RecordedTcpTable, EveryLayoutHoldsTheRecordedLoopbackSockets) {
       {"mib_tcprow_owner_pid.bin", TcpRowLayout::kOwnerPid4, 11, "127.0.0.1:45002", 4,
        "127.0.0.1:43684"},
       {"mib_tcprow2.bin", TcpRowLayout::kRow2v4, 11, "127.0.0.1:45002", 4, "127.0.0.1:43684"},
-      {"mib_tcp6row_owner_pid.bin", TcpRowLayout::kOwnerPid6, 10, "[::1]:45002", 7,
-       "[::1]:60800"},
+      {"mib_tcp6row_owner_pid.bin", TcpRowLayout::kOwnerPid6, 10, "[::1]:45002", 7, "[::1]:60800"},
       {"mib_tcp6row2.bin", TcpRowLayout::kRow2v6, 10, "[::1]:45002", 7, "[::1]:60800"},
   };
   for (const Recording& r : recordings) {

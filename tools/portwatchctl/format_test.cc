@@ -60,7 +60,10 @@ TEST(PortwatchctlFormat, HostsGolden) {
 TEST(PortwatchctlFormat, BidirectionalOverridesAreEscaped) {
   v1::ListHostsResponse r;
   *r.add_hosts() = Host("web02", v1::HOST_STATE_OK, -1);
-  r.mutable_hosts(0)->set_reason("w3wp\xE2\x80\xAE" "exe.txt\xE2\x81\xA6" "x");
+  r.mutable_hosts(0)->set_reason(
+      "w3wp\xE2\x80\xAE"
+      "exe.txt\xE2\x81\xA6"
+      "x");
   r.set_total(1);
   const std::string out = FormatHosts(r, Opts());
   EXPECT_NE(out.find("w3wp\\u202eexe.txt\\u2066x\n"), std::string::npos) << out;

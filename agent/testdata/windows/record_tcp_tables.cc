@@ -7,9 +7,9 @@
 //   x86_64-w64-mingw32-g++-posix -O1 -static -o record_tcp_tables.exe record_tcp_tables.cc \
 //       -liphlpapi -lws2_32
 //   record_tcp_tables.exe OUT_DIR
+#include <iphlpapi.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
-#include <iphlpapi.h>
 
 #include <cstdio>
 #include <string>

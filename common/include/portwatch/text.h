@@ -44,7 +44,7 @@ enum class TextPieceKind : uint8_t {
 };
 struct TextPiece {
   TextPieceKind kind = TextPieceKind::kPlain;
-  size_t length = 1;  ///< bytes of `in` it covers (1 for kInvalid)
+  size_t length = 1;        ///< bytes of `in` it covers (1 for kInvalid)
   uint32_t code_point = 0;  ///< for all but kInvalid
 };
 /// The character of `in` starting at byte `i` (< in.size()).
