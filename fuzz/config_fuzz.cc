@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -29,6 +31,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const fs::path dir =
       fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
   g_path = (dir / ("portwatch-config-fuzz-" + std::to_string(getpid()) + ".ini")).string();
+  std::atexit([] { std::remove(g_path.c_str()); });
   return 0;
 }
 

@@ -64,6 +64,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_dir = ((shm ? fs::path(shm) : fs::temp_directory_path()) /
            ("portwatch-spool-fuzz-" + std::to_string(getpid())))
               .string();
+  std::atexit([] { fs::remove_all(g_dir); });  // the last input's spool goes with the run
   return 0;
 }
 
