@@ -89,6 +89,11 @@ std::string ReportToJson(const std::string& hostname, const Report& r) {
                          {"process", l.process}});
   }
   j["listeners"] = listeners;
+  nlohmann::json inbound = nlohmann::json::array();
+  for (const InboundUsage& u : s.inbound) {
+    inbound.push_back({{"port", u.port}, {"states", StatesJson(u.states)}});
+  }
+  j["inbound"] = {{"time_wait", s.inbound_time_wait}, {"ports", inbound}};
   if (r.has_config) {
     nlohmann::json cfg = nlohmann::json::object();
     for (const ConfigValue& v : r.config.values) {
@@ -164,6 +169,15 @@ std::string ReportToTable(const std::string& hostname, const Report& r) {
       out += Format("%-44s %12u %8u  %s (%u)\n", l.local.ToString().c_str(), l.accept_queue,
                     l.backlog, l.process.c_str(), l.pid);
     }
+  }
+  if (!s.inbound.empty()) {
+    out += Format("\n%-44s  %s\n", "INBOUND ON LISTENING PORT", "SOCKETS");
+    for (const InboundUsage& u : s.inbound) {
+      out += Format("%-44s  %s\n", Format(":%u", u.port).c_str(), StatesText(u.states).c_str());
+    }
+    out += Format(
+        "(%u TIME_WAIT on listening ports: closed first by this host, no ephemeral port held)\n",
+        s.inbound_time_wait);
   }
   if (r.has_config) {
     out += Format("\nSETTINGS (%s)\n", r.config.os_version.c_str());

@@ -102,11 +102,23 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
   std::vector<uint64_t> dest_ports;  // index << 16 | port
   std::unordered_map<uint32_t, ProcAcc> procs;
   std::vector<ListenerUsage> listeners;
+  std::unordered_map<uint16_t, InboundUsage> inbound;
+  const int tw = static_cast<int>(TcpState::kTimeWait);
 
   for (const SocketEntry& e : sockets) {
     if (e.state == TcpState::kUnknown) continue;
     const int st = static_cast<int>(e.state);
     const bool ephemeral = IsUsableEphemeral(ports, e.local_port);
+    // Accepted on a listener, wherever that port lies. Its TIME_WAIT (the server closed first)
+    // sits on the listener's port, so it costs outbound connects nothing; counted per listener
+    // instead of as a pile of one-port "destinations" (the clients' ephemeral ports).
+    if (e.remote_port != 0 && e.state != TcpState::kListen && e.state != TcpState::kBound &&
+        listening.test(e.local_port)) {
+      InboundUsage& u = inbound[e.local_port];
+      u.port = e.local_port;
+      ++u.states[st];
+      if (st == tw) ++report->sockets.inbound_time_wait;
+    }
     // Outbound connections: from an ephemeral local port toward a remote endpoint. Listeners and
     // bound-only sockets have no remote endpoint.
     if (ephemeral && e.remote_port != 0 && e.state != TcpState::kListen &&
@@ -198,6 +210,23 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
     l.process = info ? info->name : (l.pid == 0 ? kUnattributedProcess : "");
   }
   report->listeners = std::move(listeners);
+
+  std::vector<InboundUsage> inbound_list;
+  inbound_list.reserve(inbound.size());
+  for (auto& [port, u] : inbound) inbound_list.push_back(u);
+  auto total = [](const InboundUsage& u) {
+    uint32_t n = 0;
+    for (uint32_t c : u.states) n += c;
+    return n;
+  };
+  std::sort(inbound_list.begin(), inbound_list.end(),
+            [&](const InboundUsage& a, const InboundUsage& b) {
+              if (a.states[tw] != b.states[tw]) return a.states[tw] > b.states[tw];
+              if (total(a) != total(b)) return total(a) > total(b);
+              return a.port < b.port;
+            });
+  if (inbound_list.size() > options.top_inbound) inbound_list.resize(options.top_inbound);
+  report->sockets.inbound = std::move(inbound_list);
 }
 
 }  // namespace portwatch::agent

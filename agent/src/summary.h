@@ -22,10 +22,11 @@ struct UsageOptions {
   size_t top_destinations = 20;  ///< K for destinations
   size_t top_processes = 20;     ///< K for processes
   size_t top_listeners = 10;
+  size_t top_inbound = 10;  ///< listening ports with inbound connections, most TIME_WAIT first
 };
 
-/// Fills report->sockets, ->destinations, ->processes and ->listeners. `attribution` may be null
-/// (every socket is then unattributed).
+/// Fills report->sockets (with the inbound connections per listening port), ->destinations,
+/// ->processes and ->listeners. `attribution` may be null (every socket is then unattributed).
 void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& ports,
                 const ProcessAttribution* attribution, const UsageOptions& options,
                 Report* report);

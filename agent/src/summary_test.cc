@@ -97,6 +97,52 @@ TEST(Usage, InboundConnectionsToAListenerInTheRangeAreNotDestinations) {
   EXPECT_EQ(r.destinations.top[0].local_ports, 1u);
 }
 
+TEST(Usage, InboundTimeWaitIsCountedPerListenerNotAsDestinations) {
+  // A web server that closes first: 30 TIME_WAIT on :443 (IPv4 and IPv6 listeners), each toward
+  // a client's ephemeral port, plus 2 open; 5 on a listener inside the range (50005). Outbound:
+  // 3 TIME_WAIT toward :5432 from ephemeral ports. Only those 3 are destination pressure.
+  std::vector<SocketEntry> v = {Sock(Family::kIpv4, TcpState::kListen, 443),
+                                Sock(Family::kIpv6, TcpState::kListen, 443),
+                                Sock(Family::kIpv4, TcpState::kListen, 50005)};
+  for (uint16_t i = 0; i < 30; ++i) {
+    v.push_back(Sock(i % 2 ? Family::kIpv6 : Family::kIpv4, TcpState::kTimeWait, 443, 40000 + i));
+  }
+  v.push_back(Sock(Family::kIpv4, TcpState::kEstablished, 443, 41000));
+  v.push_back(Sock(Family::kIpv4, TcpState::kEstablished, 443, 41001));
+  for (uint16_t i = 0; i < 5; ++i) {
+    v.push_back(Sock(Family::kIpv4, TcpState::kTimeWait, 50005, 42000 + i));
+  }
+  for (uint16_t i = 0; i < 3; ++i) {
+    v.push_back(Sock(Family::kIpv4, TcpState::kTimeWait, 50010 + i, 5432));
+  }
+  UsageOptions opts;
+  opts.top_inbound = 1;  // the cap keeps the worst listener; the total still counts all
+  Report r;
+  BuildUsage(v, EphemeralPorts{{50000, 50099}, {}}, nullptr, opts, &r);
+
+  ASSERT_EQ(r.destinations.top.size(), 1u);
+  EXPECT_EQ(r.destinations.top[0].remote.port, 5432);
+  EXPECT_EQ(r.destinations.top[0].local_ports, 3u);
+  EXPECT_EQ(r.destinations.other_count, 0u);
+  EXPECT_EQ(r.sockets.inbound_time_wait, 35u);
+  ASSERT_EQ(r.sockets.inbound.size(), 1u);
+  EXPECT_EQ(r.sockets.inbound[0].port, 443);
+  EXPECT_EQ(r.sockets.inbound[0].states[static_cast<int>(TcpState::kTimeWait)], 30u);
+  EXPECT_EQ(r.sockets.inbound[0].states[static_cast<int>(TcpState::kEstablished)], 2u);
+  EXPECT_EQ(r.sockets.inbound[0].states[static_cast<int>(TcpState::kListen)], 0u);
+  // All TIME_WAIT is still in the state counts: inbound is a part of it, not removed from it.
+  EXPECT_EQ(r.sockets.count(Family::kIpv4, TcpState::kTimeWait) +
+                r.sockets.count(Family::kIpv6, TcpState::kTimeWait),
+            38u);
+
+  opts.top_inbound = 10;
+  BuildUsage(v, EphemeralPorts{{50000, 50099}, {}}, nullptr, opts, &r);
+  ASSERT_EQ(r.sockets.inbound.size(), 2u);
+  EXPECT_EQ(r.sockets.inbound[1].port, 50005);
+  EXPECT_EQ(r.sockets.inbound[1].states[static_cast<int>(TcpState::kTimeWait)], 5u);
+  EXPECT_EQ(r.sockets.inbound_time_wait, 35u);  // a fresh count, not added to the last one
+}
+
 TEST(Usage, TopKFoldsTheRestAndCountsDistinctPorts) {
   std::vector<SocketEntry> v;
   // Destination port 1000 gets 5 connections from 5 ports, 2000 gets 3 (two share a port, in

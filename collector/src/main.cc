@@ -258,7 +258,7 @@ int main(int argc, char** argv) {
   } stop_serving_metrics{exposer};
 
   // The status page reads the same state; it stops at ServingUi's end, before that state goes.
-  pc::ui::ServingUi serving_ui(*ui, views, db);
+  pc::ui::ServingUi serving_ui(*ui, views, db, &policy);
 
   grpc::ServerBuilder builder;
   int grpc_port = 0;

@@ -1,5 +1,6 @@
 #include "portwatch/wire.h"
 
+#include <bitset>
 #include <cstring>
 #include <string>
 
@@ -125,6 +126,45 @@ Status ProcessFromProto(const v1::ProcessUsage& in, ProcessUsage* out, WireNotes
   return StatesFromProto(in.states(), "process state", &out->states);
 }
 
+// Inbound TIME_WAIT is a part of the TIME_WAIT count, and each listed port a part of that part:
+// a sender claiming more is broken, and its numbers would skew the churn model.
+Status InboundFromProto(const v1::SocketSummary& in, SocketSummary* out) {
+  const int tw = static_cast<int>(TcpState::kTimeWait);
+  const uint64_t time_wait = uint64_t{out->counts[0][tw]} + out->counts[1][tw];
+  if (in.inbound_time_wait() > time_wait) {
+    return Status::Error("inbound TIME_WAIT " + std::to_string(in.inbound_time_wait()) +
+                         " exceeds the TIME_WAIT count " + std::to_string(time_wait));
+  }
+  if (in.inbound_size() > kMaxListEntries) {
+    return Status::Error("inbound list is longer than " + std::to_string(kMaxListEntries) +
+                         " entries; agents send a bounded list");
+  }
+  uint64_t listed_tw = 0;
+  std::bitset<kMaxPort + 1> seen;
+  for (const v1::InboundPortUsage& u : in.inbound()) {
+    if (u.port() == 0 || u.port() > kMaxPort) {
+      return Status::Error("inbound port " + std::to_string(u.port()) + " is not a port");
+    }
+    if (seen.test(u.port())) {
+      return Status::Error("inbound port " + std::to_string(u.port()) + " appears twice");
+    }
+    seen.set(u.port());
+    InboundUsage o;
+    o.port = static_cast<uint16_t>(u.port());
+    Status st = StatesFromProto(u.states(), "inbound state", &o.states);
+    if (!st.ok()) return st;
+    listed_tw += o.states[tw];
+    out->inbound.push_back(o);
+  }
+  if (listed_tw > in.inbound_time_wait()) {
+    return Status::Error("inbound TIME_WAIT listed per port (" + std::to_string(listed_tw) +
+                         ") exceeds the inbound TIME_WAIT total " +
+                         std::to_string(in.inbound_time_wait()));
+  }
+  out->inbound_time_wait = in.inbound_time_wait();
+  return Status::Ok();
+}
+
 }  // namespace
 
 void ToProto(const Report& report, v1::Report* out) {
@@ -148,6 +188,12 @@ void ToProto(const Report& report, v1::Report* out) {
   s->set_ephemeral_ports_usable(in.ephemeral_ports_usable);
   s->set_ephemeral_ports_in_use(in.ephemeral_ports_in_use);
   s->set_total_sockets(in.total_sockets);
+  for (const InboundUsage& u : in.inbound) {
+    v1::InboundPortUsage* o = s->add_inbound();
+    o->set_port(u.port);
+    StatesToProto(u.states, o->mutable_states());
+  }
+  s->set_inbound_time_wait(in.inbound_time_wait);
   for (const DestinationUsage& d : report.destinations.top) {
     DestinationToProto(d, true, out->add_top_destinations());
   }
@@ -275,6 +321,8 @@ Expected<Report> FromProto(const v1::Report& in, WireNotes* notes) {
   r.sockets.ephemeral_ports_usable = s.ephemeral_ports_usable();
   r.sockets.ephemeral_ports_in_use = s.ephemeral_ports_in_use();
   r.sockets.total_sockets = s.total_sockets();
+  Status inbound = InboundFromProto(s, &r.sockets);
+  if (!inbound.ok()) return inbound;
   if (in.top_destinations_size() > kMaxListEntries || in.top_processes_size() > kMaxListEntries ||
       in.listeners_size() > kMaxListEntries) {
     return Status::Error("report lists are longer than " + std::to_string(kMaxListEntries) +

@@ -174,6 +174,53 @@ TEST(Wire, MalformedListsAreRefused) {
   }
 }
 
+TEST(Wire, InboundTimeWaitRoundTripsAndIsBoundedByTheTimeWaitCount) {
+  Report r = Sample();  // 3 TIME_WAIT sockets in all
+  InboundUsage u;
+  u.port = 443;
+  u.states[static_cast<int>(TcpState::kTimeWait)] = 2;
+  u.states[static_cast<int>(TcpState::kEstablished)] = 4;
+  r.sockets.inbound.push_back(u);
+  r.sockets.inbound_time_wait = 3;  // one more on a listener the bounded list left out
+  v1::Report wire;
+  ToProto(r, &wire);
+  auto back = FromProto(wire);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->sockets.inbound_time_wait, 3u);
+  ASSERT_EQ(back->sockets.inbound.size(), 1u);
+  EXPECT_EQ(back->sockets.inbound[0].port, 443);
+  EXPECT_EQ(back->sockets.inbound[0].states[static_cast<int>(TcpState::kTimeWait)], 2u);
+  EXPECT_EQ(back->sockets.inbound[0].states[static_cast<int>(TcpState::kEstablished)], 4u);
+
+  struct Case {
+    const char* expect;
+    void (*mutate)(v1::Report*);
+  };
+  const Case cases[] = {
+      {"exceeds the TIME_WAIT count",
+       [](v1::Report* p) { p->mutable_sockets()->set_inbound_time_wait(4); }},
+      {"exceeds the inbound TIME_WAIT total",
+       [](v1::Report* p) { p->mutable_sockets()->set_inbound_time_wait(1); }},
+      {"is not a port",
+       [](v1::Report* p) { p->mutable_sockets()->mutable_inbound(0)->set_port(0); }},
+      {"is not a port",
+       [](v1::Report* p) { p->mutable_sockets()->mutable_inbound(0)->set_port(70000); }},
+      {"appears twice",
+       [](v1::Report* p) { *p->mutable_sockets()->add_inbound() = p->sockets().inbound(0); }},
+      {"unknown TCP state",
+       [](v1::Report* p) {
+         p->mutable_sockets()->mutable_inbound(0)->mutable_states(0)->set_state(v1::TcpState(99));
+       }},
+  };
+  for (const Case& c : cases) {
+    v1::Report p = wire;
+    c.mutate(&p);
+    auto bad = FromProto(p);
+    ASSERT_FALSE(bad.ok()) << c.expect;
+    EXPECT_NE(bad.error().find(c.expect), std::string::npos) << bad.error();
+  }
+}
+
 TEST(Endpoint, ParsesAndPrintsBothFamilies) {
   Endpoint e;
   ASSERT_TRUE(Endpoint::Parse("127.0.0.1:80", &e));

@@ -6,7 +6,7 @@ import os
 import re
 import signal
 
-from harness import ProcessTestCase, wait_for
+from harness import CTL, ProcessTestCase, wait_for
 
 HOST = "q-host"
 
@@ -44,6 +44,23 @@ class QueryTest(ProcessTestCase):
             rc, out, err = self.ctl(pki, port, "--json", cmd)
             self.assertEqual(rc, 0, err)
             json.loads(out)
+
+        # --watch with --count: that many refreshes, then the last one's exit status.
+        rc, out, err = self.ctl(pki, port, "--watch", "1", "--count", "2", "top")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.count("DRIVER / REASON"), 2, out)  # one table header per refresh
+        rc, _, err = self.ctl(pki, port, "--count", "2", "hosts")
+        self.assertEqual(rc, 2)
+        self.assertIn("--count needs --watch N", err)
+        # Without --count it refreshes until stopped: two refreshes seen, then stopped by PID.
+        watch = self.start("watch", [CTL, "--collector", f"127.0.0.1:{port}", "--ca",
+                                     f"{pki}/ca.pem", "--cert", f"{pki}/operators/portwatchctl.pem",
+                                     "--key", f"{pki}/operators/portwatchctl.key", "--watch", "1",
+                                     "hosts"])
+        wait_for(lambda: self.log_of("watch").count("(1 of 1 hosts)") >= 2,
+                 what="two refreshes of portwatchctl --watch")
+        self.assertIsNone(watch.poll(), "--watch without --count keeps running")
+        self.assertEqual(self.stop(watch), -signal.SIGTERM)
 
         # An agent's certificate is valid for the fleet but may not read it.
         rc, _, err = self.ctl(pki, port, "hosts", cert=f"agents/{HOST}")

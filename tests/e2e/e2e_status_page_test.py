@@ -135,6 +135,27 @@ class StatusPageTest(ProcessTestCase):
                          ["steady"])
         named = Dom(self.get_text(f"{ui}/?q=eak"))
         self.assertEqual([r[1]["data-host"] for r in named.find("tr", class_="host")], ["leaky"])
+        # The policy audit on the fleet page: the counts the query API gives, worst first, each
+        # row linking to its host.
+        rc, out, err = self.ctl(pki, col["grpc_port"], "--json", "violations")
+        self.assertEqual(rc, 0, err)
+        violations = json.loads(out).get("violations", [])
+        self.assertGreater(len(violations), 0, "the fed port range is narrower than the policy's")
+        counts = fleet.find("p", id="policy-counts")
+        self.assertEqual(len(counts), 1)
+        for sev in ("critical", "warning", "info"):
+            want = sum(1 for v in violations if v["severity"] == f"POLICY_SEVERITY_{sev.upper()}")
+            self.assertEqual(int(counts[0][1][f"data-{sev}"]), want, (sev, violations))
+        shown = [e for e in fleet.elements if e[0] == "tr" and "data-severity" in e[1]]
+        self.assertEqual(len(shown), min(len(violations), 10))
+        rank = {"critical": 2, "warning": 1, "info": 0}
+        severities = [rank[r[1]["data-severity"]] for r in shown]
+        self.assertEqual(severities, sorted(severities, reverse=True))
+        links = [e[1]["href"] for e in fleet.find("a") if e[1].get("href", "").startswith("/host/")]
+        cells = [Dom.text(e) for e in fleet.find("td")]
+        for v in violations if len(violations) <= 10 else []:
+            self.assertIn(f"/host/{v['host']}", links)
+            self.assertIn(" ".join(v["detail"].split()), cells)  # what was found, as text
         self.chromium("--window-size=1100,700", f"--screenshot={art}/fleet.png", f"{ui}/")
 
         # Host view: one curve point per stored report, capacity, forecast and its band.

@@ -129,6 +129,32 @@ void Series(std::string* out, const char* title,
   }
 }
 
+// Server-side TIME_WAIT apart from the outbound series: it sits on the listener's port, so it is
+// no pressure on the ephemeral range however large it grows.
+void Inbound(std::string* out, const v1::SocketSummary& s, const FormatOptions& o) {
+  if (s.inbound_time_wait() == 0) return;
+  std::string parts;
+  uint64_t listed = 0;
+  int shown = 0;
+  for (const v1::InboundPortUsage& u : s.inbound()) {
+    uint32_t tw = 0;
+    for (const v1::StateTally& t : u.states()) {
+      if (t.state() == v1::TCP_STATE_TIME_WAIT) tw += t.count();
+    }
+    if (tw == 0) continue;
+    if (!o.all && shown == kInboundCap) break;
+    listed += tw;
+    ++shown;
+    parts += Printf("%s%u on :%u", parts.empty() ? "" : ", ", tw, u.port());
+  }
+  if (listed < s.inbound_time_wait()) {
+    parts += Printf("%s%llu on other listeners", parts.empty() ? "" : ", ",
+                    static_cast<unsigned long long>(s.inbound_time_wait() - listed));
+  }
+  *out += "inbound TIME_WAIT: " + parts +
+          " (this host closed accepted connections first; holds no ephemeral port)\n";
+}
+
 }  // namespace
 
 std::string When(int64_t unix_ms, const FormatOptions& o) {
@@ -197,6 +223,7 @@ std::string FormatHost(const v1::HostDetail& d, const FormatOptions& o) {
                   h.time_wait_seconds(), CleanText(h.time_wait_source(), 80).c_str()) +
            CleanText(h.churn_explanation(), 400) + "\n";
   }
+  Inbound(&out, d.last_report().sockets(), o);
   if (h.clock_corrections() > 0) {
     out += Printf("agent clock: %+.0f s from receipt time, %llu reports re-timed\n",
                   h.clock_skew_seconds(), static_cast<unsigned long long>(h.clock_corrections()));

@@ -20,6 +20,7 @@ struct FormatOptions {
 /// Rows a list shows unless FormatOptions::all.
 inline constexpr int kHostsCap = 50;
 inline constexpr int kSeriesCap = 10;
+inline constexpr int kInboundCap = 5;  ///< listening ports named on the inbound TIME_WAIT line
 
 /// "ok", "drifting", ... ("unknown" for anything else).
 const char* StateName(v1::HostState s);

@@ -130,6 +130,18 @@ TEST(PortwatchctlFormat, HostGoldenWorstFirstWithoutInboundNoise) {
   *d.add_destinations() = Series("192.0.2.7:51234", 1, 0.001, -1, false);  // inbound TIME_WAIT
   *d.add_destinations() = Series("192.0.2.8:41234", 1, 0.001, -1, false);
   *d.add_processes() = Series("w3wp\x1b]0;pwned\x07.exe", 400, 0.4, 4 * 3600, true);
+  v1::SocketSummary* sockets = d.mutable_last_report()->mutable_sockets();
+  sockets->set_inbound_time_wait(442);
+  v1::InboundPortUsage* in443 = sockets->add_inbound();
+  in443->set_port(443);
+  in443->add_states()->set_state(v1::TCP_STATE_ESTABLISHED);
+  in443->mutable_states(0)->set_count(12);
+  in443->add_states()->set_state(v1::TCP_STATE_TIME_WAIT);
+  in443->mutable_states(1)->set_count(412);
+  v1::InboundPortUsage* in22 = sockets->add_inbound();
+  in22->set_port(22);
+  in22->add_states()->set_state(v1::TCP_STATE_ESTABLISHED);  // open, no TIME_WAIT: not named
+  in22->mutable_states(0)->set_count(3);
   v1::ConfigValue* v = d.mutable_config()->add_values();
   v->set_key("Tcpip.TcpTimedWaitDelay");
   d.mutable_config()->add_values()->set_key("Tcpip.MaxUserPort");
@@ -140,6 +152,8 @@ TEST(PortwatchctlFormat, HostGoldenWorstFirstWithoutInboundNoise) {
             "18:33 UTC, 12 s ago\n"
             "711 of 1000 usable ephemeral ports held (71.1%), growth +3.1%/h, full in ~9 h (at "
             "2026-12-02 03:33 UTC, in 9 h)\n"
+            "inbound TIME_WAIT: 412 on :443, 30 on other listeners (this host closed accepted "
+            "connections first; holds no ephemeral port)\n"
             "os Linux 6.1, agent 0.1.0\n"
             "\n"
             "DESTINATION                                    PORTS TIME_WAIT    USED    GROWTH   "
@@ -161,6 +175,27 @@ TEST(PortwatchctlFormat, HostGoldenWorstFirstWithoutInboundNoise) {
   FormatOptions all = Opts();
   all.all = true;
   EXPECT_NE(FormatHost(d, all).find("192.0.2.7:51234"), std::string::npos);
+}
+
+TEST(PortwatchctlFormat, InboundTimeWaitLineIsCappedAndAbsentWhenNone) {
+  v1::HostDetail d;
+  *d.mutable_info() = Fleet().hosts(0);
+  EXPECT_EQ(FormatHost(d, Opts()).find("inbound"), std::string::npos) << "none: no line";
+  v1::SocketSummary* s = d.mutable_last_report()->mutable_sockets();
+  for (uint32_t port = 8000; port < 8007; ++port) {
+    v1::InboundPortUsage* u = s->add_inbound();
+    u->set_port(port);
+    u->add_states()->set_state(v1::TCP_STATE_TIME_WAIT);
+    u->mutable_states(0)->set_count(10);
+  }
+  s->set_inbound_time_wait(70);
+  EXPECT_NE(FormatHost(d, Opts()).find("inbound TIME_WAIT: 10 on :8000, 10 on :8001, 10 on :8002, "
+                                       "10 on :8003, 10 on :8004, 20 on other listeners ("),
+            std::string::npos)
+      << FormatHost(d, Opts());
+  FormatOptions all = Opts();
+  all.all = true;
+  EXPECT_NE(FormatHost(d, all).find("10 on :8006 ("), std::string::npos) << FormatHost(d, all);
 }
 
 TEST(PortwatchctlFormat, WhenGivesDateForOtherDays) {

@@ -103,12 +103,16 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_s, "Seconds to wait for an answer")->capture_default_str();
   app.add_flag("--json", json, "JSON instead of a table");
   bool all = false, utc = false;
-  int watch_s = 0;
+  int watch_s = 0, watch_count = 0;
   int64_t now_flag = 0;
   std::string colour = "auto";
   app.add_flag("--all", all, "Show every row (lists are capped and worst first otherwise)");
   app.add_option("--watch", watch_s, "Refresh every N seconds until interrupted")
       ->check(CLI::Range(1, 86400));
+  app.add_option("--count", watch_count,
+                 "With --watch: stop after this many refreshes and exit with the last one's "
+                 "status (0: until interrupted)")
+      ->check(CLI::Range(0, 1000000));
   app.add_option("--color", colour, "Colour states: auto (a terminal without NO_COLOR), always, "
                                     "never")->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
@@ -197,6 +201,7 @@ int main(int argc, char** argv) {
     return 0;
   };
 
+  if (watch_count > 0 && watch_s == 0) return Fail("--count needs --watch N");
   if (watch_s == 0) {
     std::string out;
     const int rc = run_once(&out);
@@ -205,12 +210,13 @@ int main(int argc, char** argv) {
   }
   // --watch: redraw until interrupted; a failed query is reported and retried next time.
   const bool clear = isatty(STDOUT_FILENO);
-  for (;;) {
+  for (int i = 1;; ++i) {
     std::string out;
-    run_once(&out);
+    const int rc = run_once(&out);
     if (clear) std::fputs("\x1b[H\x1b[2J", stdout);
     std::fputs(out.c_str(), stdout);
     std::fflush(stdout);
+    if (i == watch_count) return rc;
     std::this_thread::sleep_for(std::chrono::seconds(watch_s));
   }
 }

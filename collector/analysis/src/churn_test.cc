@@ -121,6 +121,40 @@ TEST(ChurnTest, ChurnPlateauWellBelowCapacityStaysOk) {
   EXPECT_FALSE(run.Describe(6 * kHour).at_risk);
 }
 
+// A busy web server that closes first: 15,000 TIME_WAIT on its :443 listener, which hold no
+// ephemeral port. Its outbound side is small (1,000 ports, 200 of them TIME_WAIT). Counted as
+// churn, the inbound TIME_WAIT would make it look 90% full at steady state; it is not.
+TEST(ChurnTest, InboundTimeWaitOnAListenerIsNotChurnPressure) {
+  auto feed = [](HostRun* run, bool agent_counts_inbound) {
+    Noise noise(30);
+    for (int64_t t = 0; t < 2 * kHour; t += 30 * kSecond) {
+      Report r;
+      r.collected_unix_ms = t;
+      r.sockets.ephemeral_ports_usable = kCapacity;
+      r.sockets.ephemeral_ports_in_use = 1000;
+      const uint32_t inbound = static_cast<uint32_t>(15000 + noise());
+      r.sockets.counts[0][static_cast<int>(TcpState::kTimeWait)] = inbound + 200;
+      if (agent_counts_inbound) r.sockets.inbound_time_wait = inbound;  // else: an older agent
+      if (t == 0) {
+        r.has_config = true;
+        r.config.os_version = "Windows 10.0.20348";
+      }
+      run->Feed(SampleFromReport(r));
+    }
+  };
+  HostRun fixed;
+  feed(&fixed, true);
+  EXPECT_EQ(fixed.transitions().size(), 1u) << "ok throughout: " << fixed.History();
+  EXPECT_EQ(fixed.transitions().back().state, HostState::kOk);
+  const HostStatus st = fixed.Describe(2 * kHour);
+  EXPECT_FALSE(st.at_risk) << st.explanation;
+  EXPECT_LT(st.churn_worst.steady_utilization, 0.1) << st.explanation;
+  // The same table read without the inbound count is the false alarm this guards against.
+  HostRun blind;
+  feed(&blind, false);
+  EXPECT_TRUE(blind.Describe(2 * kHour).at_risk) << blind.History();
+}
+
 // At real time scale: a storm toward the database on Windows Server 2003 (240 s of TIME_WAIT).
 // Its churn does not fit, which the model knows long before TIME_WAIT fills the range.
 TEST(ChurnTest, TimeWaitStormIsCriticalBeforeTheRangeFills) {

@@ -313,6 +313,8 @@ TEST(SampleFromReportTest, TakesCapacityTimeWaitDestinationsAndProcessesByName) 
   EXPECT_EQ(s.ports_in_use, 700u);
   EXPECT_EQ(s.ports_usable, 28232u);
   EXPECT_EQ(s.time_wait, 42u);
+  r.sockets.inbound_time_wait = 12;  // on a listener's port: no ephemeral port behind them
+  EXPECT_EQ(SampleFromReport(r).time_wait, 30u);
   ASSERT_EQ(s.destinations.size(), 1u);
   EXPECT_EQ(s.destinations[0].key, "10.0.4.12:1433");
   EXPECT_EQ(s.destinations[0].ports, 300u);

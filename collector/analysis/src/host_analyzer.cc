@@ -112,6 +112,10 @@ HostSample SampleFromReport(const Report& report) {
   for (int f = 0; f < kFamilyCount; ++f) {
     s.time_wait += report.sockets.count(static_cast<Family>(f), TcpState::kTimeWait);
   }
+  // TIME_WAIT on a listener's port (this host served and closed first) holds no ephemeral port:
+  // as churn it would lower the live share of the ports and raise a close rate that costs
+  // outbound connects nothing.
+  s.time_wait -= std::min(s.time_wait, report.sockets.inbound_time_wait);
   const int tw = static_cast<int>(TcpState::kTimeWait);
   s.destinations.reserve(report.destinations.top.size());
   for (const DestinationUsage& d : report.destinations.top) {

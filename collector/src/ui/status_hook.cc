@@ -25,7 +25,7 @@ Expected<std::unique_ptr<StatusServer>> BindUi(const UiOptions& options) {
 }
 
 ServingUi::ServingUi(std::unique_ptr<StatusServer>& server, const ViewPublisher& views,
-                     const std::string& db_path)
+                     const std::string& db_path, const PolicyMonitor* policy)
     : server_(server) {
   if (!server_) return;
   std::unique_ptr<HistoryReader> history;
@@ -36,7 +36,7 @@ ServingUi::ServingUi(std::unique_ptr<StatusServer>& server, const ViewPublisher&
     // The pages still work without curves; the host page repeats why.
     std::fprintf(stderr, "portwatch-collector: %s\n", reader.error().c_str());
   }
-  source_ = std::make_unique<LiveStatusSource>(views, std::move(history));
+  source_ = std::make_unique<LiveStatusSource>(views, std::move(history), policy);
   server_->Serve(*source_);
   std::fprintf(stderr, "portwatch-collector: status page on port %d\n", server_->port());
 }

@@ -8,6 +8,7 @@
 
 #include "portwatch/status.h"
 #include "src/fleet_view.h"
+#include "src/policy_monitor.h"
 #include "src/ui/status_server.h"
 #include "src/ui/status_source.h"
 
@@ -23,13 +24,13 @@ void AddUiOptions(CLI::App& app, UiOptions* options);
 /// Binds the status page's port (null when it is off); a bad address or a taken port is an error.
 Expected<std::unique_ptr<StatusServer>> BindUi(const UiOptions& options);
 
-/// Serves the status page from the published fleet view and the database at `db_path` (read
-/// through its own read-only connection) for the lifetime of this object. Does nothing for a null
-/// server.
+/// Serves the status page from the published fleet view, the policy audit's results (when
+/// `policy` is set) and the database at `db_path` (read through its own read-only connection) for
+/// the lifetime of this object. Does nothing for a null server.
 class ServingUi {
  public:
   ServingUi(std::unique_ptr<StatusServer>& server, const ViewPublisher& views,
-            const std::string& db_path);
+            const std::string& db_path, const PolicyMonitor* policy = nullptr);
   ~ServingUi();
   ServingUi(const ServingUi&) = delete;
   ServingUi& operator=(const ServingUi&) = delete;

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "src/ui/text_format.h"
 
@@ -37,18 +40,27 @@ bool HasEta(const analysis::SeriesFit& fit) {
   return fit.trend.valid && fit.forecast.finite && std::isfinite(fit.forecast.eta_s);
 }
 
+// Every time on the pages reads the same whatever the browser's zone: the UTC date-time, then
+// its distance from the page's clock ("2026-12-01 14:02 UTC (3 h ago)", "... (in 9 h)"), with
+// the ISO 8601 form in the datetime attribute for tools.
+std::string When(int64_t unix_ms, int64_t now_ms) {
+  const time_t t = static_cast<time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char iso[32];
+  std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return "<time datetime=\"" + std::string(iso) + "\">" + text::DateTime(unix_ms, true) +
+         " UTC</time> <span class=rel>(" + text::Relative(unix_ms, now_ms) + ")</span>";
+}
+
 // ETA from the sample the forecast was made on, as a date-time and relative to now.
 std::string Eta(const analysis::SeriesFit& fit, int64_t sample_ms, int64_t now_ms) {
   if (!HasEta(fit)) return "-";
-  const int64_t at = sample_ms + static_cast<int64_t>(fit.forecast.eta_s * 1000);
-  return "<time>" + text::DateTime(at, true) + " UTC</time> <span class=rel>(" +
-         text::Relative(at, now_ms) + ")</span>";
+  return When(sample_ms + static_cast<int64_t>(fit.forecast.eta_s * 1000), now_ms);
 }
 
 std::string Seen(int64_t unix_ms, int64_t now_ms) {
-  if (unix_ms <= 0) return "never";
-  return "<time title=\"" + text::DateTime(unix_ms, true) + " UTC\">" +
-         text::Relative(unix_ms, now_ms) + "</time>";
+  return unix_ms <= 0 ? "never" : When(unix_ms, now_ms);
 }
 
 std::string Driver(const analysis::HostStatus& s) {
@@ -68,7 +80,8 @@ border-bottom:1px solid #e4e6ea;vertical-align:top}th{background:#f1f3f5;font-we
 td.n{text-align:right;font-variant-numeric:tabular-nums}.muted,.rel{color:#687078}
 .st{display:inline-block;padding:0 .5em;border-radius:.6em;font-weight:600;color:#fff}
 .st-ok{background:#2e7d32}.st-drifting{background:#d97706}.st-critical{background:#c2410c}
-.st-exhausted{background:#b91c1c}.st-silent{background:#6b7280}
+.st-exhausted{background:#b91c1c}.st-silent{background:#6b7280}.sev-critical{background:#b91c1c}
+.sev-warning{background:#d97706}.sev-info{background:#6b7280}
 .counts a{margin-right:1em}.counts .st{margin-right:.3em}
 form{margin:.6em 0}input,select,button{font:inherit}.pager{margin:.6em 0}
 .cols{display:flex;gap:2em;flex-wrap:wrap}svg{background:#fff;border:1px solid #e4e6ea}
@@ -234,6 +247,65 @@ void SeriesTable(std::string* out, const char* id, const char* what, const char*
   *out += "</table>";
 }
 
+// Accepted connections per listening port, apart from the outbound tables: their TIME_WAIT is
+// this host closing first and holds the listener's port, never an ephemeral one.
+void InboundTable(std::string* out, const SocketSummary& sockets) {
+  if (sockets.inbound.empty() && sockets.inbound_time_wait == 0) return;
+  const int tw = static_cast<int>(TcpState::kTimeWait);
+  const int est = static_cast<int>(TcpState::kEstablished);
+  *out += "<h2>Inbound (accepted on a listener)</h2><p class=muted id=inbound-total>" +
+          std::to_string(sockets.inbound_time_wait) +
+          " in TIME_WAIT on listening ports: this host closed first; they hold the listener's "
+          "port, not an ephemeral one, so they are no destination pressure</p><table "
+          "id=inbound><tr><th>Listening port</th><th>TIME_WAIT</th><th>Established</th>"
+          "<th>All states</th></tr>";
+  for (const InboundUsage& u : sockets.inbound) {
+    uint32_t all = 0;
+    for (uint32_t c : u.states) all += c;
+    *out += "<tr><td>:" + std::to_string(u.port) + "</td><td class=n>" +
+            std::to_string(u.states[tw]) + "</td><td class=n>" + std::to_string(u.states[est]) +
+            "</td><td class=n>" + std::to_string(all) + "</td></tr>";
+  }
+  *out += "</table>";
+}
+
+// The audit's counts by severity and its worst violations: what was found against what the rule
+// expects (its fix), each row linking to the host.
+void PolicySection(std::string* out, const PolicyOverview& p) {
+  if (!p.audited) return;
+  *out +=
+      "<h2>Policy violations</h2><p id=policy-counts data-critical=" + std::to_string(p.critical) +
+      " data-warning=" + std::to_string(p.warning) + " data-info=" + std::to_string(p.info) +
+      "><span class=\"st sev-critical\">critical</span>" + std::to_string(p.critical) +
+      " <span class=\"st sev-warning\">warning</span>" + std::to_string(p.warning) +
+      " <span class=\"st sev-info\">info</span>" + std::to_string(p.info) +
+      " <span class=muted>on " + std::to_string(p.hosts) +
+      " hosts; policy: " + Html(p.origin, 512) + "</span></p>";
+  if (p.worst.empty()) {
+    if (p.critical + p.warning + p.info == 0) {
+      *out += "<p class=muted id=policy-none>no host violates the policy</p>";
+    }
+    return;
+  }
+  *out +=
+      "<table id=violations><tr><th>Severity</th><th>Host</th><th>Rule</th><th>Found</th>"
+      "<th>Expected (fix)</th></tr>";
+  for (const ViolationRow& v : p.worst) {
+    *out += "<tr data-severity=\"" + Html(v.severity, 16) + "\"><td><span class=\"st sev-" +
+            Html(v.severity, 16) + "\">" + Html(v.severity, 16) +
+            "</span></td><td class=name><a href=\"/host/" + text::UrlComponent(v.host) + "\">" +
+            Html(v.host) + "</a></td><td>" + Html(v.rule) + "<br><span class=muted>" +
+            Html(v.title, 512) + "</span></td><td>" + Html(v.detail, 1024) + "</td><td>" +
+            Html(v.remediation, 1024) + "</td></tr>";
+  }
+  const uint64_t all = uint64_t{p.critical} + p.warning + p.info;
+  *out += "</table>";
+  if (all > p.worst.size()) {
+    *out += "<p class=muted>the worst " + std::to_string(p.worst.size()) + " of " +
+            std::to_string(all) + "; portwatchctl violations lists them all</p>";
+  }
+}
+
 // --- JSON -----------------------------------------------------------------------------------
 
 double Finite(double v) { return std::isfinite(v) ? v : -1; }
@@ -369,8 +441,10 @@ std::string RenderFleetPage(const FleetView& fleet, const FleetQuery& q) {
   out += "</div><div class=cols>";
   AggregateTable(&out, "top-destinations", "Top destinations", fleet.destinations);
   AggregateTable(&out, "top-processes", "Top processes", fleet.processes);
+  out += "</div>";
+  PolicySection(&out, fleet.policy);
   out +=
-      "</div><p class=muted>JSON: <a href=\"/api/hosts\">/api/hosts</a>, "
+      "<p class=muted>JSON: <a href=\"/api/hosts\">/api/hosts</a>, "
       "<a href=\"/api/destinations\">/api/destinations</a>, "
       "<a href=\"/api/processes\">/api/processes</a></p></body></html>\n";
   return out;
@@ -412,6 +486,7 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
   SeriesTable(&out, "destinations", "Destination", "Destinations", s.destinations, s.last_sample_ms,
               now_ms);
   SeriesTable(&out, "processes", "Process", "Processes", s.processes, s.last_sample_ms, now_ms);
+  if (d.has_report) InboundTable(&out, d.last_report.sockets);
 
   out += "<h2>Settings</h2>";
   if (!d.has_config) {
@@ -438,12 +513,10 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
     if (ev.degraded) out += "<p class=muted>degraded: " + Html(ev.degraded_reason, 512) + "</p>";
     out += "<table id=events><tr><th>Counter</th><th>Value</th><th>Last</th></tr>";
     for (const EventCounter& c : ev.counters) {
-      out += "<tr><td>" + Html(c.name) + "</td><td class=n>" + std::to_string(c.value) +
-             "</td><td>" +
-             (c.last_unix_ms > 0 ? text::DateTime(c.last_unix_ms, true) + " UTC (" +
-                                       text::Relative(c.last_unix_ms, now_ms) + ")"
-                                 : "<span class=muted>unknown</span>") +
-             "</td></tr>";
+      out +=
+          "<tr><td>" + Html(c.name) + "</td><td class=n>" + std::to_string(c.value) + "</td><td>" +
+          (c.last_unix_ms > 0 ? When(c.last_unix_ms, now_ms) : "<span class=muted>unknown</span>") +
+          "</td></tr>";
     }
     if (ev.counters.empty()) out += "<tr><td colspan=3 class=muted>none reported</td></tr>";
     out += "</table>";
@@ -493,6 +566,13 @@ std::string HostJson(const HostDetailView& d, const std::vector<HistoryPoint>& h
     events.push_back({{"name", c.name}, {"value", c.value}, {"last_unix_ms", c.last_unix_ms}});
   }
   j["events"] = events;
+  nlohmann::json inbound = nlohmann::json::array();
+  for (const InboundUsage& u : d.last_report.sockets.inbound) {
+    inbound.push_back({{"port", u.port},
+                       {"time_wait", u.states[static_cast<int>(TcpState::kTimeWait)]},
+                       {"established", u.states[static_cast<int>(TcpState::kEstablished)]}});
+  }
+  j["inbound"] = {{"time_wait", d.last_report.sockets.inbound_time_wait}, {"ports", inbound}};
   nlohmann::json h = nlohmann::json::array();
   for (const HistoryPoint& p : history) {
     h.push_back({p.collected_unix_ms, p.ports_in_use, p.ports_usable, p.time_wait, p.established});
@@ -501,6 +581,58 @@ std::string HostJson(const HostDetailView& d, const std::vector<HistoryPoint>& h
                           "established"};
   j["history"] = h;
   return Dump(j);
+}
+
+AggregateQuery ParseAggregateQuery(const std::string& host, const std::string& key,
+                                   const std::string& limit) {
+  AggregateQuery q;
+  q.host = host.substr(0, 256);
+  q.key = key.substr(0, 256);
+  if (!limit.empty() && limit.size() <= 6 &&
+      limit.find_first_not_of("0123456789") == std::string::npos) {
+    q.limit = std::min<size_t>(std::max<size_t>(std::stoul(limit), 1), kMaxAggregateLimit);
+  }
+  return q;
+}
+
+std::vector<analysis::FleetAggregate> SumSeries(
+    const std::vector<const std::vector<analysis::SeriesStatus>*>& per_host,
+    const AggregateQuery& q) {
+  std::map<std::string, analysis::FleetAggregate> by_key;
+  for (const auto* series : per_host) {
+    for (const analysis::SeriesStatus& s : *series) {
+      // Like the fleet analysis: a series counts while its host's latest report lists it.
+      if (!s.present || s.key.find(q.key) == std::string::npos) continue;
+      analysis::FleetAggregate& a = by_key[s.key];
+      a.key = s.key;
+      ++a.hosts;
+      a.ports += s.ports;
+      a.time_wait += s.time_wait;
+      if (s.fit.trend.valid) a.growth_milli_per_hour += std::llround(s.fit.trend.per_hour * 1000);
+      a.growing_hosts += s.fit.growing ? 1 : 0;
+    }
+  }
+  std::vector<analysis::FleetAggregate> all;
+  all.reserve(by_key.size());
+  for (auto& [key, a] : by_key) all.push_back(std::move(a));
+  const size_t n = std::min(q.limit, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
+                    [](const analysis::FleetAggregate& a, const analysis::FleetAggregate& b) {
+                      return std::tie(b.growing_hosts, b.growth_milli_per_hour, b.ports, a.key) <
+                             std::tie(a.growing_hosts, a.growth_milli_per_hour, a.ports, b.key);
+                    });
+  all.resize(n);
+  return all;
+}
+
+std::vector<analysis::FleetAggregate> FilterAggregates(
+    const std::vector<analysis::FleetAggregate>& ranked, const AggregateQuery& q) {
+  std::vector<analysis::FleetAggregate> out;
+  for (const analysis::FleetAggregate& a : ranked) {
+    if (out.size() >= q.limit) break;
+    if (a.key.find(q.key) != std::string::npos) out.push_back(a);
+  }
+  return out;
 }
 
 std::string AggregatesJson(const std::vector<analysis::FleetAggregate>& items) {

@@ -35,6 +35,18 @@ std::string FleetJson(const FleetView& fleet, const FleetQuery& q);
 void SelectPage(std::vector<HostRow> rows, const FleetQuery& q, FleetView* out);
 /// `/api/host/NAME`: {"info", "destinations", "processes", "config", "history"}.
 std::string HostJson(const HostDetailView& host, const std::vector<HistoryPoint>& history);
+/// Parses /api/destinations and /api/processes parameters; bad values fall back to defaults.
+AggregateQuery ParseAggregateQuery(const std::string& host, const std::string& key,
+                                   const std::string& limit);
+/// Sums present series (those in their host's latest report) per key, as the fleet analysis
+/// does, for the hosts a source selected; keeps keys containing `q.key`; ranks most hosts growing
+/// first, then growth, ports and key; keeps at most `q.limit`.
+std::vector<analysis::FleetAggregate> SumSeries(
+    const std::vector<const std::vector<analysis::SeriesStatus>*>& per_host,
+    const AggregateQuery& q);
+/// Keeps the (already ranked) aggregates whose key contains `q.key`, at most `q.limit`.
+std::vector<analysis::FleetAggregate> FilterAggregates(
+    const std::vector<analysis::FleetAggregate>& ranked, const AggregateQuery& q);
 /// `/api/destinations`, `/api/processes`: {"items": [FleetAggregate...]}.
 std::string AggregatesJson(const std::vector<analysis::FleetAggregate>& items);
 

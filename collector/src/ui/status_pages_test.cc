@@ -116,9 +116,32 @@ TEST(StatusPages, HostPageDrawsCurveForecastAndMarksDefaults) {
   EXPECT_NE(page.find("<line id=capacity "), std::string::npos);
   EXPECT_NE(page.find("<polyline id=time-wait data-points=40 "), std::string::npos);
   EXPECT_NE(page.find("absent: OS default applies"), std::string::npos);
-  EXPECT_NE(page.find("Tcpip.4227</td><td class=n>3</td><td>2001-09-08 23:46 UTC (2 h ago)"),
-            std::string::npos);
+  EXPECT_NE(
+      page.find("Tcpip.4227</td><td class=n>3</td><td><time datetime=\"2001-09-08T23:46:40Z\">"
+                "2001-09-08 23:46 UTC</time> <span class=rel>(2 h ago)</span>"),
+      std::string::npos);
+  // Every time reads the same way: UTC date-time plus its age, never an age alone.
+  EXPECT_NE(page.find("<th>Last seen</th><td><time datetime=\"2001-09-09T01:46:40Z\">2001-09-09 "
+                      "01:46 UTC</time> <span class=rel>("),
+            std::string::npos)
+      << page;
   EXPECT_NE(page.find("driven by &lt;x&gt;"), std::string::npos);
+  EXPECT_EQ(page.find("id=inbound>"), std::string::npos) << "no inbound connections: no table";
+  InboundUsage in443;
+  in443.port = 443;
+  in443.states[static_cast<int>(TcpState::kTimeWait)] = 412;
+  in443.states[static_cast<int>(TcpState::kEstablished)] = 7;
+  d.last_report.sockets.inbound.push_back(in443);
+  d.last_report.sockets.inbound_time_wait = 420;
+  const std::string with_inbound = RenderHostPage(d, h, "", 1'000'000'000'000);
+  EXPECT_NE(with_inbound.find("<tr><td>:443</td><td class=n>412</td><td class=n>7</td>"),
+            std::string::npos);
+  EXPECT_NE(with_inbound.find("id=inbound-total>420 in TIME_WAIT on listening ports"),
+            std::string::npos);
+  EXPECT_NE(HostJson(d, h).find("\"inbound\":{\"ports\":[{\"established\":7,\"port\":443,"
+                                "\"time_wait\":412}],\"time_wait\":420}"),
+            std::string::npos)
+      << HostJson(d, h);
   // Without history the page says so rather than drawing an empty chart.
   EXPECT_NE(RenderHostPage(d, {}, "", 0).find("no stored reports yet"), std::string::npos);
   EXPECT_NE(RenderHostPage(d, {}, "disk <gone>", 0).find("disk &lt;gone&gt;"), std::string::npos);

@@ -14,8 +14,6 @@ namespace portwatch::collector::ui {
 namespace {
 
 constexpr size_t kAggregateLimit = 10;
-// For the aggregate endpoints: a page no host is on ("state" matches none).
-const FleetQuery kNoHosts{"-", "", 1, 1};
 constexpr char kHtml[] = "text/html; charset=utf-8";
 constexpr char kJson[] = "application/json";
 
@@ -31,6 +29,12 @@ void Harden(httplib::Response& res) {
 FleetQuery QueryOf(const httplib::Request& req) {
   return ParseFleetQuery(req.get_param_value("state"), req.get_param_value("q"),
                          req.get_param_value("page"), req.get_param_value("per"));
+}
+
+// ?host= (host name contains), ?q= (destination or process contains), ?limit=.
+AggregateQuery AggregateQueryOf(const httplib::Request& req) {
+  return ParseAggregateQuery(req.get_param_value("host"), req.get_param_value("q"),
+                             req.get_param_value("limit"));
 }
 
 size_t LimitOf(const httplib::Request& req, size_t dflt, size_t max) {
@@ -125,14 +129,13 @@ void StatusServer::Serve(const StatusSource& source) {
   svr.Get("/api/destinations", [src](const httplib::Request& req, httplib::Response& res) {
     Harden(res);
     res.set_content(
-        AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).destinations),
+        AggregatesJson(src->Aggregates(AggregateKind::kDestinations, AggregateQueryOf(req))),
         kJson);
   });
   svr.Get("/api/processes", [src](const httplib::Request& req, httplib::Response& res) {
     Harden(res);
     res.set_content(
-        AggregatesJson(src->Fleet(NowUnixMs(), kNoHosts, LimitOf(req, 50, 10000)).processes),
-        kJson);
+        AggregatesJson(src->Aggregates(AggregateKind::kProcesses, AggregateQueryOf(req))), kJson);
   });
 
   thread_ = std::thread([this] { Run(); });

@@ -35,6 +35,37 @@ inline constexpr size_t kMaxPerPage = 1000;
 /// True if a host named `name` in `state` passes the query's filter.
 bool MatchesQuery(const FleetQuery& q, const std::string& name, analysis::HostState state);
 
+/// Which fleet aggregates /api/destinations and /api/processes return.
+struct AggregateQuery {
+  std::string host;   ///< substring a host name must contain: sums only those hosts ("" all)
+  std::string key;    ///< substring the destination or process must contain ("" all)
+  size_t limit = 50;  ///< at most kMaxAggregateLimit
+};
+inline constexpr size_t kMaxAggregateLimit = 10000;
+
+enum class AggregateKind : uint8_t { kDestinations, kProcesses };
+
+/// One rule one host breaks, as the fleet page lists it.
+struct ViolationRow {
+  std::string host;
+  std::string rule;      ///< the rule's id
+  std::string severity;  ///< "critical", "warning" or "info"
+  std::string title;
+  std::string detail;       ///< the values found ("Tcpip.TcpTimedWaitDelay=240 (default)")
+  std::string remediation;  ///< what the rule expects, as the command or value that fixes it
+};
+
+/// The policy audit's results in brief: counts by severity and the worst violations.
+struct PolicyOverview {
+  bool audited = false;  ///< false: no audit runs (the page says nothing of policy)
+  std::string origin;    ///< the policy in force
+  uint32_t critical = 0;
+  uint32_t warning = 0;
+  uint32_t info = 0;
+  uint32_t hosts = 0;               ///< hosts violating at least one rule
+  std::vector<ViolationRow> worst;  ///< critical first, then warning, info; by host, rule
+};
+
 /// One page of the fleet at one moment, with fleet-wide counts.
 struct FleetView {
   int64_t now_unix_ms = 0;
@@ -44,6 +75,7 @@ struct FleetView {
   std::array<uint32_t, analysis::kHostStateCount> state_counts{};
   std::vector<analysis::FleetAggregate> destinations;  ///< top across the fleet
   std::vector<analysis::FleetAggregate> processes;
+  PolicyOverview policy;  ///< `policy.worst` holds at most Fleet()'s `aggregate_limit`
 };
 
 /// One host in detail.
@@ -72,9 +104,14 @@ class StatusSource {
   virtual ~StatusSource() = default;
   /// The query's page of hosts, worst first (exhausted, critical, drifting by soonest forecast,
   /// silent, then ok by name), with fleet counts and the top `aggregate_limit` destinations and
-  /// processes. Rows need not carry per-destination/process lists.
+  /// processes, and the policy audit's counts with its worst `aggregate_limit` violations. Rows
+  /// need not carry per-destination/process lists.
   virtual FleetView Fleet(int64_t now_unix_ms, const FleetQuery& query,
                           size_t aggregate_limit) const = 0;
+  /// Destinations or processes summed over the hosts `query` selects, ranked like the fleet's
+  /// (most hosts growing first), filtered by key and bounded by its limit.
+  virtual std::vector<analysis::FleetAggregate> Aggregates(AggregateKind kind,
+                                                           const AggregateQuery& query) const = 0;
   /// One host, or nullopt if the collector never heard of it.
   virtual std::optional<HostDetailView> Host(const std::string& name,
                                              int64_t now_unix_ms) const = 0;

@@ -28,6 +28,43 @@ HostRow RowOf(const HostView& h, bool with_series) {
   return row;
 }
 
+// Counts by severity and the worst `limit` violations. The results are sorted by host first;
+// a stable sort by severity keeps hosts and rules in order within each severity.
+PolicyOverview OverviewOf(const PolicyResults& r, size_t limit) {
+  PolicyOverview o;
+  o.audited = true;
+  o.origin = r.origin;
+  std::vector<const policy::Violation*> order;
+  order.reserve(r.violations.size());
+  const std::string* last_host = nullptr;
+  for (const policy::Violation& v : r.violations) {
+    switch (v.severity) {
+      case policy::Severity::kCritical:
+        ++o.critical;
+        break;
+      case policy::Severity::kWarning:
+        ++o.warning;
+        break;
+      case policy::Severity::kInfo:
+        ++o.info;
+        break;
+    }
+    if (last_host == nullptr || *last_host != v.host) ++o.hosts;
+    last_host = &v.host;
+    order.push_back(&v);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const policy::Violation* a, const policy::Violation* b) {
+                     return a->severity > b->severity;
+                   });
+  if (order.size() > limit) order.resize(limit);
+  for (const policy::Violation* v : order) {
+    o.worst.push_back({v->host, v->rule_id, policy::SeverityName(v->severity), v->title, v->detail,
+                       v->remediation});
+  }
+  return o;
+}
+
 }  // namespace
 
 // Only the page's hosts are copied in full: a fleet of 10,000 costs a scan of the view's
@@ -53,7 +90,25 @@ FleetView LiveStatusSource::Fleet(int64_t now_unix_ms, const FleetQuery& q,
                      view->processes.begin() +
                          static_cast<std::ptrdiff_t>(
                              std::min(aggregate_limit, view->processes.size())));
+  if (policy_ != nullptr) v.policy = OverviewOf(*policy_->Results(), aggregate_limit);
   return v;
+}
+
+// The view keeps the fleet's top aggregates ready; a filter, or a longer list than it keeps, is
+// summed from the hosts' series: one pass over the view, its cost linear in hosts x series.
+std::vector<analysis::FleetAggregate> LiveStatusSource::Aggregates(
+    AggregateKind kind, const AggregateQuery& q) const {
+  const std::shared_ptr<const collector::FleetView> view = views_.Current();
+  const bool destinations = kind == AggregateKind::kDestinations;
+  if (q.host.empty() && q.key.empty() && q.limit <= collector::FleetView::kFleetTop) {
+    return FilterAggregates(destinations ? view->destinations : view->processes, q);
+  }
+  std::vector<const std::vector<analysis::SeriesStatus>*> per_host;
+  for (const auto& h : view->hosts) {
+    if (h->status == nullptr || h->host.find(q.host) == std::string::npos) continue;
+    per_host.push_back(destinations ? &h->status->destinations : &h->status->processes);
+  }
+  return SumSeries(per_host, q);
 }
 
 std::optional<HostDetailView> LiveStatusSource::Host(const std::string& name,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "src/fleet_view.h"
+#include "src/policy_monitor.h"
 #include "src/ui/history_reader.h"
 #include "src/ui/status_source.h"
 
@@ -14,12 +15,15 @@ namespace portwatch::collector::ui {
 
 class LiveStatusSource final : public StatusSource {
  public:
-  /// `history` may be null (no curves: the host page says so).
-  LiveStatusSource(const ViewPublisher& views, std::unique_ptr<HistoryReader> history)
-      : views_(views), history_(std::move(history)) {}
+  /// `history` may be null (no curves: the host page says so); so may `policy` (no audit).
+  LiveStatusSource(const ViewPublisher& views, std::unique_ptr<HistoryReader> history,
+                   const PolicyMonitor* policy = nullptr)
+      : views_(views), history_(std::move(history)), policy_(policy) {}
 
   FleetView Fleet(int64_t now_unix_ms, const FleetQuery& query,
                   size_t aggregate_limit) const override;
+  std::vector<analysis::FleetAggregate> Aggregates(AggregateKind kind,
+                                                   const AggregateQuery& query) const override;
   std::optional<HostDetailView> Host(const std::string& name, int64_t now_unix_ms) const override;
   std::vector<HistoryPoint> History(const std::string& name, size_t limit,
                                     std::string* error) const override;
@@ -27,6 +31,7 @@ class LiveStatusSource final : public StatusSource {
  private:
   const ViewPublisher& views_;
   std::unique_ptr<HistoryReader> history_;
+  const PolicyMonitor* policy_;
 };
 
 }  // namespace portwatch::collector::ui

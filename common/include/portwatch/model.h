@@ -64,6 +64,16 @@ struct SocketEntry {
   uint32_t backlog = 0;
 };
 
+using StateCounts = std::array<uint32_t, kTcpStateCount>;
+
+/// Connections accepted on one listening port (both families), by state. They hold the
+/// listener's port, not a port of the ephemeral range: a TIME_WAIT here is this host, the
+/// server, having closed first, and takes nothing from outbound connects.
+struct InboundUsage {
+  uint16_t port = 0;
+  StateCounts states{};
+};
+
 /// What one scan of the socket table says about the host.
 struct SocketSummary {
   /// counts[family][state]
@@ -72,6 +82,11 @@ struct SocketSummary {
   uint32_t ephemeral_ports_usable = 0;
   uint32_t ephemeral_ports_in_use = 0;
   uint32_t total_sockets = 0;
+  /// Accepted connections per listening port: most TIME_WAIT first, bounded.
+  std::vector<InboundUsage> inbound;
+  /// TIME_WAIT sockets on any listening port (listed in `inbound` or not). Part of the
+  /// TIME_WAIT state counts, yet no ephemeral port is behind them.
+  uint32_t inbound_time_wait = 0;
 
   uint32_t count(Family f, TcpState s) const {
     return counts[static_cast<int>(f)][static_cast<int>(s)];
@@ -103,8 +118,6 @@ struct Endpoint {
     return port < o.port;
   }
 };
-
-using StateCounts = std::array<uint32_t, kTcpStateCount>;
 
 /// Pressure toward one remote endpoint: the connections this host has to it from ephemeral local
 /// ports, by state, and how many distinct local ports those use. Toward one ip:port the 4-tuple

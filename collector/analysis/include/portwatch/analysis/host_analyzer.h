@@ -52,7 +52,9 @@ struct HostSample {
   int64_t unix_ms = 0;        ///< when the agent sampled
   uint32_t ports_in_use = 0;  ///< ephemeral ports held
   uint32_t ports_usable = 0;  ///< capacity: usable ephemeral ports (also each destination's)
-  uint32_t time_wait = 0;     ///< TIME_WAIT sockets, all families
+  /// TIME_WAIT sockets holding ephemeral ports, all families: inbound TIME_WAIT on a
+  /// listener's port (this host closed an accepted connection first) is left out.
+  uint32_t time_wait = 0;
   std::vector<DetailSample> destinations;  ///< the host's top-K destinations
   std::vector<DetailSample> processes;     ///< the host's top-K processes, summed by name
   std::vector<CounterSample> counters;
