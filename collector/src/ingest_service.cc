@@ -39,6 +39,14 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
              "with their host name (URI, e-mail and IP names and the common name do not count)");
       return;
     }
+    // Before any slot is taken: a certificate for a name outside the fleet's never holds one.
+    if (!svc_.limits_.allow_hosts.Allows(host_)) {
+      Refuse("host_not_allowed", grpc::StatusCode::PERMISSION_DENIED,
+             "host '" + host_ + "' (the certificate's DNS name) is not allowed by the "
+             "collector's --allow-hosts " + svc_.limits_.allow_hosts.ToString() +
+             "; issue the agent a certificate for an allowed name or extend the list");
+      return;
+    }
     // Per identity first: one certificate's flood is refused before it touches the global count.
     if (!svc_.AcquireHostStream(host_)) {
       Refuse("too_many_streams_for_host", grpc::StatusCode::RESOURCE_EXHAUSTED,

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "portwatch/v1/portwatch.grpc.pb.h"
+#include "src/host_patterns.h"
 #include "src/rejections.h"
 #include "src/store_writer.h"
 
@@ -31,6 +32,8 @@ struct IngestLimits {
                                  ///< reading pauses
   /// A report dated further ahead of receipt than this is dated on receipt (and counted).
   int64_t max_clock_ahead_ms = 30000;
+  /// Host names (from the certificate's DNS SAN) allowed to report; empty: every host.
+  HostPatterns allow_hosts;
 };
 
 class IngestService final : public v1::Ingest::CallbackService {

@@ -24,6 +24,7 @@
 #include "src/fleet_metrics.h"
 #include "src/fleet_state.h"
 #include "src/fleet_view.h"
+#include "src/host_patterns.h"
 #include "src/ingest_service.h"
 #include "src/metrics_endpoint.h"
 #include "src/policy_metrics.h"
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
   std::string listen = "0.0.0.0:7443", metrics_listen = "127.0.0.1:9464", ca, cert, key,
               ready_file;
   int max_streams = 50000, max_streams_per_host = 8, max_streams_without_hello = 256;
-  std::string hello_timeout = "10s";
+  std::string hello_timeout = "10s", allow_hosts;
   app.add_option("--listen", listen, "gRPC address for agents, HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--metrics-listen", metrics_listen,
@@ -83,6 +84,10 @@ int main(int argc, char** argv) {
   app.add_option("--hello-timeout", hello_timeout,
                  "A stream that has not sent its hello by then is closed, e.g. 10s")
       ->capture_default_str();
+  app.add_option("--allow-hosts", allow_hosts,
+                 "Comma-separated glob patterns of the host names (certificate DNS names) allowed "
+                 "to report, e.g. '*.prod.example.com,web??'; others are refused with "
+                 "PERMISSION_DENIED. Default: every host the fleet CA certified");
   app.add_option("--max-streams", max_streams, "Concurrent agent streams accepted")
       ->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--ready-file", ready_file,
@@ -149,6 +154,8 @@ int main(int argc, char** argv) {
   if (!grpc_addr.ok()) return Fail(grpc_addr.error());
   auto metrics_addr = pw::ParseHostPort(metrics_listen, "--metrics-listen");
   if (!metrics_addr.ok()) return Fail(metrics_addr.error());
+  auto allowed_hosts = pc::HostPatterns::Parse(allow_hosts, "--allow-hosts");
+  if (!allowed_hosts.ok()) return Fail(allowed_hosts.error());
   auto web_config = pc::LoadWebConfig(web_config_file);
   if (!web_config.ok()) return Fail(web_config.error());
   if (pw::Status st = pc::CheckTlsFiles(*web_config); !st.ok()) return Fail(st.message());
@@ -247,6 +254,7 @@ int main(int argc, char** argv) {
   auto hello_ms = pw::ParseDurationMs(hello_timeout, "--hello-timeout");
   if (!hello_ms.ok()) return Fail(hello_ms.error());
   limits.hello_timeout_ms = *hello_ms;
+  limits.allow_hosts = std::move(*allowed_hosts);
   pc::StoreWriter writer(**store, *registry,
                          [&core](std::vector<pc::StateEvent> events) {
                            core.Submit(std::move(events));
