@@ -88,6 +88,16 @@ int main(int argc, char** argv) {
                  "Comma-separated glob patterns of the host names (certificate DNS names) allowed "
                  "to report, e.g. '*.prod.example.com,web??'; others are refused with "
                  "PERMISSION_DENIED. Default: every host the fleet CA certified");
+  double max_reports_per_second = 20, report_burst = 200;
+  app.add_option("--max-reports-per-second-per-host", max_reports_per_second,
+                 "Reports read per second from one agent certificate, over all its streams; "
+                 "faster senders are paced (their next report is read later: the agent keeps it "
+                 "spooled), never refused. 0: no limit")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e6));
+  app.add_option("--report-burst-per-host", report_burst,
+                 "Reports one certificate may send at once above that rate, e.g. a spool replay "
+                 "after an outage")
+      ->capture_default_str()->check(CLI::Range(1.0, 1e7));
   app.add_option("--max-streams", max_streams, "Concurrent agent streams accepted")
       ->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--ready-file", ready_file,
@@ -255,6 +265,8 @@ int main(int argc, char** argv) {
   if (!hello_ms.ok()) return Fail(hello_ms.error());
   limits.hello_timeout_ms = *hello_ms;
   limits.allow_hosts = std::move(*allowed_hosts);
+  limits.max_reports_per_second_per_host = max_reports_per_second;
+  limits.report_burst_per_host = report_burst;
   pc::StoreWriter writer(**store, *registry,
                          [&core](std::vector<pc::StateEvent> events) {
                            core.Submit(std::move(events));
