@@ -307,6 +307,11 @@ int main(int argc, char** argv) {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  // No bandwidth-delay probing: it grows a stream's receive window whether or not the stream is
+  // read, so a host paced by the report rate limit had its flood buffered and decrypted here
+  // (tens of MiB, a third of a core: BENCHMARKS.md, fairness). Reports are small; the default
+  // 64 KiB window carries them.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     return Fail("cannot listen for agents on " + listen +
