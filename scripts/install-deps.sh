@@ -7,7 +7,7 @@ mode=${1:-test}
 run_pkgs=(build-essential cmake ninja-build pkg-config openssl curl ca-certificates
   libssl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev python3
-  libsqlite3-dev libyaml-cpp-dev ccache libcpp-httplib-dev)
+  libsqlite3-dev libyaml-cpp-dev ccache libcpp-httplib-dev libcrypt-dev)
 # mingw-w64 and Wine: the Windows agent is cross-built and its tests run under Wine.
 # chromium: the status page is checked in a real headless browser.
 # clang-14 + libclang-rt-14-dev: the libFuzzer targets and the ASan/UBSan build.

@@ -2,6 +2,8 @@
 
 #include <grpcpp/alarm.h>
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
 #include <mutex>
 
@@ -37,6 +39,14 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       Refuse("no_host_name", grpc::StatusCode::PERMISSION_DENIED,
              "the client certificate names no host: agents need a DNS subject alternative name "
              "with their host name (URI, e-mail and IP names and the common name do not count)");
+      return;
+    }
+    // Before any slot is taken: a certificate for a name outside the fleet's never holds one.
+    if (!svc_.limits_.allow_hosts.Allows(host_)) {
+      const std::string patterns = svc_.limits_.allow_hosts.ToString();
+      Refuse("host_not_allowed", grpc::StatusCode::PERMISSION_DENIED,
+             "host '" + host_ + "' (the certificate's DNS name) is not allowed by --allow-hosts " +
+                 patterns + "; issue the agent a certificate for an allowed name or extend it");
       return;
     }
     // Per identity first: one certificate's flood is refused before it touches the global count.
@@ -119,8 +129,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     if (resume_read) read_paused_ = false;
     WriteNextLocked();
     MaybeFinishLocked();
-    lk.unlock();
-    if (resume_read) ReadNext();
+    if (resume_read) ReadNextPacedLocked(lk);
   }
 
   void OnDone() override {
@@ -130,6 +139,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     ReleasePreHello();
     hello_alarm_.Cancel();  // its callback still runs (not fired) and may be the one to delete
     std::unique_lock<std::mutex> lk(mu_);
+    if (pace_set_) pace_alarm_.Cancel();  // likewise
     done_ = true;
     // Reports still with the store writer will call back; the last of them deletes.
     if (in_store_ > 0) return;
@@ -184,6 +194,16 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       RefuseStream("no_hello", grpc::StatusCode::FAILED_PRECONDITION,
                    "a report arrived before the hello; the agent must send hello first");
       return;
+    }
+    // Each report read costs its host a token; without one, the next read of this stream waits.
+    const int64_t delay_ms = svc_.PaceReport(host_, SteadyMs());
+    if (delay_ms > 0) {
+      next_read_ms_ = SteadyMs() + delay_ms;
+      svc_.rejections_.Adjust("rate_paced",
+                              host_ + ": over --max-reports-per-second-per-host " +
+                                  std::to_string(svc_.limits_.max_reports_per_second_per_host) +
+                                  "; its next report is read in " + std::to_string(delay_ms) +
+                                  " ms (the agent keeps it spooled meanwhile)");
     }
     const v1::Report& wire = in_.report();
     WireNotes notes;
@@ -250,6 +270,48 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       read_paused_ = true;
       return;
     }
+    ReadNextPacedLocked(lk);
+  }
+
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Reads the next message now, or once the host's report rate allows (an alarm): pacing holds
+  // the agent's reports in its spool instead of refusing them. Unlocks `lk`.
+  void ReadNextPacedLocked(std::unique_lock<std::mutex>& lk) {
+    const int64_t wait_ms = next_read_ms_ - SteadyMs();
+    if (wait_ms <= 0) {
+      lk.unlock();
+      ReadNext();
+      return;
+    }
+    if (finished_ || done_) return;
+    ++in_store_;  // the alarm's callback is one more to come before the reactor may go
+    pace_set_ = true;
+    pace_alarm_.Set(std::chrono::system_clock::now() + std::chrono::milliseconds(wait_ms),
+                    [this](bool fired) { OnPaceDone(fired); });
+  }
+
+  // One of the callbacks counted in in_store_ ran. True when the stream is done already: the
+  // caller returns at once (the last such callback has deleted the reactor).
+  bool EndCallbackLocked(std::unique_lock<std::mutex>& lk) {
+    --in_store_;
+    if (!done_) return false;
+    if (in_store_ == 0) {
+      lk.unlock();
+      delete this;
+    }
+    return true;
+  }
+
+  // On a gRPC thread when the pacing delay passed, or (not fired) once it was cancelled.
+  void OnPaceDone(bool fired) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (EndCallbackLocked(lk)) return;
+    if (!fired || finished_) return;
     lk.unlock();
     ReadNext();
   }
@@ -261,13 +323,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   // On a gRPC thread when the hello deadline passes, or (not fired) once it was cancelled.
   void OnHelloDeadline(bool fired) {
     std::unique_lock<std::mutex> lk(mu_);
-    --in_store_;
-    if (done_) {
-      if (in_store_ > 0) return;
-      lk.unlock();
-      delete this;
-      return;
-    }
+    if (EndCallbackLocked(lk)) return;
     if (fired && !hello_done_ && !finished_) {
       const std::string message =
           "no hello within " + std::to_string(svc_.limits_.hello_timeout_ms / 1000) +
@@ -316,13 +372,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   // On the store writer's thread, once the report's batch committed (or failed).
   void OnStored(uint64_t id, const WriteOutcome& outcome) {
     std::unique_lock<std::mutex> lk(mu_);
-    --in_store_;
-    if (done_) {
-      if (in_store_ > 0) return;
-      lk.unlock();
-      delete this;
-      return;
-    }
+    if (EndCallbackLocked(lk)) return;
     if (!outcome.ok) {
       lk.unlock();
       RefuseStream("store_failed", grpc::StatusCode::UNAVAILABLE,
@@ -381,6 +431,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   // Set by read reactions (which never overlap), read by the hello deadline's callback too.
   std::atomic<bool> hello_done_{false};
   grpc::Alarm hello_alarm_;
+  grpc::Alarm pace_alarm_;  // guarded by mu_: set (again) only while no read is pending
+  bool pace_set_ = false;   // guarded by mu_
+  int64_t next_read_ms_ = 0;  // steady ms before which the next read waits; read reactions only
   std::string instance_;     // the hello's instance: reports without their own belong to it
   v1::AgentMessage in_;
 
@@ -433,6 +486,40 @@ void IngestService::ReleaseHostStream(const std::string& host) {
   std::lock_guard<std::mutex> lk(hosts_mu_);
   auto it = host_streams_.find(host);
   if (it != host_streams_.end() && --it->second <= 0) host_streams_.erase(it);
+}
+
+int64_t IngestService::PaceReport(const std::string& host, int64_t now_ms) {
+  const double rate = limits_.max_reports_per_second_per_host;
+  const double burst = std::max(1.0, limits_.report_burst_per_host);
+  if (rate <= 0) return 0;  // no limit
+  std::lock_guard<std::mutex> lk(hosts_mu_);
+  auto refill = [&](Bucket& b) {
+    b.tokens = std::min(burst, b.tokens + static_cast<double>(now_ms - b.last_ms) * rate / 1000.0);
+    b.last_ms = now_ms;
+  };
+  // Buckets that refilled completely and whose host has no stream carry no state: drop them now
+  // and then, so hosts that came and went do not accumulate.
+  if (++paces_ % 4096 == 0) {
+    for (auto it = buckets_.begin(); it != buckets_.end();) {
+      refill(it->second);
+      if (it->second.tokens >= burst && !host_streams_.count(it->first)) {
+        it = buckets_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  auto [it, fresh] = buckets_.try_emplace(host);
+  Bucket& b = it->second;
+  if (fresh) {
+    b.tokens = burst;
+    b.last_ms = now_ms;
+  }
+  refill(b);
+  b.tokens -= 1;
+  // In debt, the next read waits until the debt is paid; several streams of one host each add
+  // their report, so together they read at the rate.
+  return b.tokens >= 0 ? 0 : static_cast<int64_t>(-b.tokens * 1000.0 / rate) + 1;
 }
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* IngestService::Stream(

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "portwatch/v1/portwatch.grpc.pb.h"
+#include "src/host_patterns.h"
 #include "src/rejections.h"
 #include "src/store_writer.h"
 
@@ -31,6 +32,13 @@ struct IngestLimits {
                                  ///< reading pauses
   /// A report dated further ahead of receipt than this is dated on receipt (and counted).
   int64_t max_clock_ahead_ms = 30000;
+  /// Reports read per second from one host identity (all its streams), and the burst above that
+  /// rate (a spool replay after an outage). Beyond them the host's streams are paced: their next
+  /// report is read later, so the agent waits with its reports in its spool and nothing is lost.
+  double max_reports_per_second_per_host = 20;
+  double report_burst_per_host = 200;
+  /// Host names (from the certificate's DNS SAN) allowed to report; empty: every host.
+  HostPatterns allow_hosts;
 };
 
 class IngestService final : public v1::Ingest::CallbackService {
@@ -51,6 +59,13 @@ class IngestService final : public v1::Ingest::CallbackService {
   /// Counts one more stream for `host`; false (nothing counted) at the per-host limit.
   bool AcquireHostStream(const std::string& host);
   void ReleaseHostStream(const std::string& host);
+  /// Takes one report's token from `host`'s bucket at `now_ms` (steady clock) and returns how
+  /// long, in ms, the stream should wait before reading the host's next report (0: at once).
+  int64_t PaceReport(const std::string& host, int64_t now_ms);
+  struct Bucket {
+    double tokens = 0;
+    int64_t last_ms = 0;
+  };
   StoreWriter& writer_;
   Rejections& rejections_;
   IngestLimits limits_;
@@ -58,6 +73,10 @@ class IngestService final : public v1::Ingest::CallbackService {
   std::atomic<int> without_hello_{0};
   std::mutex hosts_mu_;
   std::unordered_map<std::string, int> host_streams_;  // streams open per identity
+  // Report-rate buckets per identity, guarded by hosts_mu_. A bucket outlives its streams while
+  // it is not full, so closing and reopening a stream never refills it early.
+  std::unordered_map<std::string, Bucket> buckets_;
+  uint64_t paces_ = 0;  // PaceReport calls, for the occasional sweep of full buckets
   prometheus::Gauge& streams_gauge_;
   prometheus::Counter& reports_counter_;
   prometheus::Counter& duplicates_counter_;

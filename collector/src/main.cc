@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
@@ -25,7 +24,9 @@
 #include "src/fleet_metrics.h"
 #include "src/fleet_state.h"
 #include "src/fleet_view.h"
+#include "src/host_patterns.h"
 #include "src/ingest_service.h"
+#include "src/metrics_endpoint.h"
 #include "src/policy_metrics.h"
 #include "src/policy_source.h"
 #include "src/query_service.h"
@@ -35,6 +36,7 @@
 #include "src/store_writer.h"
 #include "src/ui/status_hook.h"
 #include "src/web_config.h"
+#include "src/web_server.h"
 
 #ifndef PORTWATCH_VERSION
 #define PORTWATCH_VERSION "0.0.0"
@@ -58,7 +60,7 @@ int main(int argc, char** argv) {
   std::string listen = "0.0.0.0:7443", metrics_listen = "127.0.0.1:9464", ca, cert, key,
               ready_file;
   int max_streams = 50000, max_streams_per_host = 8, max_streams_without_hello = 256;
-  std::string hello_timeout = "10s";
+  std::string hello_timeout = "10s", allow_hosts;
   app.add_option("--listen", listen, "gRPC address for agents, HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--metrics-listen", metrics_listen,
@@ -82,6 +84,20 @@ int main(int argc, char** argv) {
   app.add_option("--hello-timeout", hello_timeout,
                  "A stream that has not sent its hello by then is closed, e.g. 10s")
       ->capture_default_str();
+  app.add_option("--allow-hosts", allow_hosts,
+                 "Comma-separated glob patterns of the host names (certificate DNS names) allowed "
+                 "to report, e.g. '*.prod.example.com,web??'; others are refused with "
+                 "PERMISSION_DENIED. Default: every host the fleet CA certified");
+  double max_reports_per_second = 20, report_burst = 200;
+  app.add_option("--max-reports-per-second-per-host", max_reports_per_second,
+                 "Reports read per second from one agent certificate, over all its streams; "
+                 "faster senders are paced (their next report is read later: the agent keeps it "
+                 "spooled), never refused. 0: no limit")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e6));
+  app.add_option("--report-burst-per-host", report_burst,
+                 "Reports one certificate may send at once above that rate, e.g. a spool replay "
+                 "after an outage")
+      ->capture_default_str()->check(CLI::Range(1.0, 1e7));
   app.add_option("--max-streams", max_streams, "Concurrent agent streams accepted")
       ->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--ready-file", ready_file,
@@ -133,6 +149,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{100000}));
   pc::ui::UiOptions ui_opts;
   pc::ui::AddUiOptions(app, &ui_opts);
+  std::string web_config_file;
+  app.add_option("--web-config-file", web_config_file,
+                 "TLS (optionally requiring client certificates) and basic auth for /metrics and "
+                 "the status page, in the Prometheus exporters' web config format "
+                 "(tls_server_config, basic_auth_users with bcrypt hashes). Default: plain HTTP "
+                 "without authentication");
   std::string policy_file;
   app.add_option("--policy", policy_file, "Policy audit rules (YAML); reloaded on SIGHUP and when "
                  "the file changes. Default: the built-in default policy");
@@ -142,8 +164,19 @@ int main(int argc, char** argv) {
   if (!grpc_addr.ok()) return Fail(grpc_addr.error());
   auto metrics_addr = pw::ParseHostPort(metrics_listen, "--metrics-listen");
   if (!metrics_addr.ok()) return Fail(metrics_addr.error());
+  auto allowed_hosts = pc::HostPatterns::Parse(allow_hosts, "--allow-hosts");
+  if (!allowed_hosts.ok()) return Fail(allowed_hosts.error());
+  auto web_config = pc::LoadWebConfig(web_config_file);
+  if (!web_config.ok()) return Fail(web_config.error());
+  if (pw::Status st = pc::CheckTlsFiles(*web_config); !st.ok()) return Fail(st.message());
   auto tls = pw::LoadTlsMaterial({ca, cert, key});
   if (!tls.ok()) return Fail(tls.error());
+  if (!web_config->basic_auth_users.empty() && !web_config->tls) {
+    std::fprintf(stderr,
+                 "portwatch-collector: warning: %s sets basic_auth_users without "
+                 "tls_server_config, so passwords cross the network in clear text\n",
+                 web_config_file.c_str());
+  }
   pc::StoreOptions store_opts;
   store_opts.path = db;
   store_opts.synchronous_full = db_sync == "full";
@@ -166,19 +199,14 @@ int main(int argc, char** argv) {
 
   // Ports first: a taken port is a configuration error that must not touch the database.
   auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    pc::WebOptions web;
-    web.listen = metrics_addr->ToString();
-    web.threads = metrics_threads;
-    exposer = std::make_unique<prometheus::Exposer>(pc::CivetOptions(web));
-  } catch (const std::exception& e) {
-    return Fail("cannot serve metrics on " + metrics_listen + " (" + e.what() +
-                "): is the port taken or the address not on this host? Choose another with "
-                "--metrics-listen");
-  }
-  exposer->RegisterCollectable(registry);
-  auto ui = pc::ui::BindUi(ui_opts);  // the status page's port, if enabled
+  pc::WebOptions web_opts;
+  web_opts.threads = metrics_threads;
+  auto metrics_server = pc::WebServer::Bind(*web_config, web_opts, metrics_addr->host,
+                                            metrics_addr->port, "metrics", "--metrics-listen");
+  if (!metrics_server.ok()) return Fail(metrics_server.error());
+  pc::MetricsEndpoint exposer(**metrics_server);
+  exposer.RegisterCollectable(registry);
+  auto ui = pc::ui::BindUi(ui_opts, *web_config);  // the status page's port, if enabled
   if (!ui.ok()) return Fail(ui.error());
 
   if (const auto parent = std::filesystem::path(db).parent_path(); !parent.empty()) {
@@ -236,6 +264,9 @@ int main(int argc, char** argv) {
   auto hello_ms = pw::ParseDurationMs(hello_timeout, "--hello-timeout");
   if (!hello_ms.ok()) return Fail(hello_ms.error());
   limits.hello_timeout_ms = *hello_ms;
+  limits.allow_hosts = std::move(*allowed_hosts);
+  limits.max_reports_per_second_per_host = max_reports_per_second;
+  limits.report_burst_per_host = report_burst;
   pc::StoreWriter writer(**store, *registry,
                          [&core](std::vector<pc::StateEvent> events) {
                            core.Submit(std::move(events));
@@ -244,18 +275,19 @@ int main(int argc, char** argv) {
   pc::QueryService queries(views, rejections, allowed_queries);
   queries.SetPolicyMonitor(&policy);
   auto policy_metrics = std::make_shared<pc::PolicyCollectable>(policy);  // the exposer keeps a
-  exposer->RegisterCollectable(policy_metrics);                             // weak pointer
+  exposer.RegisterCollectable(policy_metrics);                              // weak pointer
   pc::IngestService service(writer, *registry, rejections, limits);
   pc::MetricsOptions metrics_opts;
   metrics_opts.detail_hosts = metrics_detail_hosts;
   auto fleet_metrics = std::make_shared<pc::FleetCollectable>(views, metrics_opts);
-  exposer->RegisterCollectable(fleet_metrics);
-  // The exposer was made first; on every way out, it must stop serving scrapes before the state
+  exposer.RegisterCollectable(fleet_metrics);
+  // The server was made first; on every way out, it must stop serving scrapes before the state
   // they read (declared after it) is destroyed.
   struct StopServingMetrics {
-    std::unique_ptr<prometheus::Exposer>& exposer;
-    ~StopServingMetrics() { exposer.reset(); }
-  } stop_serving_metrics{exposer};
+    pc::WebServer& server;
+    ~StopServingMetrics() { server.Stop(); }
+  } stop_serving_metrics{**metrics_server};
+  (*metrics_server)->Start();
 
   // The status page reads the same state; it stops at ServingUi's end, before that state goes.
   pc::ui::ServingUi serving_ui(*ui, views, db, &policy);
@@ -275,20 +307,25 @@ int main(int argc, char** argv) {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  // No bandwidth-delay probing: it grows a stream's receive window whether or not the stream is
+  // read, so a host paced by the report rate limit had its flood buffered and decrypted here
+  // (tens of MiB, a third of a core: BENCHMARKS.md, fairness). Reports are small; the default
+  // 64 KiB window carries them.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     return Fail("cannot listen for agents on " + listen +
                 ": is the port taken or the address not on this host? Choose another with "
                 "--listen");
   }
-  const std::vector<int> mports = exposer->GetListeningPorts();
-  const int metrics_port = mports.empty() ? metrics_addr->port : mports.front();
+  const int metrics_port = (*metrics_server)->port();
   pw::HostPort shown_metrics = *metrics_addr;
   shown_metrics.port = static_cast<uint16_t>(metrics_port);
   std::fprintf(stderr,
-               "portwatch-collector %s: agents on %s (port %d), metrics at http://%s/metrics, "
+               "portwatch-collector %s: agents on %s (port %d), metrics at %s://%s/metrics, "
                "database %s (%zu hosts restored, %zu reports replayed into drift analysis)\n",
-               PORTWATCH_VERSION, listen.c_str(), grpc_port, shown_metrics.ToString().c_str(),
+               PORTWATCH_VERSION, listen.c_str(), grpc_port, (*metrics_server)->scheme(),
+               shown_metrics.ToString().c_str(),
                db.c_str(), *restored, *replayed);
   if (!ready_file.empty()) {
     const std::string json = "{\"grpc_port\": " + std::to_string(grpc_port) +

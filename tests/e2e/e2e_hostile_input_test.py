@@ -5,13 +5,14 @@ state, the database or the metrics beyond what is allowed, and that the legitima
 being acknowledged meanwhile."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import unittest
 
-from harness import AGENT, PROBE, ProcessTestCase, db_rows, wait_for
+from harness import AGENT, COLLECTOR, PROBE, ProcessTestCase, db_rows, wait_for
 
 GOOD = "web01"
 EVIL = "evil01"
@@ -134,6 +135,97 @@ class HostileInputTest(ProcessTestCase):
         self.assertEqual(db_rows(self.db, "SELECT COUNT(*) FROM hosts WHERE host LIKE '%forged%'"),
                          [(0,)])
         self.assert_good_agent_still_acked()
+
+
+
+class HostAllowListTest(ProcessTestCase):
+    """--allow-hosts: a certificate the fleet CA signed for a name outside the patterns cannot add
+    a host."""
+
+    def test_hosts_outside_the_allow_list_are_refused(self):
+        pki = self.make_pki(os.path.join(self.tmp, "pki"), GOOD, EVIL, "API1.prod.example.com")
+        col = self.start_collector(pki, extra=("--allow-hosts", "web??,*.prod.example.com"))
+        db = os.path.join(self.tmp, "collector.db")
+        port = col["grpc_port"]
+        self.start_agent(pki, GOOD, port)
+
+        def probe(host):
+            r = subprocess.run([PROBE, "--target", f"127.0.0.1:{port}", "--ca", f"{pki}/ca.pem",
+                                "--cert", f"{pki}/agents/{host}.pem", "--key",
+                                f"{pki}/agents/{host}.key", "--hostname", host,
+                                "--collected-now"], capture_output=True, timeout=30)
+            return r.stdout.decode().strip()
+
+        for _ in range(3):
+            out = probe(EVIL)
+            self.assertTrue(out.startswith("error 7:"), out)  # PERMISSION_DENIED
+            self.assertIn("--allow-hosts", out)
+        self.assertEqual(probe("API1.prod.example.com"), "acked 1")  # case-insensitive match
+        text = self.scrape(col["metrics_port"])
+        self.assertEqual(self.metric(text, "portwatch_ingest_rejected_total",
+                                     reason="host_not_allowed"), 3)
+        self.assertIsNone(self.metric(text, "portwatch_host_info", host=EVIL))
+        self.assertEqual(db_rows(db, "SELECT COUNT(*) FROM hosts WHERE host = ?", EVIL), [(0,)])
+        self.assertEqual(db_rows(db, "SELECT COUNT(*) FROM reports WHERE host = ?", EVIL), [(0,)])
+        log = self.log_of("collector")
+        self.assertIn("refused (host_not_allowed): evil01", log)
+        before = db_rows(db, "SELECT reports_total FROM hosts WHERE host = ?", GOOD)[0][0]
+        wait_for(lambda: db_rows(db, "SELECT reports_total FROM hosts WHERE host = ?",
+                                 GOOD)[0][0] >= before + 2, what="the legitimate agent's reports")
+
+    def test_a_bad_pattern_is_a_configuration_error(self):
+        pki = self.make_pki(os.path.join(self.tmp, "pki"), GOOD)
+        db = os.path.join(self.tmp, "bad.db")
+        r = subprocess.run([COLLECTOR, "--listen", "127.0.0.1:0", "--metrics-listen",
+                            "127.0.0.1:0", "--ca", f"{pki}/ca.pem", "--cert",
+                            f"{pki}/collector.pem", "--key", f"{pki}/collector.key", "--db", db,
+                            "--allow-hosts", "web01,web 02"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--allow-hosts pattern 'web 02'", r.stderr.decode())
+        self.assertFalse(os.path.exists(db))
+
+
+
+class ReportRateTest(ProcessTestCase):
+    """--max-reports-per-second-per-host: one certificate sending reports as fast as it can is
+    paced (its reports are read later), never refused, while other agents keep being acked."""
+
+    def test_a_flooding_host_is_paced_and_loses_nothing(self):
+        pki = self.make_pki(os.path.join(self.tmp, "pki"), GOOD, EVIL)
+        rate, burst, n = 40, 20, 120
+        col = self.start_collector(pki, extra=("--max-reports-per-second-per-host", str(rate),
+                                               "--report-burst-per-host", str(burst)))
+        db = os.path.join(self.tmp, "collector.db")
+        port = col["grpc_port"]
+        self.start_agent(pki, GOOD, port)
+
+        def good_reports():
+            rows = db_rows(db, "SELECT reports_total FROM hosts WHERE host = ?", GOOD)
+            return rows[0][0] if rows else 0
+        wait_for(lambda: good_reports() >= 1, what="the legitimate agent's first report")
+        before = good_reports()
+        r = subprocess.run([PROBE, "--target", f"127.0.0.1:{port}", "--ca", f"{pki}/ca.pem",
+                            "--cert", f"{pki}/agents/{EVIL}.pem", "--key",
+                            f"{pki}/agents/{EVIL}.key", "--hostname", EVIL, "--collected-now",
+                            "--sequence", "1", "--flood", str(n), "--timeout", "60"],
+                           capture_output=True, timeout=90)
+        out = r.stdout.decode().strip()
+        m = re.match(r"flood acked (\d+) in (\d+) ms \(status 0\)", out)
+        self.assertTrue(m, out + r.stderr.decode())
+        # Every report acked and stored: pacing delays, it never drops.
+        self.assertEqual(int(m.group(1)), n)
+        self.assertEqual(db_rows(db, "SELECT COUNT(*) FROM reports WHERE host = ?", EVIL), [(n,)])
+        # The host got no more than its burst plus the rate: the n reports took at least
+        # (n - burst) / rate seconds (here 2.5 s), less a margin for the first token's timing.
+        self.assertGreaterEqual(int(m.group(2)), (n - burst) / rate * 1000 * 0.8, out)
+        text = self.scrape(col["metrics_port"])
+        self.assertGreater(self.metric(text, "portwatch_ingest_adjusted_total",
+                                       what="rate_paced") or 0, 0)
+        self.assertIsNone(self.metric(text, "portwatch_ingest_rejected_total",
+                                      reason="store_overloaded"))
+        self.assertIn(f"adjusted (rate_paced): {EVIL}", self.log_of("collector"))
+        # The agent reporting every 200 ms was acked throughout the flood.
+        self.assertGreaterEqual(good_reports(), before + 5)
 
 
 

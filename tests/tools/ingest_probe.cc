@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "portwatch/files.h"
@@ -60,6 +61,10 @@ int main(int argc, char** argv) {
                  "(\"streams CODE COUNT\" lines)");
   app.add_flag("--invalid-utf8", invalid_utf8,
                "send a process name that is not UTF-8 (the message cannot be parsed)");
+  int flood = 0;
+  app.add_option("--flood", flood,
+                 "after the hello, send this many reports (sequences from --sequence) as fast as "
+                 "the stream takes them and wait for every ack (\"flood acked N in MS ms\")");
   CLI11_PARSE(app, argc, argv);
 
   // Only the CA is validated: a probe without a certificate must still be able to try.
@@ -137,6 +142,38 @@ int main(int argc, char** argv) {
   }
 
   v1::CollectorMessage in;
+  if (flood > 0) {
+    if (!stream->Write(hello)) {
+      grpc::Status st = stream->Finish();
+      std::printf("error %d: %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
+      return 1;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    // One thread writes while this one reads acks: a sync stream allows one of each at a time.
+    std::thread writer([&stream, report, flood, sequence]() mutable {
+      for (int i = 0; i < flood; ++i) {
+        report.mutable_report()->set_sequence(sequence + static_cast<uint64_t>(i));
+        if (!stream->Write(report)) return;
+      }
+      stream->WritesDone();
+    });
+    int acked = 0;
+    while (acked < flood && stream->Read(&in)) {
+      if (in.has_ack() && in.ack().rejected_reason().empty()) {
+        acked = static_cast<int>(in.ack().sequence() - sequence + 1);
+      }
+    }
+    writer.join();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    while (stream->Read(&in)) {
+    }
+    grpc::Status st = stream->Finish();
+    std::printf("flood acked %d in %lld ms (status %d)\n", acked, static_cast<long long>(ms),
+                static_cast<int>(st.error_code()));
+    return acked == flood ? 0 : 1;
+  }
   if (stream->Write(hello) && stream->Write(report) && stream->Read(&in) && in.has_ack()) {
     stream->WritesDone();
     while (stream->Read(&in)) {

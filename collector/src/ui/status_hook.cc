@@ -10,18 +10,19 @@ namespace portwatch::collector::ui {
 void AddUiOptions(CLI::App& app, UiOptions* options) {
   app.add_option("--ui-listen", options->listen,
                  "Status page (fleet and host views, /api JSON) address HOST:PORT, e.g. "
-                 "127.0.0.1:9465 (port 0: any free port), or off. Read-only and without "
-                 "authentication: keep it on loopback or a trusted network")
+                 "127.0.0.1:9465 (port 0: any free port), or off. Read-only; TLS and basic auth "
+                 "as --web-config-file says, the same as for /metrics (without one: keep it on "
+                 "loopback or a trusted network)")
       ->capture_default_str();
 }
 
-Expected<std::unique_ptr<StatusServer>> BindUi(const UiOptions& options) {
+Expected<std::unique_ptr<StatusServer>> BindUi(const UiOptions& options, const WebConfig& web) {
   if (options.listen == "off" || options.listen.empty()) {
     return std::unique_ptr<StatusServer>();
   }
   auto addr = ParseHostPort(options.listen, "--ui-listen");
   if (!addr.ok()) return Status::Error(addr.error() + " (or --ui-listen off)");
-  return StatusServer::Bind(addr->host, addr->port);
+  return StatusServer::Bind(web, addr->host, addr->port);
 }
 
 ServingUi::ServingUi(std::unique_ptr<StatusServer>& server, const ViewPublisher& views,

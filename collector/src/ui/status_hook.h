@@ -11,6 +11,7 @@
 #include "src/policy_monitor.h"
 #include "src/ui/status_server.h"
 #include "src/ui/status_source.h"
+#include "src/web_config.h"
 
 namespace portwatch::collector::ui {
 
@@ -21,8 +22,9 @@ struct UiOptions {
 /// Adds --ui-listen to the collector's command line.
 void AddUiOptions(CLI::App& app, UiOptions* options);
 
-/// Binds the status page's port (null when it is off); a bad address or a taken port is an error.
-Expected<std::unique_ptr<StatusServer>> BindUi(const UiOptions& options);
+/// Binds the status page's port (null when it is off), secured by the same web config as the
+/// metrics endpoint; a bad address or a taken port is an error.
+Expected<std::unique_ptr<StatusServer>> BindUi(const UiOptions& options, const WebConfig& web);
 
 /// Serves the status page from the published fleet view, the policy audit's results (when
 /// `policy` is set) and the database at `db_path` (read through its own read-only connection) for

@@ -1,11 +1,6 @@
 #include "src/ui/status_server.h"
 
 #include <httplib.h>
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 
 #include "portwatch/files.h"
 #include "src/ui/status_pages.h"
@@ -52,40 +47,21 @@ std::string NotFoundMessage(const std::string& name) {
 
 }  // namespace
 
-StatusServer::StatusServer() : server_(std::make_unique<httplib::Server>()) {}
-
-Expected<std::unique_ptr<StatusServer>> StatusServer::Bind(const std::string& host, uint16_t port) {
-  std::unique_ptr<StatusServer> s(new StatusServer());
-  httplib::Server& svr = *s->server_;
+Expected<std::unique_ptr<StatusServer>> StatusServer::Bind(const WebConfig& web,
+                                                           const std::string& host, uint16_t port) {
   // Pages are computed from memory in milliseconds: two workers suffice and bound the cost a
   // crowd of browsers can put on the collector.
-  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  svr.set_read_timeout(5, 0);
-  svr.set_write_timeout(5, 0);
-  svr.set_keep_alive_timeout(5);
-  svr.set_payload_max_length(4096);
-  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second collector
-  // bind the same port and take half of the requests.
-  svr.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  s->host_ = host;
-  if (port == 0) {
-    s->port_ = svr.bind_to_any_port(host);
-  } else if (svr.bind_to_port(host, port)) {
-    s->port_ = port;
-  }
-  if (s->port_ <= 0) {
-    return Status::Error("cannot serve the status page on " + host + ":" + std::to_string(port) +
-                         ": is the port taken or the address not on this host? Choose another "
-                         "with --ui-listen, or --ui-listen off");
-  }
-  return s;
+  WebOptions options;
+  options.threads = 2;
+  options.request_timeout_s = 5;
+  auto server = WebServer::Bind(web, options, host, port, "the status page",
+                                "--ui-listen, or --ui-listen off");
+  if (!server.ok()) return Status::Error(server.error());
+  return std::unique_ptr<StatusServer>(new StatusServer(std::move(*server)));
 }
 
 void StatusServer::Serve(const StatusSource& source) {
-  httplib::Server& svr = *server_;
+  httplib::Server& svr = server_->http();
   const StatusSource* src = &source;
 
   svr.Get("/", [src](const httplib::Request& req, httplib::Response& res) {
@@ -138,40 +114,7 @@ void StatusServer::Serve(const StatusSource& source) {
         AggregatesJson(src->Aggregates(AggregateKind::kProcesses, AggregateQueryOf(req))), kJson);
   });
 
-  thread_ = std::thread([this] { Run(); });
+  server_->Start();
 }
-
-// httplib 0.11 stops listening on any accept() error but EMFILE, e.g. ECONNABORTED when a client
-// resets a queued connection (browsers do, closing preconnected sockets). The page must outlive
-// its clients: bind the same port again and go on, until Stop().
-void StatusServer::Run() {
-  for (;;) {
-    server_->listen_after_bind();
-    std::lock_guard<std::mutex> lk(mu_);
-    if (stopping_) return;
-    std::fprintf(stderr,
-                 "portwatch-collector: status page stopped accepting (%s); listening "
-                 "again on port %d\n",
-                 std::strerror(errno), port_);
-    if (!server_->bind_to_port(host_, port_)) {
-      std::fprintf(stderr,
-                   "portwatch-collector: cannot bind the status page's port %d again; "
-                   "the page is off until the collector restarts\n",
-                   port_);
-      return;
-    }
-  }
-}
-
-void StatusServer::Stop() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stopping_ = true;
-  }
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-StatusServer::~StatusServer() { Stop(); }
 
 }  // namespace portwatch::collector::ui
