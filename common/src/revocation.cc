@@ -39,11 +39,15 @@ std::vector<X509Ptr> ReadCerts(const std::string& pem) {
   return out;
 }
 
+// Seconds since the Unix epoch through OpenSSL's own arithmetic: timegm is not on every OS
+// (this file is in the Windows build too).
 int64_t AsnTimeUnix(const ASN1_TIME* t) {
   if (t == nullptr) return 0;
-  struct tm tm {};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
+  ASN1_TIME* epoch = ASN1_TIME_set(nullptr, 0);
+  int days = 0, secs = 0;
+  const bool ok = epoch != nullptr && ASN1_TIME_diff(&days, &secs, epoch, t) == 1;
+  ASN1_TIME_free(epoch);
+  return ok ? static_cast<int64_t>(days) * 86400 + secs : 0;
 }
 
 std::string SerialHex(const ASN1_INTEGER* serial) {

@@ -281,11 +281,14 @@ class CrlStartupTest(PkiTestCase):
 
 
 class RotationTest(PkiTestCase):
-    def test_collector_certificate_rotated_on_disk_while_streams_continue(self):
+    def setUp(self):
+        super().setUp()
         self.hosts_pki(GOOD)
         self.col = self.start_pki_collector()
         self.start_host_agent(GOOD, self.col["grpc_port"], "good")
         wait_for(lambda: self.reports(GOOD) >= 2, what="the agent's first reports")
+
+    def test_collector_certificate_rotated_on_disk_while_streams_continue(self):
         col_pem = f"{self.pki}/collector.pem"
 
         def served_serial():
@@ -312,10 +315,6 @@ class RotationTest(PkiTestCase):
         self.assert_streams_once("good")
 
     def test_agent_presents_its_renewed_certificate_on_the_next_stream(self):
-        self.hosts_pki(GOOD)
-        self.col = self.start_pki_collector()
-        self.start_host_agent(GOOD, self.col["grpc_port"], "good")
-        wait_for(lambda: self.reports(GOOD) >= 2, what="the agent's first reports")
         host_pem = f"{self.pki}/hosts/{GOOD}.pem"
         name = "portwatch_agent_certificate_expiry_timestamp_seconds"
         wait_for(lambda: self.metric(self.metrics(), name, host=GOOD) == not_after_unix(host_pem),
