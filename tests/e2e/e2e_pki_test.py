@@ -224,6 +224,21 @@ class RefusedCertificateTest(PkiTestCase):
         self.assert_still_acked(GOOD)
         self.assert_streams_once("good")
 
+    def test_revoked_operator_certificate_cannot_query(self):
+        self.tool("operator", "portwatchctl")
+        rc, out, err = self.ctl(self.pki, self.col["grpc_port"], "hosts")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(GOOD, out, "control: the operator reads the fleet before")
+        self.tool("revoke", f"{self.pki}/operators/portwatchctl.pem")
+        wait_for(lambda: self.metric(self.metrics(),
+                                     "portwatch_collector_crl_revoked_certificates") == 1,
+                 what="the collector to reload the CRL")
+        rc, out, err = self.ctl(self.pki, self.col["grpc_port"], "hosts")
+        self.assertNotEqual(rc, 0, out)
+        self.assertNotIn(GOOD, out, "a revoked operator read the fleet")
+        self.assert_still_acked(GOOD)
+        self.assert_streams_once("good")
+
     def test_tls_1_1_is_refused_and_tls_1_2_accepted(self):
         def handshake(version):
             # SECLEVEL=0 lets this OpenSSL offer TLS 1.1 at all; the collector must still refuse.
