@@ -192,6 +192,9 @@ int main(int argc, char** argv) {
   exposer->RegisterCollectable(registry);
   auto ui = pc::ui::BindUi(ui_opts);  // the status page's port, if enabled
   if (!ui.ok()) return Fail(ui.error());
+  // A CRL that cannot be read is a configuration error too: check it before any thread starts.
+  pc::TlsFileWatcher tls_watch({ca, cert, key}, crl, *registry);
+  if (pw::Status st = tls_watch.Start(); !st.ok()) return Fail(st.message());
 
   if (const auto parent = std::filesystem::path(db).parent_path(); !parent.empty()) {
     std::error_code ec;
@@ -241,8 +244,6 @@ int main(int argc, char** argv) {
   core.Start();
 
   pc::Rejections rejections(*registry);
-  pc::TlsFileWatcher tls_watch({ca, cert, key}, crl, *registry);
-  if (pw::Status st = tls_watch.Start(); !st.ok()) return Fail(st.message());
   pc::IngestLimits limits;
   limits.max_streams = max_streams;
   limits.max_streams_per_host = max_streams_per_host;
