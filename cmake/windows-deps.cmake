@@ -18,6 +18,7 @@ set(PW_WINDOWS_GRPC_AGENT_SOURCES
 set(PW_WINDOWS_GRPC_SOURCES
   ${PROJECT_SOURCE_DIR}/common/src/wire.cc  # portwatch_wire (common/CMakeLists.txt)
   ${PROJECT_SOURCE_DIR}/common/src/tls.cc   # portwatch_tls
+  ${PROJECT_SOURCE_DIR}/common/src/revocation.cc
   ${PW_WINDOWS_GRPC_AGENT_SOURCES})
 find_package(gRPC CONFIG QUIET)
 if(gRPC_FOUND)

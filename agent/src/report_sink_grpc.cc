@@ -78,6 +78,7 @@ Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
   t.target = target->ToString();
   t.server_name_override = o.server_name;
   t.tls = std::move(*tls);
+  t.tls_files = {o.ca, o.cert, o.key};
   t.hello = hello;
   if (!delivery->source_ports.empty() && o.bind_source_ports) {
     o.bind_source_ports(std::move(delivery->source_ports), &t);

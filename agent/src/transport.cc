@@ -80,7 +80,35 @@ void Transport::Run() {
   }
 }
 
+// Certificates are renewed on disk while the agent runs (deploy/pki/pki.sh renew writes the key,
+// then the certificate, each by rename): a stream that starts after that presents the new pair.
+void Transport::ReloadTls() {
+  if (opts_.tls_files.ca_cert.empty()) return;
+  auto fresh = LoadTlsMaterial(opts_.tls_files);
+  if (!fresh.ok()) {
+    if (fresh.error() != tls_reload_error_) {
+      LogWarning("cannot reload the TLS files, still using the ones loaded before: " +
+                 fresh.error());
+    }
+    tls_reload_error_ = fresh.error();
+    return;
+  }
+  tls_reload_error_.clear();
+  if (fresh->cert_pem == opts_.tls.cert_pem && fresh->key_pem == opts_.tls.key_pem &&
+      fresh->ca_pem == opts_.tls.ca_pem) {
+    return;
+  }
+  if (fresh->subject_name != opts_.tls.subject_name) {
+    LogWarning("the certificate on disk now names '" + fresh->subject_name + "', not '" +
+               opts_.tls.subject_name + "'; keeping the one loaded before");
+    return;
+  }
+  opts_.tls = std::move(*fresh);
+  LogInfo("reloaded the TLS certificate, key and CA from disk");
+}
+
 bool Transport::RunStream() {
+  ReloadTls();
   grpc::ChannelArguments args;
   if (!opts_.server_name_override.empty()) {
     args.SetSslTargetNameOverride(opts_.server_name_override);

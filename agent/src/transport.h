@@ -24,6 +24,9 @@ struct TransportOptions {
   std::string target;                ///< collector address, HOST:PORT
   std::string server_name_override;  ///< expected name in the collector's certificate, if not HOST
   TlsMaterial tls;
+  /// Where `tls` came from. When set, every reconnect re-reads them, so a renewed certificate is
+  /// used from the next stream on; files that fail to load leave `tls` in use, with a warning.
+  TlsFiles tls_files;
   AgentHello hello;
   int backoff_initial_ms = 500;
   int backoff_max_ms = 30000;
@@ -62,6 +65,8 @@ class Transport {
   void Run();
   /// One connection's life; returns true if the collector acknowledged anything on it.
   bool RunStream();
+  /// Re-reads opts_.tls_files into opts_.tls when they changed (worker thread only).
+  void ReloadTls();
 
   TransportOptions opts_;
   mutable std::mutex mu_;
@@ -71,6 +76,7 @@ class Transport {
   bool stopping_ = false;
   std::shared_ptr<void> current_ctx_;  // grpc::ClientContext of the live stream, for cancel
   std::thread worker_;
+  std::string tls_reload_error_;  // the last reload error, logged once (worker thread only)
 };
 
 }  // namespace portwatch::agent

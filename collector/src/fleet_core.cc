@@ -133,6 +133,7 @@ void FleetCore::Apply(StateEvent& ev) {
   switch (ev.kind) {
     case StateEvent::Kind::kHello:
       fleet_.OnHello(ev.host, ev.hello, ev.received_unix_ms);
+      fleet_.SetCertificateExpiry(ev.host, ev.certificate_not_after_unix);
       break;
     case StateEvent::Kind::kReport:
       // Analysis and policy first: they read the report, fleet state then takes it over.

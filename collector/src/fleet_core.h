@@ -40,6 +40,7 @@ struct StateEvent {
   std::string host;
   int64_t received_unix_ms = 0;  ///< collector clock
   AgentHello hello;              ///< kHello
+  int64_t certificate_not_after_unix = 0;  ///< kHello: the stream's client certificate, 0 unknown
   Report report;                 ///< kReport: the validated model
   /// kReport, kDuplicate: the host's agents' drops over all instances, as the store keeps it.
   uint64_t agent_dropped_total = 0;

@@ -97,6 +97,10 @@ struct Families {
                                    "Reports the host's agents dropped unsent (spool bound "
                                    "reached), over all agent instances",
                                    MetricType::Counter);
+  MetricFamily cert_expiry = NewFamily("portwatch_agent_certificate_expiry_timestamp_seconds",
+                                       "When the client certificate of the host's latest stream "
+                                       "expires (Unix time); renew it before then",
+                                       MetricType::Gauge);
   MetricFamily scan = NewFamily("portwatch_host_agent_scan_duration_seconds",
                                 "How long the agent's last socket table scan took",
                                 MetricType::Gauge);
@@ -249,7 +253,7 @@ struct Families {
           &proc_ports, &proc_growth, &listener_queue, &listener_backlog, &config_value,
           &config_info, &events, &spool_bytes, &spool_failures, &spool_corrupt, &duplicates,
           &fleet_hosts, &by_state, &silent_hosts, &fleet_dest, &fleet_proc, &out_of_order,
-          &view_age}) {
+          &view_age, &cert_expiry}) {
       out.push_back(std::move(*f));
     }
     return out;
@@ -274,6 +278,9 @@ void RenderSummary(const HostView& h, Families* f) {
     }
   }
   AddSample(f->dropped, host, static_cast<double>(h.agent_reports_dropped_total));
+  if (h.certificate_not_after_unix != 0) {
+    AddSample(f->cert_expiry, host, static_cast<double>(h.certificate_not_after_unix));
+  }
   if (h.drift.state != analysis::HostState::kOk &&
       h.drift.state != analysis::HostState::kSilent) {
     if (std::isfinite(h.drift.eta_s)) {

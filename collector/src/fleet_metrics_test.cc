@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "src/fleet_core.h"
@@ -11,6 +12,7 @@ namespace portwatch::collector {
 namespace {
 
 constexpr int64_t kT0 = 1'700'000'000'000;
+constexpr int64_t kCertNotAfter = kT0 / 1000 + 90 * 86400;
 
 // A busy but healthy host's report: full top-K lists, settings and counters.
 Report BusyReport(uint64_t seq, int64_t at) {
@@ -68,6 +70,7 @@ class FleetMetricsTest : public ::testing::Test {
     evs[0].hello.os = OsKind::kWindows;
     evs[0].hello.os_version = "10.0.20348";
     evs[0].hello.agent_version = "0.1.0";
+    evs[0].certificate_not_after_unix = kCertNotAfter;
     evs[1].host = host;
     evs[1].received_unix_ms = at;
     evs[1].report = std::move(r);
@@ -93,6 +96,43 @@ class FleetMetricsTest : public ::testing::Test {
   prometheus::Registry registry_;
   std::unique_ptr<FleetCore> core_;
 };
+
+// The value of the host's sample of `name`, or NaN when there is none.
+double HostValue(const std::string& text, const std::string& name, const std::string& host) {
+  const std::string prefix = name + "{host=\"" + host + "\"} ";
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, prefix.size(), prefix) == 0) return std::stod(line.substr(prefix.size()));
+  }
+  return std::nan("");
+}
+
+TEST_F(FleetMetricsTest, AgentCertificateExpiryFollowsTheLatestStream) {
+  constexpr char kName[] = "portwatch_agent_certificate_expiry_timestamp_seconds";
+  Add("web01", BusyReport(1, kT0), kT0);
+  EXPECT_EQ(HostValue(Scrape({}), kName, "web01"), static_cast<double>(kCertNotAfter));
+
+  // The agent reconnects with a renewed certificate.
+  std::vector<StateEvent> evs(1);
+  evs[0].kind = StateEvent::Kind::kHello;
+  evs[0].host = "web01";
+  evs[0].received_unix_ms = kT0 + 1000;
+  evs[0].hello.hostname = "web01";
+  evs[0].certificate_not_after_unix = kCertNotAfter + 365 * 86400;
+  core_->Step(evs, false, kT0 + 1000);
+  EXPECT_EQ(HostValue(Scrape({}), kName, "web01"),
+            static_cast<double>(kCertNotAfter + 365 * 86400));
+
+  // A host known only from its reports (restored, or its hello lost) has no such series.
+  std::vector<StateEvent> report(1);
+  report[0].host = "db01";
+  report[0].received_unix_ms = kT0 + 2000;
+  report[0].report = BusyReport(1, kT0 + 2000);
+  core_->Step(report, false, kT0 + 2000);
+  const std::string text = Scrape({});
+  EXPECT_NE(text.find("portwatch_host_reports_total{host=\"db01\"}"), std::string::npos);
+  EXPECT_TRUE(std::isnan(HostValue(text, kName, "db01"))) << text;
+}
 
 TEST_F(FleetMetricsTest, AHealthyHostStaysWithinItsSeriesAndByteBudget) {
   Add("web01", BusyReport(1, kT0), kT0);

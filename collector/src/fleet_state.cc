@@ -54,6 +54,16 @@ void FleetState::SetAgentReportsDropped(const std::string& host, uint64_t total)
   it->second.working.agent_reports_dropped_total = total;
 }
 
+void FleetState::SetCertificateExpiry(const std::string& host, int64_t not_after_unix) {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end() || not_after_unix == 0 ||
+      it->second.working.certificate_not_after_unix == not_after_unix) {
+    return;
+  }
+  it->second.dirty = true;
+  it->second.working.certificate_not_after_unix = not_after_unix;
+}
+
 void FleetState::Restore(HostView view) {
   view.last_contact_unix_ms = std::max(view.last_contact_unix_ms, view.last_seen_unix_ms);
   Entry& e = Touch(view.host);

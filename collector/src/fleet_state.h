@@ -29,6 +29,8 @@ class FleetState {
   void OnDuplicate(const std::string& host, int64_t now_unix_ms);
   /// The host's agents' dropped reports summed over their instances, as the store keeps it.
   void SetAgentReportsDropped(const std::string& host, uint64_t total);
+  /// The expiry of the certificate the host's latest stream presented (0: unknown).
+  void SetCertificateExpiry(const std::string& host, int64_t not_after_unix);
   /// Puts back a host as the store remembers it (at start, before ingest opens).
   void Restore(HostView view);
   /// Forgets a host (past retention). False if unknown.

@@ -34,6 +34,9 @@ struct HostView {
   uint64_t reports_total = 0;                ///< reports stored (restored from the store at start)
   uint64_t reports_duplicate_total = 0;      ///< reports received again, acknowledged, not stored
   uint64_t agent_reports_dropped_total = 0;  ///< the host's agents' drops, all instances
+  /// notAfter (Unix seconds) of the client certificate its latest stream presented; 0 before a
+  /// stream since the collector started (it is not stored).
+  int64_t certificate_not_after_unix = 0;
   /// Drift analysis. `drift.state` is the one definition of the host's state, silent included.
   analysis::HostSummary drift;
   /// The full description (series, forecasts, explanation); null for a host without reports.

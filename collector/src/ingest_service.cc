@@ -35,6 +35,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       return;
     }
     host_ = peer.name;
+    cert_not_after_unix_ = PeerCertificateNotAfterUnix(*ctx->auth_context());
     if (peer.role != PeerRole::kAgent) {
       Refuse("no_host_name", grpc::StatusCode::PERMISSION_DENIED,
              "the client certificate names no host: agents need a DNS subject alternative name "
@@ -180,6 +181,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     req.op.host = host_;
     req.op.now_unix_ms = NowUnixMs();
     req.op.hello = std::move(*hello);
+    req.op.certificate_not_after_unix = cert_not_after_unix_;
     if (!svc_.writer_.Submit(std::move(req))) {
       RefuseStream("store_overloaded", grpc::StatusCode::UNAVAILABLE,
                    "the collector's database queue is full; the agent retries with backoff (if "
@@ -425,6 +427,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
 
   IngestService& svc_;
   std::string host_;
+  int64_t cert_not_after_unix_ = 0;  // the peer certificate's notAfter, for the expiry metric
   bool counted_ = false;
   bool host_counted_ = false;
   std::atomic<bool> prehello_held_{false};  // counted in without_hello_

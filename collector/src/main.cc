@@ -34,6 +34,7 @@
 #include "src/rejections.h"
 #include "src/store.h"
 #include "src/store_writer.h"
+#include "src/tls_watch.h"
 #include "src/ui/status_hook.h"
 #include "src/web_config.h"
 #include "src/web_server.h"
@@ -70,6 +71,14 @@ int main(int argc, char** argv) {
                              "it signed")->required();
   app.add_option("--cert", cert, "Collector certificate (PEM), signed by the fleet CA")->required();
   app.add_option("--key", key, "Collector private key (PEM)")->required();
+  std::string crl, tls_reload_interval = "30s";
+  app.add_option("--crl", crl,
+                 "Certificate revocation list (PEM, signed by the fleet CA): agents and operators "
+                 "whose certificate it lists are refused. Reloaded when the file changes");
+  app.add_option("--tls-reload-interval", tls_reload_interval,
+                 "How often --cert, --key and --ca are re-read for new connections (the CRL is "
+                 "checked every second); established streams are kept, e.g. 30s")
+      ->capture_default_str();
   int metrics_threads = 16;
   app.add_option("--metrics-threads", metrics_threads,
                  "Concurrent /metrics requests served; idle or slow clients hold one each for at "
@@ -177,6 +186,9 @@ int main(int argc, char** argv) {
                  "tls_server_config, so passwords cross the network in clear text\n",
                  web_config_file.c_str());
   }
+  auto tls_reload_ms = pw::ParseDurationMs(tls_reload_interval, "--tls-reload-interval");
+  if (!tls_reload_ms.ok()) return Fail(tls_reload_ms.error());
+  if (*tls_reload_ms < 1000) return Fail("--tls-reload-interval must be at least 1s");
   pc::StoreOptions store_opts;
   store_opts.path = db;
   store_opts.synchronous_full = db_sync == "full";
@@ -194,7 +206,7 @@ int main(int argc, char** argv) {
 
   // Signals are taken synchronously by main below; block them before any thread starts.
   sigset_t sigs = pw::BlockTerminationSignals();
-  sigaddset(&sigs, SIGHUP);  // reloads the policy
+  sigaddset(&sigs, SIGHUP);  // reloads the policy and the CRL
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   // Ports first: a taken port is a configuration error that must not touch the database.
@@ -208,6 +220,9 @@ int main(int argc, char** argv) {
   exposer.RegisterCollectable(registry);
   auto ui = pc::ui::BindUi(ui_opts, *web_config);  // the status page's port, if enabled
   if (!ui.ok()) return Fail(ui.error());
+  // A CRL that cannot be read is a configuration error too: check it before any thread starts.
+  pc::TlsFileWatcher tls_watch({ca, cert, key}, crl, *registry);
+  if (pw::Status st = tls_watch.Start(); !st.ok()) return Fail(st.message());
 
   if (const auto parent = std::filesystem::path(db).parent_path(); !parent.empty()) {
     std::error_code ec;
@@ -294,7 +309,15 @@ int main(int argc, char** argv) {
 
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(grpc_addr->ToString(), pw::MakeServerCredentials(*tls), &grpc_port);
+  pw::ServerTlsOptions server_tls;
+  server_tls.files = {ca, cert, key};
+  server_tls.refresh_interval_sec = static_cast<unsigned>(*tls_reload_ms / 1000);
+  server_tls.revocations = tls_watch.revocations();
+  server_tls.on_revoked = [&rejections](const std::string& why) {
+    rejections.Reject("certificate_revoked", "TLS handshake refused: " + why);
+  };
+  builder.AddListeningPort(grpc_addr->ToString(), pw::MakeReloadingServerCredentials(server_tls),
+                           &grpc_port);
   builder.RegisterService(&service);
   builder.RegisterService(&queries);
   builder.SetMaxReceiveMessageSize(1 << 20);  // a report is a few KiB; refuse anything absurd
@@ -343,7 +366,11 @@ int main(int argc, char** argv) {
     const timespec wait{1, 0};
     sig = sigtimedwait(&sigs, nullptr, &wait);
     if (sig == SIGINT || sig == SIGTERM) break;
-    if (sig == SIGHUP) policy_watch.Reload(pw::NowUnixMs());
+    if (sig == SIGHUP) {
+      policy_watch.Reload(pw::NowUnixMs());
+      tls_watch.Reload();
+    }
+    tls_watch.Poll();
     policy_watch.Poll(pw::NowUnixMs());
     policy.Tick();
   }

@@ -66,6 +66,9 @@ struct StoreOp {
   std::string host;
   int64_t now_unix_ms = 0;  ///< for a hello: when it arrived
   AgentHello hello;         ///< kHello
+  /// kHello: notAfter of the stream's client certificate (Unix seconds; 0 unknown). Fleet state
+  /// only: it is not written to the database.
+  int64_t certificate_not_after_unix = 0;
   StoredReport report;      ///< kReport
 };
 

@@ -153,6 +153,7 @@ void StoreWriter::Commit(std::deque<WriteRequest>& batch) {
       ev.kind = StateEvent::Kind::kHello;
       ev.received_unix_ms = op.now_unix_ms;
       ev.hello = std::move(op.hello);
+      ev.certificate_not_after_unix = op.certificate_not_after_unix;
     } else {
       if (!results.ok()) continue;
       const StoreOpResult& res = (*results)[i];

@@ -7,6 +7,9 @@
 #include <openssl/x509v3.h>
 
 #include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include <cerrno>
 #include <cstring>
@@ -140,6 +143,53 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
   return grpc::SslServerCredentials(opts);
 }
 
+namespace {
+
+// Runs after OpenSSL has verified the chain, the validity period and the extended key usage:
+// what is left is the CRL, which the collector reloads on its own schedule.
+class RevocationVerifier final : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  RevocationVerifier(std::shared_ptr<const RevocationList> list,
+                     std::function<void(const std::string&)> on_revoked)
+      : list_(std::move(list)), on_revoked_(std::move(on_revoked)) {}
+
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)> /*callback*/, grpc::Status* sync_status) override {
+    std::string why;
+    const grpc::string_ref pem = request->peer_cert();
+    if (list_ && list_->IsRevoked(std::string(pem.data(), pem.size()), &why)) {
+      if (on_revoked_) on_revoked_(why);
+      *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, why);
+    } else {
+      *sync_status = grpc::Status::OK;
+    }
+    return true;  // decided synchronously
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  std::shared_ptr<const RevocationList> list_;
+  std::function<void(const std::string&)> on_revoked_;
+};
+
+}  // namespace
+
+std::shared_ptr<grpc::ServerCredentials> MakeReloadingServerCredentials(
+    const ServerTlsOptions& o) {
+  namespace gx = grpc::experimental;
+  auto provider = std::make_shared<gx::FileWatcherCertificateProvider>(
+      o.files.key, o.files.cert, o.files.ca_cert, o.refresh_interval_sec);
+  gx::TlsServerCredentialsOptions opts(provider);
+  opts.watch_root_certs();
+  opts.watch_identity_key_cert_pairs();
+  opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  // gRPC 1.51's C++ API has no set_min_tls_version: its TLS credentials default to a TLS 1.2
+  // minimum (TLS 1.3 maximum), which tests check by offering TLS 1.1.
+  opts.set_certificate_verifier(
+      gx::ExternalCertificateVerifier::Create<RevocationVerifier>(o.revocations, o.on_revoked));
+  return gx::TlsServerCredentials(opts);
+}
+
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsMaterial& m) {
   grpc::SslCredentialsOptions opts;
   opts.pem_root_certs = m.ca_pem;
@@ -184,6 +234,15 @@ PeerIdentity IdentifyPeer(const grpc::AuthContext& auth) {
     }
   }
   return id;
+}
+
+int64_t PeerCertificateNotAfterUnix(const grpc::AuthContext& auth) {
+  if (!auth.IsPeerAuthenticated()) return 0;
+  for (const auto& v : auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+    auto t = CertificateNotAfterUnix(std::string(v.data(), v.size()));
+    if (t.ok()) return *t;
+  }
+  return 0;
 }
 
 std::string PeerHostName(const grpc::AuthContext& auth) {

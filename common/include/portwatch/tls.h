@@ -7,9 +7,12 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "portwatch/revocation.h"
 #include "portwatch/status.h"
 
 namespace portwatch {
@@ -37,6 +40,23 @@ Expected<TlsMaterial> LoadTlsMaterial(const TlsFiles& files);
 /// Server credentials that require a client certificate signed by the CA (mutual TLS).
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& m);
 
+/// How the collector's TLS follows its files while it runs.
+struct ServerTlsOptions {
+  TlsFiles files;
+  /// gRPC re-reads the key, the certificate and the CA bundle this often and uses what changed
+  /// for new handshakes; established connections keep theirs.
+  unsigned refresh_interval_sec = 30;
+  /// Peers whose certificate it lists are refused in the handshake. Null: none are.
+  std::shared_ptr<const RevocationList> revocations;
+  /// Called (on a gRPC thread) for each peer refused as revoked, with the reason.
+  std::function<void(const std::string&)> on_revoked;
+};
+
+/// Server credentials like MakeServerCredentials's (mutual TLS, client certificate signed by the
+/// CA, TLS 1.2 at least) that follow the files on disk and refuse revoked client certificates.
+std::shared_ptr<grpc::ServerCredentials> MakeReloadingServerCredentials(
+    const ServerTlsOptions& options);
+
 /// Client credentials presenting the certificate (if any) and trusting only the CA.
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsMaterial& m);
 
@@ -60,6 +80,9 @@ struct PeerIdentity {
 ///  - kNone: neither, or no verified certificate.
 /// Agents also need the clientAuth extended key usage, which the TLS handshake checks.
 PeerIdentity IdentifyPeer(const grpc::AuthContext& auth);
+
+/// The notAfter (Unix seconds) of a verified peer's certificate, 0 if there is none.
+int64_t PeerCertificateNotAfterUnix(const grpc::AuthContext& auth);
 
 /// The host name of a verified agent peer (IdentifyPeer's name for kAgent), else empty.
 std::string PeerHostName(const grpc::AuthContext& auth);
