@@ -134,13 +134,17 @@ void FleetCore::Apply(StateEvent& ev) {
     case StateEvent::Kind::kHello:
       fleet_.OnHello(ev.host, ev.hello, ev.received_unix_ms);
       break;
-    case StateEvent::Kind::kReport:
-      // Analysis and policy first: they read the report, fleet state then takes it over.
-      drift_.OnReport(ev.host, ev.report, ev.received_unix_ms);
+    case StateEvent::Kind::kReport: {
+      // Analysis and policy first: they read the report, fleet state then takes it over. The
+      // settings fleet state kept (restored at start) stand in until the agent's next snapshot.
+      const HostView* known = fleet_.Find(ev.host);
+      drift_.OnReport(ev.host, ev.report, ev.received_unix_ms,
+                      known != nullptr ? known->config.get() : nullptr);
       if (policy_ != nullptr) policy_->OnReport(ev.host, ev.report);
       fleet_.OnReport(ev.host, std::move(ev.report), ev.received_unix_ms);
       fleet_.SetAgentReportsDropped(ev.host, ev.agent_dropped_total);
       break;
+    }
     case StateEvent::Kind::kDuplicate:
       fleet_.OnDuplicate(ev.host, ev.received_unix_ms);
       fleet_.SetAgentReportsDropped(ev.host, ev.agent_dropped_total);

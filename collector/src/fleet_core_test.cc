@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "src/fleet_metrics.h"
+#include "src/settings_test_util.h"
 
 namespace portwatch::collector {
 namespace {
@@ -208,6 +209,31 @@ TEST_F(FleetCoreTest, AFullQueueDropsReportsNeverHellosAndCounts) {
   ASSERT_NE(view->Find("db01"), nullptr);
   EXPECT_EQ(view->Find("web01")->report->sequence, 1u);
   EXPECT_EQ(view->events_dropped, 2u);
+}
+
+// After a restart, a host whose agent keeps running sends no settings until its next periodic
+// snapshot (hourly): the ones fleet state restored stand in, and the agent's own replace them.
+TEST_F(FleetCoreTest, RestoredSettingsCoverReportsUntilTheAgentSendsItsOwn) {
+  Make();
+  HostView restored;
+  restored.host = "win01";
+  restored.config = std::make_shared<const ConfigSnapshot>(WindowsTimeWaitSettings(30));
+  fleet_.Restore(std::move(restored));
+  std::vector<StateEvent> batch;
+  batch.push_back(Stored("win01", 1, kT0, 100));
+  Step(std::move(batch), false, kT0 + 1);
+  auto h = drift_->Host("win01", kT0 + 1);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->time_wait_s, 30);
+  EXPECT_EQ(h->time_wait_source, "TcpTimedWaitDelay");
+
+  batch.push_back(Stored("win01", 2, kT0 + 15'000, 100));
+  batch.back().report.has_config = true;
+  batch.back().report.config = WindowsTimeWaitSettings(240);
+  batch.push_back(Stored("win01", 3, kT0 + 30'000, 100));
+  Step(std::move(batch), false, kT0 + 30'001);
+  EXPECT_EQ(drift_->Host("win01", kT0 + 30'001)->time_wait_s, 240)
+      << "the restored settings must not override the agent's newer ones";
 }
 
 }  // namespace
