@@ -21,10 +21,7 @@ bool DriftMonitor::OnReport(const std::string& host, const Report& report, int64
     sample.has_settings = true;
     sample.settings = analysis::SettingsFromConfig(*known_settings);
   }
-  if (!fleet_->OnSample(host, sample, received_unix_ms).ok()) {
-    ++out_of_order_;
-    return false;
-  }
+  if (!fleet_->OnSample(host, sample, received_unix_ms).ok()) return false;
   if (sample.has_settings && !had_settings) with_settings_.insert(host);
   return true;
 }
@@ -69,11 +66,6 @@ std::vector<analysis::FleetAggregate> DriftMonitor::Destinations(size_t limit) c
 std::vector<analysis::FleetAggregate> DriftMonitor::Processes(size_t limit) const {
   std::lock_guard<std::mutex> lk(mu_);
   return fleet_->Processes(limit);
-}
-
-uint64_t DriftMonitor::out_of_order() const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return out_of_order_;
 }
 
 }  // namespace portwatch::collector

@@ -28,8 +28,7 @@ class DriftMonitor {
  public:
   static Expected<std::unique_ptr<DriftMonitor>> Create(analysis::Options options);
 
-  /// Feeds a stored report. A report older than the host's latest (a late replay) is not
-  /// analysed again: it returns false and is counted, and its data stays in the store.
+  /// Feeds a stored report; false if the analysis refused it (its data stays in the store).
   /// Agents send their settings only on change and periodically (hourly), so after a collector
   /// restart the analysis may see a host's reports long before the next snapshot: while the
   /// analysis has no settings of the host, `known_settings` (the newest snapshot the collector
@@ -47,7 +46,6 @@ class DriftMonitor {
   std::vector<DriftSummary> Summaries() const;
   std::vector<analysis::FleetAggregate> Destinations(size_t limit) const;
   std::vector<analysis::FleetAggregate> Processes(size_t limit) const;
-  uint64_t out_of_order() const;
   const analysis::Options& options() const { return options_; }
 
  private:
@@ -56,7 +54,6 @@ class DriftMonitor {
   const analysis::Options options_;
   mutable std::mutex mu_;
   std::unique_ptr<analysis::FleetAnalyzer> fleet_;
-  uint64_t out_of_order_ = 0;
   std::unordered_set<std::string> with_settings_;  // hosts whose settings the analysis has
 };
 

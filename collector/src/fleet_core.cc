@@ -138,6 +138,13 @@ void FleetCore::Apply(StateEvent& ev) {
       // Analysis and policy first: they read the report, fleet state then takes it over. The
       // settings fleet state kept (restored at start) stand in until the agent's next snapshot.
       const HostView* known = fleet_.Find(ev.host);
+      // Reports are taken in receipt order; one dated before the host's newest (a clock that
+      // stepped back, a spool delivered late, two agents sharing one identity) is analysed at
+      // a corrected time and does not become the host's latest in the view: counted.
+      if (known != nullptr && known->report != nullptr &&
+          ev.report.collected_unix_ms < known->report->collected_unix_ms) {
+        ++out_of_order_;
+      }
       drift_.OnReport(ev.host, ev.report, ev.received_unix_ms,
                       known != nullptr ? known->config.get() : nullptr);
       if (policy_ != nullptr) policy_->OnReport(ev.host, ev.report);
@@ -231,7 +238,7 @@ void FleetCore::Publish(int64_t now_unix_ms) {
   }
   view->destinations = drift_.Destinations(FleetView::kFleetTop);
   view->processes = drift_.Processes(FleetView::kFleetTop);
-  view->out_of_order_reports = drift_.out_of_order();
+  view->out_of_order_reports = out_of_order_;
   view->events_dropped = dropped_.load(std::memory_order_relaxed);
   views_.Publish(std::move(view));
 }
