@@ -582,7 +582,8 @@ def collector_health():
                          "[$__rate_interval]))", "{{instance}} {{reason}}")], bars=True)
     b.timeseries("Agent streams", "Open agent streams (one per connected agent).",
                  [target(f"portwatch_ingest_streams{{{C}}}", "{{instance}}")], w=8)
-    b.timeseries("Out-of-order, pruned, forgotten", "Reports too old to analyse, history rows "
+    b.timeseries("Out-of-order, pruned, forgotten", "Reports dated before their host's newest (a "
+                 "clock stepped back, a late spool, two agents with one identity), history rows "
                  "pruned by retention (per second), and hosts forgotten after --history-max-age "
                  "without a report (per hour).",
                  [target(f"rate(portwatch_analysis_out_of_order_reports_total{{{C}}}"

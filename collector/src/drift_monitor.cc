@@ -10,14 +10,19 @@ Expected<std::unique_ptr<DriftMonitor>> DriftMonitor::Create(analysis::Options o
   return std::unique_ptr<DriftMonitor>(new DriftMonitor(std::move(options), std::move(*fleet)));
 }
 
-bool DriftMonitor::OnReport(const std::string& host, const Report& report,
-                            int64_t received_unix_ms) {
-  const analysis::HostSample sample = analysis::SampleFromReport(report);
+bool DriftMonitor::OnReport(const std::string& host, const Report& report, int64_t received_unix_ms,
+                            const ConfigSnapshot* known_settings) {
+  analysis::HostSample sample = analysis::SampleFromReport(report);
   std::lock_guard<std::mutex> lk(mu_);
-  if (!fleet_->OnSample(host, sample, received_unix_ms).ok()) {
-    ++out_of_order_;
-    return false;
+  const bool had_settings = with_settings_.count(host) > 0;
+  if (!sample.has_settings && !had_settings && known_settings != nullptr) {
+    // Without this the host would run on its OS default TIME_WAIT duration (or an assumed one)
+    // until its agent's next periodic snapshot, up to an hour after a restart.
+    sample.has_settings = true;
+    sample.settings = analysis::SettingsFromConfig(*known_settings);
   }
+  if (!fleet_->OnSample(host, sample, received_unix_ms).ok()) return false;
+  if (sample.has_settings && !had_settings) with_settings_.insert(host);
   return true;
 }
 
@@ -28,6 +33,7 @@ void DriftMonitor::Tick(int64_t now_unix_ms) {
 
 bool DriftMonitor::RemoveHost(const std::string& host) {
   std::lock_guard<std::mutex> lk(mu_);
+  with_settings_.erase(host);
   return fleet_->RemoveHost(host);
 }
 
@@ -60,11 +66,6 @@ std::vector<analysis::FleetAggregate> DriftMonitor::Destinations(size_t limit) c
 std::vector<analysis::FleetAggregate> DriftMonitor::Processes(size_t limit) const {
   std::lock_guard<std::mutex> lk(mu_);
   return fleet_->Processes(limit);
-}
-
-uint64_t DriftMonitor::out_of_order() const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return out_of_order_;
 }
 
 }  // namespace portwatch::collector

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "portwatch/analysis/fleet_analyzer.h"
@@ -27,9 +28,13 @@ class DriftMonitor {
  public:
   static Expected<std::unique_ptr<DriftMonitor>> Create(analysis::Options options);
 
-  /// Feeds a stored report. A report older than the host's latest (a late replay) is not
-  /// analysed again: it returns false and is counted, and its data stays in the store.
-  bool OnReport(const std::string& host, const Report& report, int64_t received_unix_ms);
+  /// Feeds a stored report; false if the analysis refused it (its data stays in the store).
+  /// Agents send their settings only on change and periodically (hourly), so after a collector
+  /// restart the analysis may see a host's reports long before the next snapshot: while the
+  /// analysis has no settings of the host, `known_settings` (the newest snapshot the collector
+  /// kept, may be null) stands in for the report's missing ones.
+  bool OnReport(const std::string& host, const Report& report, int64_t received_unix_ms,
+                const ConfigSnapshot* known_settings = nullptr);
   /// Marks hosts silent that have not reported for the options' silent_after time.
   void Tick(int64_t now_unix_ms);
 
@@ -41,7 +46,6 @@ class DriftMonitor {
   std::vector<DriftSummary> Summaries() const;
   std::vector<analysis::FleetAggregate> Destinations(size_t limit) const;
   std::vector<analysis::FleetAggregate> Processes(size_t limit) const;
-  uint64_t out_of_order() const;
   const analysis::Options& options() const { return options_; }
 
  private:
@@ -50,7 +54,7 @@ class DriftMonitor {
   const analysis::Options options_;
   mutable std::mutex mu_;
   std::unique_ptr<analysis::FleetAnalyzer> fleet_;
-  uint64_t out_of_order_ = 0;
+  std::unordered_set<std::string> with_settings_;  // hosts whose settings the analysis has
 };
 
 }  // namespace portwatch::collector

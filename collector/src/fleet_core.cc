@@ -135,13 +135,24 @@ void FleetCore::Apply(StateEvent& ev) {
       fleet_.OnHello(ev.host, ev.hello, ev.received_unix_ms);
       fleet_.SetCertificateExpiry(ev.host, ev.certificate_not_after_unix);
       break;
-    case StateEvent::Kind::kReport:
-      // Analysis and policy first: they read the report, fleet state then takes it over.
-      drift_.OnReport(ev.host, ev.report, ev.received_unix_ms);
+    case StateEvent::Kind::kReport: {
+      // Analysis and policy first: they read the report, fleet state then takes it over. The
+      // settings fleet state kept (restored at start) stand in until the agent's next snapshot.
+      const HostView* known = fleet_.Find(ev.host);
+      // Reports are taken in receipt order; one dated before the host's newest (a clock that
+      // stepped back, a spool delivered late, two agents sharing one identity) is analysed at
+      // a corrected time and does not become the host's latest in the view: counted.
+      if (known != nullptr && known->report != nullptr &&
+          ev.report.collected_unix_ms < known->report->collected_unix_ms) {
+        ++out_of_order_;
+      }
+      drift_.OnReport(ev.host, ev.report, ev.received_unix_ms,
+                      known != nullptr ? known->config.get() : nullptr);
       if (policy_ != nullptr) policy_->OnReport(ev.host, ev.report);
       fleet_.OnReport(ev.host, std::move(ev.report), ev.received_unix_ms);
       fleet_.SetAgentReportsDropped(ev.host, ev.agent_dropped_total);
       break;
+    }
     case StateEvent::Kind::kDuplicate:
       fleet_.OnDuplicate(ev.host, ev.received_unix_ms);
       fleet_.SetAgentReportsDropped(ev.host, ev.agent_dropped_total);
@@ -228,7 +239,7 @@ void FleetCore::Publish(int64_t now_unix_ms) {
   }
   view->destinations = drift_.Destinations(FleetView::kFleetTop);
   view->processes = drift_.Processes(FleetView::kFleetTop);
-  view->out_of_order_reports = drift_.out_of_order();
+  view->out_of_order_reports = out_of_order_;
   view->events_dropped = dropped_.load(std::memory_order_relaxed);
   views_.Publish(std::move(view));
 }

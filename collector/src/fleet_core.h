@@ -97,6 +97,8 @@ class FleetCore {
   PolicyMonitor* policy_ = nullptr;
   const FleetCoreOptions opts_;
   uint64_t generation_ = 0;
+  // Reports dated before their host's newest (state thread only).
+  uint64_t out_of_order_ = 0;
   std::atomic<uint64_t> dropped_{0};  // reports dropped by Submit, shown in the view
   std::atomic<double> last_publish_ms_{0};  // what the last view cost to build
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "src/fleet_metrics.h"
+#include "src/settings_test_util.h"
 
 namespace portwatch::collector {
 namespace {
@@ -208,6 +209,55 @@ TEST_F(FleetCoreTest, AFullQueueDropsReportsNeverHellosAndCounts) {
   ASSERT_NE(view->Find("db01"), nullptr);
   EXPECT_EQ(view->Find("web01")->report->sequence, 1u);
   EXPECT_EQ(view->events_dropped, 2u);
+}
+
+// After a restart, a host whose agent keeps running sends no settings until its next periodic
+// snapshot (hourly): the ones fleet state restored stand in, and the agent's own replace them.
+TEST_F(FleetCoreTest, RestoredSettingsCoverReportsUntilTheAgentSendsItsOwn) {
+  Make();
+  HostView restored;
+  restored.host = "win01";
+  restored.config = std::make_shared<const ConfigSnapshot>(WindowsTimeWaitSettings(30));
+  fleet_.Restore(std::move(restored));
+  std::vector<StateEvent> batch;
+  batch.push_back(Stored("win01", 1, kT0, 100));
+  Step(std::move(batch), false, kT0 + 1);
+  auto h = drift_->Host("win01", kT0 + 1);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->time_wait_s, 30);
+  EXPECT_EQ(h->time_wait_source, "TcpTimedWaitDelay");
+
+  batch.push_back(Stored("win01", 2, kT0 + 15'000, 100));
+  batch.back().report.has_config = true;
+  batch.back().report.config = WindowsTimeWaitSettings(240);
+  batch.push_back(Stored("win01", 3, kT0 + 30'000, 100));
+  Step(std::move(batch), false, kT0 + 30'001);
+  EXPECT_EQ(drift_->Host("win01", kT0 + 30'001)->time_wait_s, 240)
+      << "the restored settings must not override the agent's newer ones";
+}
+
+// Reports are analysed in receipt order. One dated before its host's newest (the agent's clock
+// stepped back, or two agents share one identity) is counted; reports in order are not.
+TEST_F(FleetCoreTest, ReportsDatedBeforeTheHostsNewestAreCountedOutOfOrder) {
+  Make();
+  std::vector<StateEvent> batch;
+  batch.push_back(Stored("web01", 1, kT0, 100));
+  batch.push_back(Stored("web01", 2, kT0 + 15'000, 100));
+  batch.push_back(Stored("db01", 1, kT0 + 1'000, 100));  // another host's clock: not compared
+  Step(std::move(batch), false, kT0 + 15'001);
+  EXPECT_EQ(views_.Current()->out_of_order_reports, 0u);
+  EXPECT_NE(Scrape().find("portwatch_analysis_out_of_order_reports_total 0"), std::string::npos);
+
+  batch.push_back(Stored("web01", 3, kT0 + 30'000, 100));
+  batch.back().report.collected_unix_ms = kT0 + 5'000;  // dated before report 2
+  batch.push_back(Stored("web01", 4, kT0 + 45'000, 100));
+  Step(std::move(batch), false, kT0 + 45'001);
+  EXPECT_EQ(views_.Current()->out_of_order_reports, 1u);
+  EXPECT_NE(Scrape().find("portwatch_analysis_out_of_order_reports_total 1"), std::string::npos);
+  // The view keeps the newest-dated report; the analysis heard from the host at receipt time.
+  const auto& web01 = views_.Current()->hosts.at(1);  // sorted by name: db01, web01
+  ASSERT_EQ(web01->host, "web01");
+  EXPECT_EQ(web01->report->sequence, 4u);
 }
 
 }  // namespace

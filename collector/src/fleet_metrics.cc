@@ -236,8 +236,9 @@ struct Families {
                                       "programs of the fleet)",
                                       MetricType::Gauge);
   MetricFamily out_of_order = NewFamily("portwatch_analysis_out_of_order_reports_total",
-                                        "Stored reports too old to analyse (replayed after newer "
-                                        "ones)",
+                                        "Reports dated (agent clock) before their host's newest: "
+                                        "a clock that stepped back, a spool delivered late or two "
+                                        "agents sharing one identity; analysed in receipt order",
                                         MetricType::Counter);
   MetricFamily view_age = NewFamily("portwatch_view_age_seconds",
                                     "Age of the fleet view this scrape rendered (it is "

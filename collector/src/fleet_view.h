@@ -58,8 +58,9 @@ struct FleetView {
   /// Fleet-wide destinations and processes, most hosts growing first (at most kFleetTop).
   std::vector<analysis::FleetAggregate> destinations;
   std::vector<analysis::FleetAggregate> processes;
-  uint64_t out_of_order_reports = 0;  ///< stored reports too old to analyse
-  uint64_t events_dropped = 0;        ///< committed events the state queue could not take
+  /// Reports dated (agent clock) before their host's newest, taken in receipt order.
+  uint64_t out_of_order_reports = 0;
+  uint64_t events_dropped = 0;  ///< committed events the state queue could not take
 
   static constexpr size_t kFleetTop = 50;
 

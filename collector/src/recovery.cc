@@ -1,6 +1,11 @@
 #include "src/recovery.h"
 
 #include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "portwatch/wire.h"
 
@@ -19,6 +24,24 @@ Expected<Report> Decode(const std::string& payload, int64_t received_unix_ms) {
     r->collected_unix_ms = received_unix_ms;
   }
   return r;
+}
+
+// The settings in force when a host's replay starts. Agents send them only on change and
+// periodically, so the replayed span may begin after the last snapshot: the newest one stored
+// before the span is the one in force. When retention has removed it, the newest snapshot fleet
+// state kept stands in (settings rarely change); nullopt when there is none.
+Expected<std::optional<ConfigSnapshot>> SettingsAtStart(Store& store, const std::string& host,
+                                                        const std::vector<HistoryRow>& rows,
+                                                        const ConfigSnapshot* newest) {
+  if (rows.empty()) return std::optional<ConfigSnapshot>();
+  auto before = store.LatestConfig(host, rows.front().received_unix_ms);
+  if (!before.ok()) return before.status();
+  if (before->has_value()) {
+    Expected<Report> r = Decode((*before)->payload, (*before)->received_unix_ms);
+    if (r.ok() && r->has_config) return std::optional<ConfigSnapshot>(std::move(r->config));
+  }
+  if (newest != nullptr) return std::optional<ConfigSnapshot>(*newest);
+  return std::optional<ConfigSnapshot>();
 }
 
 }  // namespace
@@ -66,18 +89,23 @@ Expected<size_t> RestoreDrift(Store& store, const FleetState& fleet, DriftMonito
   const analysis::Options& o = drift.options();
   const int64_t span = o.host.bucket_ms * static_cast<int64_t>(o.host.window_buckets);
   size_t replayed = 0, unreadable = 0;
-  std::vector<std::string> hosts;
-  fleet.ForEach([&](const HostView& h) { hosts.push_back(h.host); });
-  for (const std::string& host : hosts) {
+  std::vector<std::pair<std::string, std::shared_ptr<const ConfigSnapshot>>> hosts;
+  fleet.ForEach([&](const HostView& h) { hosts.emplace_back(h.host, h.config); });
+  for (const auto& [host, newest] : hosts) {
     auto rows = store.History(host, now_unix_ms - span, store.options().max_reports_per_host);
     if (!rows.ok()) return rows.status();
+    auto settings = SettingsAtStart(store, host, *rows, newest.get());
+    if (!settings.ok()) return settings.status();
     for (const HistoryRow& row : *rows) {
       Expected<Report> report = Decode(row.payload, row.received_unix_ms);
       if (!report.ok()) {
         ++unreadable;
         continue;
       }
-      if (drift.OnReport(host, *report, row.received_unix_ms)) ++replayed;
+      if (drift.OnReport(host, *report, row.received_unix_ms,
+                         settings->has_value() ? &**settings : nullptr)) {
+        ++replayed;
+      }
     }
   }
   if (unreadable > 0) {

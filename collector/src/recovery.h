@@ -16,8 +16,11 @@ namespace portwatch::collector {
 Expected<size_t> RestoreFleet(Store& store, FleetState& fleet);
 
 /// Replays each known host's stored history, oldest first, into drift analysis, so trends and
-/// states survive a restart. Only the span the analysis windows can hold is read. Returns the
-/// number of reports replayed; unreadable rows are skipped and counted in the log line.
+/// states survive a restart. Only the span the analysis windows can hold is read. The settings
+/// in force when the span begins (the newest stored snapshot before it) are given to the
+/// analysis with the first replayed report, since agents send settings only on change and
+/// periodically. Returns the number of reports replayed; unreadable rows are skipped and counted
+/// in the log line.
 Expected<size_t> RestoreDrift(Store& store, const FleetState& fleet, DriftMonitor& drift,
                               int64_t now_unix_ms);
 

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -124,6 +125,10 @@ class Store {
   /// A host's reports received at or after `since_unix_ms`, in receipt order, at most `limit`.
   Expected<std::vector<HistoryRow>> History(const std::string& host, int64_t since_unix_ms,
                                             size_t limit);
+
+  /// The newest report of a host that carried settings and was received before
+  /// `before_unix_ms`, as a history row; nullopt when none is stored.
+  Expected<std::optional<HistoryRow>> LatestConfig(const std::string& host, int64_t before_unix_ms);
 
   /// Deletes reports beyond the retention (age by receipt time, per-host cap, oldest received
   /// first) and instance marks not seen within

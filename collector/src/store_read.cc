@@ -91,4 +91,24 @@ Expected<std::vector<HistoryRow>> Store::History(const std::string& host, int64_
   return out;
 }
 
+Expected<std::optional<HistoryRow>> Store::LatestConfig(const std::string& host,
+                                                        int64_t before_unix_ms) {
+  Statement q(db_, R"sql(
+    SELECT instance_id, sequence, collected_ms, received_ms, report FROM reports
+    WHERE host = ?1 AND has_config AND received_ms < ?2
+    ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
+  if (!q.ok()) return Error("cannot read stored settings");
+  q.BindText(1, host).Bind(2, before_unix_ms);
+  const int rc = q.Step();
+  if (rc == SQLITE_DONE) return std::optional<HistoryRow>();
+  if (rc != SQLITE_ROW) return Error("cannot read stored settings");
+  HistoryRow r;
+  r.instance_id = q.Text(0);
+  r.sequence = SequenceFromSql(q.Int(1));
+  r.collected_unix_ms = q.Int(2);
+  r.received_unix_ms = q.Int(3);
+  r.payload = q.Blob(4);
+  return std::optional<HistoryRow>(std::move(r));
+}
+
 }  // namespace portwatch::collector

@@ -3,15 +3,20 @@
 
 --mode leak keeps every connection open (a socket leak) until connect() fails for lack of local
 ports (EADDRNOTAVAIL), prints {"event": "exhausted", "unix_ms": ..., "held": N} and then keeps
-holding what it has. --mode churn opens and closes (each close leaves a TIME_WAIT that expires),
-which must never look like a leak. The server side (--serve) accepts and holds connections.
+holding what it has. --mode churn opens and closes: the client closes first, so each close leaves
+a TIME_WAIT on the client's ephemeral port that lasts the kernel's TIME_WAIT duration (60 s on
+Linux, whatever the drill's clock). --ramp makes the churn rate grow by that many connections per
+second, every second, after --ramp-after seconds at --rate (prints {"event": "ramp", ...} when it
+starts): a TIME_WAIT storm builds until connect() fails with EADDRNOTAVAIL (printed as above).
+
+The server side (--serve) accepts connections, holds them while the client does, and closes its
+end once the client has closed (read returns end of file), so TIME_WAIT stays on the client.
 """
 import argparse
 import errno
 import json
+import selectors
 import socket
-import sys
-import threading
 import time
 
 
@@ -21,9 +26,21 @@ def serve(port_file):
     lst.listen(4096)
     with open(port_file, "w") as f:
         f.write(str(lst.getsockname()[1]))
-    held = []
+    sel = selectors.DefaultSelector()
+    sel.register(lst, selectors.EVENT_READ)
     while True:
-        held.append(lst.accept()[0])
+        for key, _ in sel.select():
+            if key.fileobj is lst:
+                conn, _ = lst.accept()
+                sel.register(conn, selectors.EVENT_READ)
+                continue
+            try:
+                data = key.fileobj.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # the client closed first: close ours, TIME_WAIT stays on its side
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
 
 
 def main():
@@ -32,6 +49,10 @@ def main():
     ap.add_argument("--target")
     ap.add_argument("--rate", type=float, default=1.0, help="connections per second")
     ap.add_argument("--mode", choices=["leak", "churn"], default="leak")
+    ap.add_argument("--ramp", type=float, default=0.0,
+                    help="churn: the rate grows by this many connections per second per second")
+    ap.add_argument("--ramp-after", type=float, default=0.0,
+                    help="churn: seconds at --rate before the ramp starts")
     ap.add_argument("--seconds", type=float, default=3600)
     a = ap.parse_args()
     if a.serve:
@@ -39,11 +60,19 @@ def main():
     host, port = a.target.rsplit(":", 1)
     held = []
     start = time.monotonic()
-    n = 0
+    due = start
+    ramping = False
     exhausted = False
     while time.monotonic() - start < a.seconds:
-        n += 1
-        due = start + n / a.rate
+        elapsed = due - start
+        rate = a.rate
+        if a.ramp > 0 and elapsed >= a.ramp_after:
+            if not ramping:
+                ramping = True
+                print(json.dumps({"event": "ramp", "unix_ms": int(time.time() * 1000),
+                                  "rate": a.rate}), flush=True)
+            rate += a.ramp * (elapsed - a.ramp_after)
+        due += 1 / rate
         time.sleep(max(0, due - time.monotonic()))  # pacing the load, not synchronisation
         if exhausted:
             continue
@@ -55,7 +84,7 @@ def main():
             if e.errno == errno.EADDRNOTAVAIL:
                 exhausted = True
                 print(json.dumps({"event": "exhausted", "unix_ms": int(time.time() * 1000),
-                                  "held": len(held)}), flush=True)
+                                  "held": len(held), "rate": round(rate, 3)}), flush=True)
                 continue
             raise
         if a.mode == "leak":
