@@ -17,6 +17,9 @@ Options Options::Scaled(double factor) const {
   Options o = *this;
   o.host.bucket_ms = std::max<int64_t>(1, ScaleMs(host.bucket_ms, factor));
   o.detail.bucket_ms = std::max<int64_t>(1, ScaleMs(detail.bucket_ms, factor));
+  o.host.season_slot_ms = std::max<int64_t>(1, ScaleMs(host.season_slot_ms, factor));
+  o.detail.season_slot_ms = std::max<int64_t>(1, ScaleMs(detail.season_slot_ms, factor));
+  o.season_period_ms = std::max<int64_t>(1, ScaleMs(season_period_ms, factor));
   o.min_fit_span_ms = ScaleMs(min_fit_span_ms, factor);
   o.drift_horizon_ms = ScaleMs(drift_horizon_ms, factor);
   o.min_growth_pct_per_h = min_growth_pct_per_h / factor;  // a rate: per compressed hour
@@ -40,6 +43,21 @@ Status Options::Validate() const {
       return Bad(std::string(name) + ".window_buckets must hold at least twice min_fit_points (" +
                  std::to_string(2 * min_fit_points) + "); raise it or lower min_fit_points");
     }
+    if (s->season_slots > 0) {
+      if (s->season_slot_ms <= 0 || season_period_ms / s->season_slot_ms < 4) {
+        return Bad(std::string(name) +
+                   ".season_slot_ms must split season_period_ms into at least 4 slots "
+                   "(defaults 900000 and 86400000), or set season_slots to 0");
+      }
+      if (s->season_slots <= season_period_ms / s->season_slot_ms + season_min_points) {
+        return Bad(std::string(name) + ".season_slots must hold a period plus season_min_points (" +
+                   std::to_string(season_period_ms / s->season_slot_ms + season_min_points) +
+                   " slots), or be 0 to turn the seasonal baseline off");
+      }
+    }
+  }
+  if (!(season_max_extrapolation > 0)) {
+    return Bad("season_max_extrapolation must be positive (e.g. 6)");
   }
   if (min_fit_points < 8) return Bad("min_fit_points must be at least 8 to bound a slope");
   if (!(confidence_z > 0)) return Bad("confidence_z must be positive (1.96 for 95%)");

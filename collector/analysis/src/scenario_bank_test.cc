@@ -277,11 +277,12 @@ TEST(ScenarioBank, LeakOnADailyCycle) {
               Quantile(day1_alarm_hours, 0.5),
               *std::max_element(day1_alarm_hours.begin(), day1_alarm_hours.end()));
   EXPECT_EQ(stats.before, stats.runs);
-  // Regression bounds at today's level; the targets (flag before 20% of the way, no
-  // day-1 false alarm) need the seasonal baseline, which is not built yet.
-  EXPECT_LT(Quantile(stats.share, 0.5), 0.3);
-  EXPECT_LT(Quantile(day1_alarm_hours, 0.5), 5);
-  EXPECT_LT(Quantile(day1_alarm_hours, 1.0), 7);
+  // The targets: once a day of history exists the season-adjusted growth calls the leak
+  // before 20% of its way, and the first day's rise (one daily cycle fits it better than a line,
+  // peaking below capacity) is no alarm.
+  EXPECT_LT(Quantile(stats.share, 0.9), 0.2);
+  EXPECT_EQ(stats.max_ok_returns, 0) << "no flapping";
+  EXPECT_EQ(Quantile(day1_alarm_hours, 1.0), 0) << "no day-1 false alarm";
 }
 
 TEST(ScenarioBank, ClockSkewDuringALeak) {
@@ -350,12 +351,37 @@ TEST(ScenarioBank, HealthyHostsFalseAlarms) {
   PrintAlarms("daily cycle 15->60%", daily);
   PrintAlarms("weekly cycle (quiet weekend)", weekly);
   EXPECT_LT(Quantile(flat, 0.9), 0.5);
-  // Regression bounds at today's level, not what an operator wants (0): the first rise of a
-  // 15->60% cycle (no history yet) reads as a leak for ~4 h, and so does the Monday after a quiet
-  // weekend (its rise passes every level of the last 48 h); other days stay ok. The seasonal
-  // baseline is the fix (not built yet).
-  EXPECT_LT(Quantile(daily, 0.9), 6);
-  EXPECT_LT(Quantile(weekly, 0.9), 9) << "day 1 and the Monday after the weekend, ~4 h each";
+  // The first day's rise is one daily cycle (no alarm); from the second day the seasonal
+  // baseline (the highest of the earlier days at this time) explains every rise, the Monday after
+  // a quiet weekend included (the weekdays of the week before stand over it).
+  EXPECT_LT(Quantile(daily, 1.0), 0.5);
+  EXPECT_LT(Quantile(weekly, 1.0), 0.5);
+}
+
+TEST(ScenarioBank, DailyCycleOnOneDestination) {
+  // The host holds 1000 ports steadily; one destination cycles daily from 1000 to 12000 (6 ->
+  // 73% of the range; the host peaks at 79%, below the at-risk margin), no TIME_WAIT. Its detail
+  // series keeps 6 h of buckets, too short to hold yesterday's peak, so without its seasonal
+  // ring (a day) every day's rise read as a leak (measured: ~6 h flagged each day).
+  std::vector<double> hours;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    Noise noise(0.005 * kCap, seed);
+    HostRun run;
+    int64_t flagged_ms = 0;
+    const int64_t span = 4 * kDay;
+    for (int64_t t = 0; t < span; t += 2 * kMinute) {
+      const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
+      const double dest = 6500 - 5500 * std::cos(phase) + noise();
+      HostSample s = PortsSample(t, 1000 + dest + noise());
+      s.time_wait = 0;
+      s.destinations.push_back({"10.0.4.12:1433", static_cast<uint32_t>(std::max(0.0, dest)), 0});
+      run.Feed(s);
+      if (run.host().state() != HostState::kOk) flagged_ms += 2 * kMinute;
+    }
+    hours.push_back(static_cast<double>(flagged_ms) / kHour * 7 / 4);
+  }
+  PrintAlarms("daily cycle on one destination", hours);
+  EXPECT_LT(Quantile(hours, 1.0), 0.5);
 }
 
 TEST(ScenarioBank, RangeResizedMidStream) {

@@ -88,6 +88,7 @@ TrackedSeries::Slot& TrackedSeries::SlotFor(int64_t bucket) {
 TrackedSeries::AddResult TrackedSeries::Add(int64_t unix_ms, uint32_t ports, uint32_t time_wait,
                                             const SeriesOptions& series, const Options& options) {
   if (unix_ms < last_ms_) return AddResult::kRejected;
+  season_.Add(unix_ms, ports, series);
   const int64_t bucket = FloorDiv(unix_ms, series.bucket_ms);
   AddResult result = AddResult::kSameBucket;
   if (newest_bucket_ == kNoBucket || bucket != newest_bucket_) {
@@ -199,7 +200,18 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   fit_.segment_start_ms = segment_start_bucket_ * series.bucket_ms;
   fit_.trend = Trend{};
   fit_.forecast = Forecast{};
-  fit_.evidence = fit_.sustained = fit_.growing = false;
+  fit_.evidence = fit_.sustained = fit_.growing = fit_.seasonal = false;
+  // The season's view, on its own coarse ring (it does not need the fine points).
+  const SeasonVerdict season =
+      season_.Evaluate(capacity, shift_threshold, fit_.segment_start_ms, last_ms_, series, options,
+                       &ws->season, &ws->scratch);
+  fit_.season_available = season.available;
+  fit_.season_offset = season.offset;
+  fit_.season_days = season.days;
+  // Without a period of history a rise may be the first half of a cycle (see below).
+  const bool young = series.season_slots > 0 && !season.available;
+  const double max_extrapolation = options.max_extrapolation;
+  bool young_cycle_fitted = false, young_cycle = false;
 
   const size_t n = pts.size();
   const double bucket_s = static_cast<double>(series.bucket_ms) / 1000.0;
@@ -269,9 +281,33 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     // leak. A leak's level is the highest it has been.
     const bool new_high = c.len == n || recent_level > held_high[k] + shift_threshold;
     c.evidence = long_enough && new_high && c.est.low > 0 && pct >= options.min_growth_pct_per_h &&
-                 eta_s <= horizon_s && eta_s <= options.max_extrapolation * span_s;
+                 eta_s <= horizon_s && eta_s <= max_extrapolation * span_s;
     c.sustained = long_enough && pct >= options.min_growth_pct_per_h / relax &&
-                  eta_s <= horizon_s * relax && eta_s <= options.max_extrapolation * relax * span_s;
+                  eta_s <= horizon_s * relax && eta_s <= max_extrapolation * relax * span_s;
+    // Once the season is known, a level it explains (no higher than earlier days at this time)
+    // is no leak, however steep today's rise: Monday morning, a daily peak.
+    // Before a period of history exists nothing has shown the series come back down: a rise
+    // that one daily cycle explains clearly better than a line, and whose cycle peaks below
+    // capacity, may be the first half of that cycle (a first morning), and gives no evidence.
+    // A leak fits a line better, or only a cycle far too large to be one.
+    if (young && (c.evidence || c.sustained)) {
+      if (!young_cycle_fitted) {
+        young_cycle_fitted = true;
+        // On the season ring: it holds the whole first day, the fine window may not.
+        const CycleFit cf = season_.FitHistory(series, options, &ws->season);
+        // Clearly better: the line's extra residual is at least 10 times the cycle's residual
+        // variance (an F test of the one more parameter, p < 0.2% under independent noise), so
+        // a straight leak, which a short arc of a large cycle can mimic, is not vetoed.
+        const double dof = static_cast<double>(ws->season.size() > 3 ? ws->season.size() - 3 : 1);
+        young_cycle = cf.valid && cf.rss_line - cf.rss_cycle > 10 * cf.rss_cycle / dof &&
+                      cf.peak < cap - shift_threshold;
+      }
+      if (young_cycle) c.evidence = c.sustained = false;
+    }
+    if (season.available) {
+      c.evidence = c.evidence && season.offset > shift_threshold;
+      c.sustained = c.sustained && season.offset > 0;
+    }
     const int strength = c.evidence ? 2 : (c.sustained ? 1 : 0);
     // Report the most confidently fast candidate among the strongest verdicts.
     if (strength > 0 &&
@@ -281,9 +317,25 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
       chosen_low = c.est.low;
     }
   }
+  // The season's verdict: growth that lifts today above every earlier day at this time, and a
+  // forecast of the first peak that reaches capacity. It may reach further ahead than the raw
+  // trend (the season explains the cycle); it speaks when it is at least as strong.
+  int season_strength = 0;
+  if (season.available && season.rate_valid && capacity > 0) {
+    const double pct = season.per_hour / cap * 100;
+    const double x = options.season_max_extrapolation;
+    if (season.offset > shift_threshold && season.per_hour_low > 0 &&
+        pct >= options.min_growth_pct_per_h && season.eta_s <= horizon_s &&
+        season.eta_s <= x * season.span_s) {
+      season_strength = 2;
+    } else if (season.offset > 0 && pct >= options.min_growth_pct_per_h / relax &&
+               season.eta_s <= horizon_s * relax && season.eta_s <= x * relax * season.span_s) {
+      season_strength = 1;
+    }
+  }
   const Candidate& c = levels[chosen < 0 ? 0 : static_cast<size_t>(chosen)];
-  fit_.evidence = chosen_strength == 2;
-  fit_.sustained = chosen_strength >= 1;
+  fit_.evidence = std::max(chosen_strength, season_strength) == 2;
+  fit_.sustained = std::max(chosen_strength, season_strength) >= 1;
 
   Trend& t = fit_.trend;
   t.valid = true;
@@ -301,7 +353,19 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
       buckets_per_hour;
 
   Forecast& f = fit_.forecast;
-  if (capacity > 0 && t.per_hour > 0) {
+  if (season_strength > 0 && season_strength >= chosen_strength) {
+    fit_.seasonal = true;
+    t.per_hour = season.per_hour;
+    t.per_hour_low = season.per_hour_low;
+    t.per_hour_high = season.per_hour_high;
+    t.pct_per_hour = t.per_hour / cap * 100;
+    fit_.growing = t.per_hour_low > 0 && t.pct_per_hour >= options.min_growth_pct_per_h;
+    t.span_s = season.span_s;
+    f.finite = std::isfinite(season.eta_s);
+    f.eta_s = season.eta_s;
+    f.eta_early_s = season.eta_early_s;
+    f.eta_late_s = season.eta_late_s;
+  } else if (capacity > 0 && t.per_hour > 0) {
     const double room = std::max(0.0, cap - t.level);
     f.finite = true;
     f.eta_s = room / t.per_hour * 3600;
@@ -311,7 +375,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
 }
 
 size_t TrackedSeries::MemoryBytes() const {
-  return sizeof(*this) + ring_.capacity() * sizeof(Slot);
+  return sizeof(*this) + ring_.capacity() * sizeof(Slot) + season_.MemoryBytes();
 }
 
 }  // namespace portwatch::analysis

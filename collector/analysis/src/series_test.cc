@@ -50,15 +50,18 @@ TEST_F(TrackedSeriesTest, MeasuresALinearRiseAndForecastsExhaustion) {
 
 TEST_F(TrackedSeriesTest, MemoryIsBoundedByTheWindowNotByHowLongItRuns) {
   TrackedSeries s(options_.detail.window_buckets);
+  // The seasonal ring is sized on the first sample.
+  s.Add(0, 500, 0, options_.detail, options_);
   const size_t before = s.MemoryBytes();
-  for (int64_t i = 0; i < 10'000; ++i) {
+  for (int64_t i = 1; i < 10'000; ++i) {
     if (s.Add(i * kMinute, 500, 0, options_.detail, options_) ==
         TrackedSeries::AddResult::kBucketClosed) {
       s.Refit(16384, options_.detail, options_, &ws_);
     }
   }
   EXPECT_EQ(s.MemoryBytes(), before);
-  EXPECT_EQ(s.MemoryBytes(), sizeof(TrackedSeries) + 4 * options_.detail.window_buckets);
+  EXPECT_EQ(s.MemoryBytes(), sizeof(TrackedSeries) + 4 * options_.detail.window_buckets +
+                                 2 * options_.detail.season_slots);
   // The fit only ever sees the window: 72 buckets of 5 minutes minus the open one.
   EXPECT_EQ(s.fit().trend.points, options_.detail.window_buckets - 1);
 }

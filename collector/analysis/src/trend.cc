@@ -62,8 +62,7 @@ SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<
     }
     if (den > 0) rho = std::clamp(num / den, 0.0, 0.95);
   }
-  const double half_width =
-      z * std::sqrt(static_cast<double>(m) * (1 + rho) / (1 - rho)) / 2;
+  const double half_width = z * std::sqrt(static_cast<double>(m) * (1 + rho) / (1 - rho)) / 2;
   const double low_rank = std::floor(static_cast<double>(m) / 2 - half_width);
   if (low_rank < 0) {
     out.low = -kInf;
@@ -117,6 +116,59 @@ LevelShift TestLevelShift(const Point* points, size_t n, size_t c, size_t m, dou
   const double expected_rise = slope * (t_after - t_before) / static_cast<double>(m);
   out.size = MedianInPlace(after, m) - MedianInPlace(before, m) - expected_rise;
   out.found = std::fabs(out.size) > threshold;
+  return out;
+}
+
+CycleFit FitCycle(const Point* points, size_t n, double omega) {
+  CycleFit out;
+  if (n < 8) return out;
+  // Normal equations of both fits, centred on the first point's time for conditioning.
+  const double t0 = points[0].t;
+  double s[3][3] = {}, r[3] = {};
+  double lt = 0, ltt = 0, lx = 0, ltx = 0, xx = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double t = points[i].t - t0, x = points[i].x;
+    const double f[3] = {1, std::cos(omega * t), std::sin(omega * t)};
+    for (int a = 0; a < 3; ++a) {
+      for (int b = 0; b < 3; ++b) s[a][b] += f[a] * f[b];
+      r[a] += f[a] * x;
+    }
+    lt += t;
+    ltt += t * t;
+    lx += x;
+    ltx += t * x;
+    xx += x * x;
+  }
+  // Gaussian elimination with partial pivoting on the 3x3 system.
+  double m[3][4];
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) m[a][b] = s[a][b];
+    m[a][3] = r[a];
+  }
+  for (int col = 0; col < 3; ++col) {
+    int pivot = col;
+    for (int row = col + 1; row < 3; ++row) {
+      if (std::fabs(m[row][col]) > std::fabs(m[pivot][col])) pivot = row;
+    }
+    if (std::fabs(m[pivot][col]) < 1e-12 * (std::fabs(s[0][0]) + 1)) return out;
+    for (int k = 0; k < 4; ++k) std::swap(m[col][k], m[pivot][k]);
+    for (int row = 0; row < 3; ++row) {
+      if (row == col) continue;
+      const double q = m[row][col] / m[col][col];
+      for (int k = col; k < 4; ++k) m[row][k] -= q * m[col][k];
+    }
+  }
+  const double coef[3] = {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]};
+  // RSS = x'x - coef' X'x for least squares.
+  out.rss_cycle = std::max(0.0, xx - (coef[0] * r[0] + coef[1] * r[1] + coef[2] * r[2]));
+  const double nn = static_cast<double>(n);
+  const double det = nn * ltt - lt * lt;
+  if (det <= 0) return out;
+  const double slope = (nn * ltx - lt * lx) / det;
+  const double icpt = (lx - slope * lt) / nn;
+  out.rss_line = std::max(0.0, xx - (icpt * lx + slope * ltx));
+  out.peak = coef[0] + std::hypot(coef[1], coef[2]);
+  out.valid = true;
   return out;
 }
 

@@ -100,5 +100,25 @@ TEST(TestLevelShift, FindsAStepButNotARampItWasToldAbout) {
   EXPECT_FALSE(TestLevelShift(spike.data(), spike.size(), 10, 5, 0, 10, &scratch).found);
 }
 
+TEST(FitCycle, FindsTheFirstMorningsPeakAndPrefersALineForALeak) {
+  // The first 8 h of a daily cycle from its trough, 2-min buckets: 15% -> 60% of 16384.
+  const double omega = 2 * M_PI / 720;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0, 160);
+  std::vector<Point> rise, line;
+  for (int i = 0; i < 240; ++i) {
+    rise.push_back({static_cast<double>(i), 6144 - 3686 * std::cos(omega * i) + noise(rng)});
+    line.push_back({static_cast<double>(i), 3300 + 8.0 * i + noise(rng)});
+  }
+  const CycleFit c = FitCycle(rise.data(), rise.size(), omega);
+  ASSERT_TRUE(c.valid);
+  EXPECT_NEAR(c.peak, 6144 + 3686, 400) << "the cycle's peak, 60%, from its first 8 h";
+  EXPECT_GT(c.rss_line - c.rss_cycle, 10 * c.rss_cycle / (rise.size() - 3)) << "clearly curved";
+  const CycleFit l = FitCycle(line.data(), line.size(), omega);
+  ASSERT_TRUE(l.valid);
+  EXPECT_LT(l.rss_line - l.rss_cycle, 10 * l.rss_cycle / (line.size() - 3)) << "a line is a line";
+  EXPECT_FALSE(FitCycle(line.data(), 5, omega).valid) << "too few points";
+}
+
 }  // namespace
 }  // namespace portwatch::analysis

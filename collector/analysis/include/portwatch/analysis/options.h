@@ -15,6 +15,10 @@ namespace portwatch::analysis {
 struct SeriesOptions {
   int64_t bucket_ms = 60'000;
   uint32_t window_buckets = 1440;
+  /// The seasonal baseline's ring (see season.h): slot means of `season_slot_ms`, the newest
+  /// `season_slots` kept, 2 bytes a slot. 0 slots: no seasonal baseline for this kind.
+  int64_t season_slot_ms = 900'000;
+  uint32_t season_slots = 0;
 };
 
 /// All thresholds of the analysis. The defaults suit agents reporting every 15 s to 60 s and leaks
@@ -23,10 +27,13 @@ struct Options {
   /// The host's own series (ephemeral ports in use): 2-minute buckets, 48 hours. The window
   /// bounds how far ahead a forecast can reach (max_extrapolation times it) and holds the last
   /// two daily peaks, which is how a daily cycle's rise is told from a leak.
-  SeriesOptions host{120'000, 1440};
+  /// The seasonal ring: 15-minute slots over 8 days (a day's offsets against the 7 before it),
+  /// 1536 bytes.
+  SeriesOptions host{120'000, 1440, 900'000, 768};
   /// Per-destination and per-process series (attribution and 4-tuple exhaustion): 5-minute
   /// buckets, 6 hours. Coarser, because a host has up to 2K of them.
-  SeriesOptions detail{300'000, 72};
+  /// Their seasonal ring keeps a day: 30-minute slots over 30 hours, 120 bytes.
+  SeriesOptions detail{300'000, 72, 1'800'000, 60};
 
   // --- Trend fit -------------------------------------------------------------------------------
   /// A trend needs at least this many closed buckets after the last change point...
@@ -55,6 +62,17 @@ struct Options {
   uint32_t leave_evaluations = 10;
   /// A host stays at least this long in drifting, critical or exhausted once it got there.
   int64_t min_dwell_ms = 15 * 60'000;
+
+  // --- Seasonal baseline (season.h) ----------------------------------------------------------
+  /// The period of the season: a day. The baseline at a time of day is the highest of the up to
+  /// 7 earlier periods the ring holds at that time, so it covers the day-of-week pattern too.
+  int64_t season_period_ms = 24 * 3'600'000LL;
+  /// Once a period of history exists, a season-adjusted forecast may reach this multiple of the
+  /// span its growth was measured over: the season explains the cycle, so a leak on top of it is
+  /// called at about 1 / (1 + this) of its way (6: 14%).
+  double season_max_extrapolation = 6;
+  /// Season slots needed to measure a season-adjusted growth.
+  uint32_t season_min_points = 8;
 
   // --- Change points (level shifts: deploys, restarts) -----------------------------------------
   /// Buckets on each side of a candidate shift whose medians are compared.

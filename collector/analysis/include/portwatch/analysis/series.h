@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "portwatch/analysis/options.h"
+#include "portwatch/analysis/season.h"
 #include "portwatch/analysis/trend.h"
 
 namespace portwatch::analysis {
@@ -47,12 +48,21 @@ struct SeriesFit {
   int64_t segment_start_ms = 0;  ///< start of the data after the last change point
   uint32_t level_shifts = 0;     ///< change points found since the series began
   uint32_t churn_steps = 0;  ///< of the change points, steps made of TIME_WAIT (not counted above)
+  /// A period (a day) of history exists: the verdict was checked against the season.
+  bool season_available = false;
+  /// The trend and forecast are season-adjusted (the season's verdict spoke): the growth is
+  /// what lifts today above the earlier days, the forecast the first peak that reaches capacity.
+  bool seasonal = false;
+  /// How far the series is above the highest of the earlier days at this time (ports).
+  double season_offset = 0;
+  uint32_t season_days = 0;  ///< earlier days that baseline was made of (up to 7)
 };
 
 /// Reused buffers, so refits do not allocate in steady state. One per thread.
 struct Workspace {
   std::vector<Point> ports;
   std::vector<Point> time_wait;
+  std::vector<Point> season;
   std::vector<double> scratch;
 };
 
@@ -67,7 +77,7 @@ class TrackedSeries {
     kSameBucket,    ///< averaged into the open bucket
     kBucketClosed,  ///< opened a new bucket: the previous ones are final, call Refit()
   };
-  /// Adds a sample. Values above 65534 saturate (the ring stores 16-bit bucket means).
+  /// Adds a sample. Values above 65534 saturate (the rings store 16-bit means).
   AddResult Add(int64_t unix_ms, uint32_t ports, uint32_t time_wait, const SeriesOptions& series,
                 const Options& options);
 
@@ -103,6 +113,7 @@ class TrackedSeries {
   uint32_t open_count_ = 0;
   uint32_t last_ports_ = 0;
   uint32_t last_time_wait_ = 0;
+  SeasonRing season_;
   SeriesFit fit_;
 };
 

@@ -54,4 +54,16 @@ struct LevelShift {
 LevelShift TestLevelShift(const Point* points, size_t n, size_t c, size_t m, double slope,
                           double threshold, std::vector<double>* scratch);
 
+/// A least-squares fit of one period of a cycle, x = a + b cos(w t) + c sin(w t), next to the
+/// least-squares line, on the same points: how well each explains them and where the cycle peaks.
+struct CycleFit {
+  bool valid = false;
+  double peak = 0;       ///< a + sqrt(b^2 + c^2): the highest the fitted cycle goes
+  double rss_cycle = 0;  ///< residual sum of squares of the cycle
+  double rss_line = 0;   ///< of the line
+};
+
+/// Fits both to `points` (t in buckets, `omega` radians per bucket). O(n).
+CycleFit FitCycle(const Point* points, size_t n, double omega);
+
 }  // namespace portwatch::analysis
