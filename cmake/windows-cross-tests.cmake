@@ -11,4 +11,4 @@ set_tests_properties(windows.cross_build PROPERTIES FIXTURES_SETUP windows_cross
 add_test(NAME windows.agent_test_under_wine
   COMMAND bash ${PW_WINDOWS_CROSS_SCRIPT} test ${PROJECT_SOURCE_DIR} ${PW_WINDOWS_CROSS_DIR})
 set_tests_properties(windows.agent_test_under_wine PROPERTIES
-  FIXTURES_REQUIRED windows_cross TIMEOUT 600)
+  FIXTURES_REQUIRED windows_cross TIMEOUT 600 RESOURCE_LOCK windows_wineprefix)

@@ -2,6 +2,7 @@
 # Cross-builds the Windows agent with mingw-w64 and runs its tests under Wine.
 #   cmake/windows-cross.sh build SOURCE_DIR BUILD_DIR   configure (once) and build
 #   cmake/windows-cross.sh test  SOURCE_DIR BUILD_DIR   run agent_windows_test.exe under Wine
+#   cmake/windows-cross.sh prefix SOURCE_DIR BUILD_DIR  create the Wine prefix (once), print it
 # Needs g++-mingw-w64-x86-64 and wine (scripts/install-deps.sh test installs both).
 set -euo pipefail
 mode=$1 src=$2 bin=$3
@@ -13,6 +14,20 @@ need() {
     echo "windows-cross: '$1' not found; install it with scripts/install-deps.sh test" >&2
     exit 1
   }
+}
+
+# The one Wine prefix the Windows tests share (ctest runs them one at a time: RESOURCE_LOCK).
+ensure_prefix() {
+  export WINEPREFIX="$bin/wineprefix" WINEDEBUG=-all WINEARCH=win64
+  # No display, and no prompts to download Mono / Gecko (the tests need neither).
+  export DISPLAY= WINEDLLOVERRIDES="mscoree,mshtml="
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    start=$(date +%s)
+    wine wineboot --init >/dev/null 2>&1 || true
+    wineserver -w
+    [ -f "$WINEPREFIX/system.reg" ] || { echo "windows-cross: cannot create $WINEPREFIX" >&2; exit 1; }
+    echo "windows-cross: created the Wine prefix in $(( $(date +%s) - start )) s"
+  fi
 }
 
 case "$mode" in
@@ -32,20 +47,16 @@ case "$mode" in
     cmake --build "$bin" --target portwatch-agent agent_windows_test windows_grpc_syntax
     echo "windows-cross: build took $(( $(date +%s) - start )) s"
     ;;
+  prefix)
+    need wine
+    ensure_prefix >&2
+    echo "$WINEPREFIX"
+    ;;
   test)
     need wine
     exe="$bin/agent/src/windows/agent_windows_test.exe"
     [ -f "$exe" ] || { echo "windows-cross: $exe missing; run the build step first" >&2; exit 1; }
-    export WINEPREFIX="$bin/wineprefix" WINEDEBUG=-all WINEARCH=win64
-    # No display, and no prompts to download Mono / Gecko (the tests need neither).
-    export DISPLAY= WINEDLLOVERRIDES="mscoree,mshtml="
-    if [ ! -f "$WINEPREFIX/system.reg" ]; then
-      start=$(date +%s)
-      wine wineboot --init >/dev/null 2>&1 || true
-      wineserver -w
-      [ -f "$WINEPREFIX/system.reg" ] || { echo "windows-cross: cannot create $WINEPREFIX" >&2; exit 1; }
-      echo "windows-cross: created the Wine prefix in $(( $(date +%s) - start )) s"
-    fi
+    ensure_prefix
     start=$(date +%s)
     rc=0
     wine "$exe" --gtest_brief=0 || rc=$?
@@ -73,7 +84,7 @@ case "$mode" in
     exit $rc
     ;;
   *)
-    echo "usage: $0 build|test SOURCE_DIR BUILD_DIR" >&2
+    echo "usage: $0 build|test|prefix SOURCE_DIR BUILD_DIR" >&2
     exit 2
     ;;
 esac

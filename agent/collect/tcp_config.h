@@ -16,6 +16,9 @@ struct EphemeralPorts {
   /// Why the range is the OS's documented default rather than read from the host (Windows where
   /// neither WMI nor netsh answered); empty when it was read.
   std::string assumed_reason;
+  RangeSource source = RangeSource::kUnknown;
+  /// `range` is Windows' AutoReusePortRange (enabled), not the dynamic range.
+  bool auto_reuse = false;
 
   /// Ports of the range the OS can actually hand out.
   uint32_t usable() const;

@@ -54,6 +54,7 @@ Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& root) {
   if (!range.ok()) return range.status();
   EphemeralPorts ep;
   ep.range = *range;
+  ep.source = RangeSource::kSysctl;
   // Older kernels have no reserved ports file: then nothing is reserved.
   auto reserved_text =
       ReadFileLimited(dir + "ip_local_reserved_ports", 1 << 20, "ip_local_reserved_ports");

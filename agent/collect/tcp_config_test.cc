@@ -35,7 +35,9 @@ TEST(ReservedPorts, ClipsMergesAndCounts) {
   EXPECT_EQ((*r)[0], (PortRange{1000, 1003}));
   EXPECT_EQ((*r)[1], (PortRange{1500, 1500}));
   EXPECT_EQ((*r)[2], (PortRange{1990, 1999}));
-  EphemeralPorts ep{range, *r};
+  EphemeralPorts ep;
+  ep.range = range;
+  ep.reserved = *r;
   EXPECT_EQ(ep.usable(), 1000u - 4 - 1 - 10);
 }
 

@@ -19,6 +19,7 @@
 #include "collect/tcp_config.h"
 #include "collect/windows_mapping.h"
 #include "collect/windows_port_ranges.h"
+#include "collect/windows_range_refresher.h"
 #include "portwatch/win32.h"
 
 namespace portwatch::agent {
@@ -320,32 +321,40 @@ win::DynamicPorts ReadDynamicPorts(const OsVersion& os,
   return d;
 }
 
-// ReadTcpConfig and ReadEphemeralPorts are called together every sample; one set of WMI queries
-// (four COM round trips, tens of milliseconds) serves both, and is reused for a minute: the range
-// changes rarely (netsh / Set-NetTCPSetting) and a change shows within that minute.
-win::DynamicPorts CachedDynamicPorts(const OsVersion& os,
-                                     const std::vector<ConfigValue>& parameters) {
-  constexpr ULONGLONG kReuseMs = 60000;
-  static std::mutex mu;
-  static ULONGLONG read_at = 0;
-  static bool have = false;
-  static win::DynamicPorts cached;
-  std::lock_guard<std::mutex> lock(mu);
-  const ULONGLONG now = GetTickCount64();
-  if (!have || now - read_at > kReuseMs) {
-    cached = ReadDynamicPorts(os, parameters);
-    // Blocks Hyper-V, WinNAT or Docker reserved inside the range are not handed out.
-    if (!cached.tcp.empty()) {
-      auto text = RunCapture(L"netsh.exe int ipv4 show excludedportrange protocol=tcp");
-      if (text.ok()) {
-        auto excluded = win::ParseNetshExcludedPortRanges(*text, cached.tcp);
-        if (excluded.ok()) cached.tcp_excluded = std::move(*excluded);
-      }
+// One read of the ranges with their exclusions: WMI (four COM round trips, tens of milliseconds
+// when healthy), else netsh. Runs on the refresher's thread only.
+win::DynamicPorts ReadAllDynamicPorts() {
+  const OsVersion os = ReadOsVersion();
+  auto parameters = ReadTcpipParameters();
+  win::DynamicPorts cached =
+      ReadDynamicPorts(os, parameters.ok() ? *parameters : std::vector<ConfigValue>{});
+  // Blocks Hyper-V, WinNAT or Docker reserved inside the range are not handed out; clipped to
+  // the range connects draw from (AutoReusePortRange where enabled).
+  const PortRange applicable = win::ApplicableTcpRange(cached);
+  if (!applicable.empty()) {
+    auto text = RunCapture(L"netsh.exe int ipv4 show excludedportrange protocol=tcp");
+    if (text.ok()) {
+      auto excluded = win::ParseNetshExcludedPortRanges(*text, applicable);
+      if (excluded.ok()) cached.tcp_excluded = std::move(*excluded);
     }
-    read_at = now;
-    have = true;
   }
   return cached;
+}
+
+// ReadTcpConfig and ReadEphemeralPorts, called every sample, take the ranges from a thread of
+// their own (windows_range_refresher.h) that reads them at start and every minute: they change
+// rarely (netsh / Set-NetTCPSetting), and a hung WMI then blocks neither a report nor a stop.
+// Only the first sample waits, briefly, so that a healthy host's first report has its range.
+win::DynamicPorts CurrentDynamicPorts() {
+  static win::RangeRefresher refresher(ReadAllDynamicPorts, std::chrono::minutes(1));
+  static std::once_flag first;
+  std::call_once(first, [] { refresher.WaitForFirst(std::chrono::seconds(15)); });
+  if (auto d = refresher.Latest()) return *d;
+  win::DynamicPorts none;
+  none.unknown_reason =
+      "neither WMI nor netsh has answered yet (they are asked on a thread of their own; the "
+      "range is reported once one does)";
+  return none;
 }
 
 }  // namespace
@@ -354,23 +363,11 @@ Expected<ConfigSnapshot> ReadTcpConfig(const std::string& /*root*/) {
   OsVersion os = ReadOsVersion();
   auto params = ReadTcpipParameters();
   if (!params.ok()) return params.status();
-  return win::BuildWindowsConfig(OsVersionText(os), *params, CachedDynamicPorts(os, *params));
+  return win::BuildWindowsConfig(OsVersionText(os), *params, CurrentDynamicPorts());
 }
 
 Expected<EphemeralPorts> ReadEphemeralPorts(const std::string& /*root*/) {
-  OsVersion os = ReadOsVersion();
-  auto params = ReadTcpipParameters();
-  if (!params.ok()) return params.status();
-  win::DynamicPorts d = CachedDynamicPorts(os, *params);
-  if (d.source.empty()) {
-    return Status::Error("the dynamic TCP port range could not be read: " + d.unknown_reason +
-                         ". `netsh int ipv4 show dynamicport tcp` shows it on the host");
-  }
-  EphemeralPorts ep;
-  ep.range = d.tcp;
-  ep.reserved = d.tcp_excluded;
-  if (d.source == "assumed") ep.assumed_reason = d.unknown_reason;
-  return ep;
+  return win::EphemeralPortsFor(CurrentDynamicPorts());
 }
 
 }  // namespace portwatch::agent

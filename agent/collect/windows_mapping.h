@@ -1,7 +1,10 @@
 // The Windows agent's mapping from raw Win32 data to the model, kept free of Windows headers so
 // that it is tested on every OS with recorded inputs: iphlpapi table buffers (MIB rows), registry
 // values, WMI port settings, Tcpip event XML and the event bookmark state file. The *_windows.cc
-// files only fetch these raw inputs and hand them here.
+// files only fetch these raw inputs and hand them here. One implementation file per concern:
+// windows_socket_rows.cc, windows_registry.cc (values and the config snapshot),
+// windows_port_settings.cc (WMI ranges), windows_event_xml.cc, windows_event_state.cc (bookmark
+// JSON), windows_process_names.cc, windows_command_line.cc.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "collect/process_attribution.h"
+#include "collect/tcp_config.h"
 #include "collect/tcp_config.h"
 #include "portwatch/model.h"
 #include "portwatch/status.h"
@@ -152,9 +156,19 @@ struct DynamicPorts {
   PortRange tcp;
   PortRange udp;
   PortRange tcp_auto_reuse;  ///< empty where the OS has none or it is disabled (0 ports)
-  std::vector<PortRange> tcp_excluded;  ///< excluded port ranges inside `tcp` (netsh)
+  /// excluded port ranges (netsh) inside the applicable range (ApplicableTcpRange)
+  std::vector<PortRange> tcp_excluded;
   std::string unknown_reason;
 };
+
+/// The TCP range outbound connects draw from: AutoReusePortRange where it is enabled (a
+/// non-empty range; WMI reports 0 ports when disabled), else the dynamic range.
+PortRange ApplicableTcpRange(const DynamicPorts& ports);
+
+/// What ReadEphemeralPorts reports for these ranges: the applicable range (capacity and the
+/// ports counted), its exclusions, where it came from, and the reason when it is assumed; an
+/// error when no source answered.
+Expected<EphemeralPorts> EphemeralPortsFor(const DynamicPorts& ports);
 
 /// Picks the host's dynamic range from the WMI instances of one protocol. The range is global,
 /// repeated in every setting template; some templates (Automatic) carry none. Prefers

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "portwatch/text.h"
 #include "portwatch/utf16.h"
 
 namespace portwatch::agent::win {
@@ -467,6 +468,31 @@ TEST(Processes, BaseNameAndCacheByPidAndStartTime) {
   start.erase(200);
   cache.Refresh({100, 200});
   EXPECT_EQ(cache.Info(200), nullptr);
+}
+
+TEST(Processes, HostileImageNamesAreBoundedAndEscapedAtTheSource) {
+  // U+202E (right-to-left override) is legal in an NTFS file name; so is a 32 K character path.
+  const std::string rlo = "\xE2\x80\xAE";
+  const std::string spoof = "C:\\Users\\x\\invoice" + rlo + "txt.exe";
+  const std::string long_path = "C:\\" + std::string(5000, 'd') + "\\long.exe";
+  std::map<uint32_t, std::string> path = {{100, spoof}, {200, long_path}};
+  ProcessNameCache cache(
+      [](uint32_t, uint64_t* t) {
+        *t = 1;
+        return true;
+      },
+      [&](uint32_t pid, std::string* p) {
+        *p = path.at(pid);
+        return true;
+      });
+  cache.Refresh({100, 200});
+  ASSERT_NE(cache.Info(100), nullptr);
+  EXPECT_EQ(cache.Info(100)->name, "invoice\\u202Etxt.exe");
+  EXPECT_EQ(cache.Info(100)->program.find(rlo), std::string::npos);
+  ASSERT_NE(cache.Info(200), nullptr);
+  EXPECT_EQ(cache.Info(200)->name, "long.exe");
+  EXPECT_LE(cache.Info(200)->program.size(), kMaxProgramBytes);
+  EXPECT_TRUE(IsCleanText(cache.Info(200)->program, kMaxProgramBytes));
 }
 
 TEST(CommandLine, QuotesLikeCommandLineToArgvWSplits) {

@@ -7,6 +7,7 @@
 
 #include "collect/windows_mapping.h"
 #include "portwatch/files.h"
+#include "src/summary.h"
 
 namespace portwatch::agent::win {
 namespace {
@@ -80,6 +81,72 @@ TEST(AssumedRange, TheConfigSnapshotSaysItIsAssumedAndWhy) {
   EXPECT_EQ(find("Tcpip.DynamicPortRange.TCP.StartPort")->int_value, 49152);
   ASSERT_NE(find("Tcpip.DynamicPortRange.TCP.ExcludedPorts"), nullptr);
   EXPECT_EQ(find("Tcpip.DynamicPortRange.TCP.ExcludedPorts")->int_value, 60);
+}
+
+SocketEntry Established(uint16_t local_port) {
+  SocketEntry e;
+  e.state = TcpState::kEstablished;
+  e.local_port = local_port;
+  e.remote_port = 443;
+  return e;
+}
+
+TEST(AutoReuseRange, WhereEnabledItIsTheCapacityAndThePortsCounted) {
+  // Set-NetTCPSetting -AutoReusePortRangeStartPort 10000 -AutoReusePortRangeNumberOfPorts 1000,
+  // with a Hyper-V style exclusion inside it.
+  DynamicPorts d;
+  d.source = "wmi";
+  d.tcp = {49152, 65535};
+  d.tcp_auto_reuse = {10000, 10999};
+  d.tcp_excluded = {{10100, 10199}};
+  auto ep = EphemeralPortsFor(d);
+  ASSERT_TRUE(ep.ok()) << ep.error();
+  EXPECT_EQ(ep->range, (PortRange{10000, 10999}));
+  EXPECT_TRUE(ep->auto_reuse);
+  EXPECT_EQ(ep->source, RangeSource::kWmi);
+  EXPECT_EQ(ep->usable(), 900u);
+  const std::vector<SocketEntry> sockets = {Established(10005), Established(10150),
+                                            Established(50000)};
+  SocketSummary s = BuildSummary(sockets, *ep);
+  EXPECT_EQ(s.ephemeral_ports_in_use, 1u) << "10150 is excluded, 50000 is outside the range";
+  EXPECT_EQ(s.ephemeral_ports_usable, 900u);
+  EXPECT_TRUE(s.auto_reuse_range);
+  EXPECT_EQ(s.range_source, RangeSource::kWmi);
+
+  // Disabled (WMI reports 0 ports): the dynamic range applies again.
+  d.tcp_auto_reuse = {};
+  d.tcp_excluded = {};
+  ep = EphemeralPortsFor(d);
+  ASSERT_TRUE(ep.ok()) << ep.error();
+  EXPECT_EQ(ep->range, (PortRange{49152, 65535}));
+  EXPECT_FALSE(ep->auto_reuse);
+  s = BuildSummary(sockets, *ep);
+  EXPECT_EQ(s.ephemeral_ports_in_use, 1u) << "only 50000 is in the dynamic range";
+  EXPECT_FALSE(s.auto_reuse_range);
+}
+
+TEST(RangeSource, EachWayOfReadingTheRangeIsNamedAndAnAssumedOneSaysWhy) {
+  DynamicPorts d;
+  d.tcp = {49152, 65535};
+  const std::vector<std::pair<std::string, RangeSource>> sources = {
+      {"wmi", RangeSource::kWmi},
+      {"netsh", RangeSource::kNetsh},
+      {"MaxUserPort", RangeSource::kRegistry},
+      {"assumed", RangeSource::kAssumedDefault}};
+  for (const auto& [name, source] : sources) {
+    d.source = name;
+    d.unknown_reason = name == "assumed" ? "neither WMI nor netsh answered" : "";
+    auto ep = EphemeralPortsFor(d);
+    ASSERT_TRUE(ep.ok()) << ep.error();
+    EXPECT_EQ(ep->source, source) << name;
+    EXPECT_EQ(ep->assumed_reason, d.unknown_reason) << name;
+  }
+  EXPECT_EQ(RangeSourceName(RangeSource::kAssumedDefault), "assumed_default");
+  d.source = "";
+  d.unknown_reason = "WMI timed out";
+  auto none = EphemeralPortsFor(d);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("WMI timed out"), std::string::npos) << none.error();
 }
 
 }  // namespace

@@ -223,6 +223,41 @@ TEST(Delivery, FileSinkWritesEachReportAndRefusesAnUnwritablePath) {
   EXPECT_FALSE(StartFileSink(testing::TempDir() + "no-such-dir/x/report.json", "web01").ok());
 }
 
+TEST(Delivery, OutputLogAppendsEveryReportAsOneJsonLine) {
+  const std::string path = testing::TempDir() + "pw_core_reports.jsonl";
+  std::remove(path.c_str());
+  SinkOptions o;
+  o.output_log = path;
+  AgentHello hello;
+  hello.hostname = "win01";
+  hello.os = OsKind::kWindows;
+  hello.instance_id = "i-1";
+  hello.interval_ms = 1000;
+  auto sink = StartLocalSinks(o, hello);
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    Report r;
+    r.sequence = seq;
+    r.collected_unix_ms = 1000 * static_cast<int64_t>(seq);
+    r.health.scan_duration_us = 77;
+    (*sink)->Submit(r);
+  }
+  auto text = ReadFileLimited(path, 1 << 20, "report log");
+  ASSERT_TRUE(text.ok()) << text.error();
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = text->find('\n', at)) != std::string::npos; at = nl + 1) {
+    lines.push_back(text->substr(at, nl - at));
+  }
+  ASSERT_EQ(lines.size(), 3u) << *text;
+  EXPECT_NE(lines[2].find("\"sequence\":3"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("\"collected_unix_ms\":3000"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("\"scan_duration_us\":77"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[0].find("\"os\":\"windows\""), std::string::npos) << lines[0];
+  std::remove(path.c_str());
+  o.output_log = testing::TempDir() + "no-such-dir/x/reports.jsonl";
+  EXPECT_FALSE(StartLocalSinks(o, hello).ok());
+}
+
 TEST(Log, RotatesAtItsBoundAndKeepsOneOldFile) {
   const std::string path = testing::TempDir() + "pw_core_agent.log";
   std::remove(path.c_str());

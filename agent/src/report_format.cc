@@ -38,9 +38,7 @@ std::string Format(const char* fmt, ...) {
   return buf;
 }
 
-}  // namespace
-
-std::string ReportToJson(const std::string& hostname, const Report& r) {
+nlohmann::json ReportJson(const std::string& hostname, const Report& r) {
   const SocketSummary& s = r.sockets;
   nlohmann::json j;
   j["host"] = hostname;
@@ -49,7 +47,9 @@ std::string ReportToJson(const std::string& hostname, const Report& r) {
                     {"high", s.ephemeral_range.high},
                     {"usable", s.ephemeral_ports_usable},
                     {"in_use", s.ephemeral_ports_in_use},
-                    {"utilization", s.ephemeral_utilization()}};
+                    {"utilization", s.ephemeral_utilization()},
+                    {"source", RangeSourceName(s.range_source)},
+                    {"auto_reuse", s.auto_reuse_range}};
   nlohmann::json states = nlohmann::json::object();
   for (int f = 0; f < kFamilyCount; ++f) {
     states[std::string(FamilyName(static_cast<Family>(f)))] = StatesJson(s.counts[f]);
@@ -115,10 +115,49 @@ std::string ReportToJson(const std::string& hostname, const Report& r) {
   }
   j["events"] = {{"counters", counters}, {"last_unix_ms", last}, {"degraded", r.events.degraded}};
   if (r.events.degraded) j["events"]["degraded_reason"] = r.events.degraded_reason;
+  return j;
+}
+
+std::string_view OsName(OsKind os) {
+  switch (os) {
+    case OsKind::kLinux:
+      return "linux";
+    case OsKind::kWindows:
+      return "windows";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+std::string ReportToJson(const std::string& hostname, const Report& r) {
+  const nlohmann::json j = ReportJson(hostname, r);
   // Names are sanitized where they are read, but this is the one-box command an admin runs on a
   // host in trouble: it must never abort on a byte that slipped through (dump() throws
   // type_error 316 on invalid UTF-8 by default).
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string ReportToJsonLine(const AgentHello& hello, const Report& r) {
+  nlohmann::json j = ReportJson(hello.hostname, r);
+  j["sequence"] = r.sequence;
+  j["collected_unix_ms"] = r.collected_unix_ms;
+  if (!r.instance_id.empty()) j["instance_id"] = r.instance_id;
+  const AgentHealth& h = r.health;
+  j["health"] = {{"reports_dropped_total", h.reports_dropped_total},
+                 {"reports_pending", h.reports_pending},
+                 {"scan_duration_us", h.scan_duration_us},
+                 {"spool_bytes", h.spool_bytes},
+                 {"spool_write_failures_total", h.spool_write_failures_total},
+                 {"spool_corrupt_records_total", h.spool_corrupt_records_total}};
+  j["agent"] = {{"os", OsName(hello.os)},
+                {"os_version", hello.os_version},
+                {"agent_version", hello.agent_version},
+                {"instance_id", hello.instance_id},
+                {"boot_id", hello.boot_id},
+                {"interval_ms", hello.interval_ms}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string ReportToTable(const std::string& hostname, const Report& r) {
@@ -127,8 +166,10 @@ std::string ReportToTable(const std::string& hostname, const Report& r) {
   if (s.ephemeral_range.empty()) {
     out += "ephemeral range unknown: port use not computed (see DEGRADED below)\n\n";
   } else {
-    out += Format("ephemeral range %u-%u: %u of %u usable ports held (%.1f%%)\n\n",
-                  s.ephemeral_range.low, s.ephemeral_range.high, s.ephemeral_ports_in_use,
+    out += Format("ephemeral range %u-%u (%s%s): %u of %u usable ports held (%.1f%%)\n\n",
+                  s.ephemeral_range.low, s.ephemeral_range.high,
+                  std::string(RangeSourceName(s.range_source)).c_str(),
+                  s.auto_reuse_range ? ", AutoReusePortRange" : "", s.ephemeral_ports_in_use,
                   s.ephemeral_ports_usable, 100.0 * s.ephemeral_utilization());
   }
   out += Format("%-12s %10s %10s\n", "STATE", "IPV4", "IPV6");

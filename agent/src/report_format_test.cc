@@ -20,9 +20,17 @@ TEST(ReportFormat, TableSaysWhenTheRangeIsUnknown) {
   s.ephemeral_ports_usable = 16384;
   s.ephemeral_ports_in_use = 4096;
   const std::string known = ReportToTable("web01", r);
-  EXPECT_NE(known.find("ephemeral range 49152-65535: 4096 of 16384 usable ports held (25.0%)"),
+  EXPECT_NE(known.find("ephemeral range 49152-65535 (unknown): 4096 of 16384 usable ports held "
+                       "(25.0%)"),
             std::string::npos)
       << known;
+  s.range_source = RangeSource::kAssumedDefault;
+  s.auto_reuse_range = true;
+  const std::string assumed = ReportToTable("web01", r);
+  EXPECT_NE(assumed.find("ephemeral range 49152-65535 (assumed_default, AutoReusePortRange)"),
+            std::string::npos)
+      << assumed;
+  EXPECT_NE(ReportToJson("web01", r).find("\"source\": \"assumed_default\""), std::string::npos);
 }
 
 TEST(ReportFormat, JsonReportCarriesTopListsConfigAndEventTimes) {

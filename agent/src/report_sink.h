@@ -22,7 +22,8 @@ namespace portwatch::agent {
 struct TransportOptions;
 
 struct SinkOptions {
-  std::string output;  ///< file sink: where the latest report is written
+  std::string output;      ///< file sink: where the latest report is written
+  std::string output_log;  ///< file sink: where every report is appended as a JSON line
   std::string collector = "127.0.0.1:7443";
   std::string ca, cert, key, server_name;
   size_t max_pending = 5760;
@@ -50,8 +51,18 @@ Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& options
                                                       const AgentHello& hello);
 
 // Shared by both implementations (report_sink.cc).
-/// Adds --output.
+/// Adds --output and --output-log.
 void AddOutputOption(CLI::App* run, SinkOptions* options);
+/// True when --output or --output-log was given.
+inline bool HasLocalOutput(const SinkOptions& o) {
+  return !o.output.empty() || !o.output_log.empty();
+}
+/// The sink of --output and --output-log, whichever were given (at least one must be); fails if
+/// a file cannot be written.
+Expected<std::unique_ptr<ReportSink>> StartLocalSinks(const SinkOptions& options,
+                                                      const AgentHello& hello);
+/// The bound of --output-log: past it the file becomes FILE.1 (replacing the previous one).
+inline constexpr uint64_t kOutputLogMaxBytes = 16ull << 20;
 /// A sink writing each report as JSON to `path` (atomically replaced); fails if it cannot write.
 Expected<std::unique_ptr<ReportSink>> StartFileSink(const std::string& path,
                                                     const std::string& host);

@@ -23,7 +23,7 @@ class GrpcSink final : public ReportSink {
 
  private:
   Transport transport_;
-  std::unique_ptr<ReportSink> copy_;  // --output, if given
+  std::unique_ptr<ReportSink> copy_;  // --output / --output-log, if given
 };
 
 }  // namespace
@@ -50,16 +50,16 @@ void AddSinkOptions(CLI::App* run, SinkOptions* o) {
 Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
                                                       const AgentHello& hello) {
   // Without certificates the agent can still write reports locally (and tests use that).
-  if (o.ca.empty() && o.cert.empty() && o.key.empty() && !o.output.empty()) {
-    return StartFileSink(o.output, hello.hostname);
+  if (o.ca.empty() && o.cert.empty() && o.key.empty() && HasLocalOutput(o)) {
+    return StartLocalSinks(o, hello);
   }
   if (o.ca.empty() || o.cert.empty() || o.key.empty()) {
     return Status::Error("run needs --ca, --cert and --key to stream to the collector (or only "
                          "--output FILE to write reports to a file)");
   }
   std::unique_ptr<ReportSink> copy;
-  if (!o.output.empty()) {
-    auto file = StartFileSink(o.output, hello.hostname);
+  if (HasLocalOutput(o)) {
+    auto file = StartLocalSinks(o, hello);
     if (!file.ok()) return file.status();
     copy = std::move(*file);
   }

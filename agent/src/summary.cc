@@ -63,6 +63,8 @@ SocketSummary BuildSummary(const std::vector<SocketEntry>& sockets, const Epheme
   SocketSummary s;
   s.ephemeral_range = ports.range;
   s.ephemeral_ports_usable = ports.usable();
+  s.range_source = ports.source;
+  s.auto_reuse_range = ports.auto_reuse;
   // 8 KiB on the stack: one bit per port beats a hash set for tables of any size.
   std::bitset<65536> held;
   for (const SocketEntry& e : sockets) {

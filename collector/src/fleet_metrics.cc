@@ -154,6 +154,12 @@ struct Families {
   MetricFamily range_high = NewFamily("portwatch_host_ephemeral_range_high",
                                       "Last port of the ephemeral range (detail hosts)",
                                       MetricType::Gauge);
+  MetricFamily range_info = NewFamily("portwatch_host_ephemeral_range_info",
+                                      "1, labelled with where the ephemeral range came from "
+                                      "(source: sysctl, wmi, netsh, registry, assumed_default) "
+                                      "and whether Windows' AutoReusePortRange applies (detail "
+                                      "hosts)",
+                                      MetricType::Gauge);
   MetricFamily dest_ports = NewFamily("portwatch_host_destination_local_ports",
                                       "Distinct local ports in use toward a remote endpoint (its "
                                       "4-tuple use), top-K per detail host",
@@ -250,7 +256,7 @@ struct Families {
     for (MetricFamily* f :
          {&info, &state, &sockets, &in_use, &usable, &util, &last_report, &reports, &pending,
           &dropped, &scan, &degraded, &trouble, &eta, &full_at, &growth, &skew, &steady, &detail, &sockets_family,
-          &range_low, &range_high, &dest_ports, &dest_pressure, &dest_conns, &dest_eta,
+          &range_low, &range_high, &range_info, &dest_ports, &dest_pressure, &dest_conns, &dest_eta,
           &proc_ports, &proc_growth, &listener_queue, &listener_backlog, &config_value,
           &config_info, &events, &spool_bytes, &spool_failures, &spool_corrupt, &duplicates,
           &fleet_hosts, &by_state, &silent_hosts, &fleet_dest, &fleet_proc, &out_of_order,
@@ -359,6 +365,11 @@ void RenderDetail(const HostView& h, const char* reason, Families* f) {
   }
   AddSample(f->range_low, host, s.ephemeral_range.low);
   AddSample(f->range_high, host, s.ephemeral_range.high);
+  AddSample(f->range_info,
+            {{"host", h.host},
+             {"source", std::string(RangeSourceName(s.range_source))},
+             {"auto_reuse", s.auto_reuse_range ? "true" : "false"}},
+            1);
   const double usable = s.ephemeral_ports_usable;
   for (const DestinationUsage& d : r.destinations.top) {
     const std::string dest = d.remote.ToString();

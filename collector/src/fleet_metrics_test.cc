@@ -26,6 +26,7 @@ Report BusyReport(uint64_t seq, int64_t at) {
   r.sockets.ephemeral_range = {49152, 65535};
   r.sockets.ephemeral_ports_usable = 16384;
   r.sockets.ephemeral_ports_in_use = 4096;
+  r.sockets.range_source = RangeSource::kAssumedDefault;
   for (int i = 0; i < 20; ++i) {
     DestinationUsage d;
     EXPECT_TRUE(Endpoint::Parse("10.0.4." + std::to_string(i) + ":1433", &d.remote));
@@ -161,7 +162,7 @@ TEST_F(FleetMetricsTest, AHealthyHostStaysWithinItsSeriesAndByteBudget) {
             std::string::npos);
   for (const char* detail : {"portwatch_host_destination_local_ports{",
                              "portwatch_host_config_value{", "portwatch_host_events_total{",
-                             "portwatch_host_detail{"}) {
+                             "portwatch_host_detail{", "portwatch_host_ephemeral_range_info{"}) {
     EXPECT_EQ(text.find(detail), std::string::npos) << detail;
   }
 }
@@ -192,6 +193,8 @@ TEST_F(FleetMetricsTest, DetailGoesToTheOkHostsUsingMostOfTheirRange) {
   has("portwatch_host_events_total{host=\"busy\",event=\"TcpExt.ListenDrops\"} 7");
   has("portwatch_host_sockets_by_family{host=\"busy\",family=\"ipv6\",state=\"time_wait\"} 8");
   has("portwatch_host_agent_spool_bytes{host=\"busy\"} 4096");
+  has("portwatch_host_ephemeral_range_info{host=\"busy\",source=\"assumed_default\","
+      "auto_reuse=\"false\"} 1");
   has("portwatch_fleet_hosts 2");
   // Absent is not zero: an absent setting is not exported at all.
   EXPECT_EQ(text.find("Tcpip.MaxUserPort"), std::string::npos);

@@ -74,6 +74,10 @@ void HostInfoToProto(const HostView& view, v1::HostInfo* out) {
     out->set_ports_in_use(view.report->sockets.ephemeral_ports_in_use);
     out->set_ports_usable(view.report->sockets.ephemeral_ports_usable);
     out->set_utilization(view.report->sockets.ephemeral_utilization());
+    const SocketSummary& s = view.report->sockets;
+    out->set_ephemeral_range_source(std::string(RangeSourceName(s.range_source)));
+    out->set_ephemeral_range_assumed(s.range_source == RangeSource::kAssumedDefault);
+    out->set_ephemeral_range_auto_reuse(s.auto_reuse_range);
   }
   if (view.status == nullptr) {
     // Known from a hello only: no analysis yet.

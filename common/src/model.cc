@@ -30,6 +30,23 @@ std::string_view TcpStateName(TcpState state) {
   return "unknown";
 }
 
+std::string_view RangeSourceName(RangeSource source) {
+  switch (source) {
+    case RangeSource::kSysctl:
+      return "sysctl";
+    case RangeSource::kWmi:
+      return "wmi";
+    case RangeSource::kNetsh:
+      return "netsh";
+    case RangeSource::kRegistry:
+      return "registry";
+    case RangeSource::kAssumedDefault:
+      return "assumed_default";
+    default:
+      return "unknown";
+  }
+}
+
 std::string_view FamilyName(Family family) {
   return family == Family::kIpv6 ? "ipv6" : "ipv4";
 }

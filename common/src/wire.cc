@@ -188,6 +188,8 @@ void ToProto(const Report& report, v1::Report* out) {
   s->set_ephemeral_ports_usable(in.ephemeral_ports_usable);
   s->set_ephemeral_ports_in_use(in.ephemeral_ports_in_use);
   s->set_total_sockets(in.total_sockets);
+  s->set_ephemeral_range_source(static_cast<v1::EphemeralRangeSource>(in.range_source));
+  s->set_ephemeral_range_auto_reuse(in.auto_reuse_range);
   for (const InboundUsage& u : in.inbound) {
     v1::InboundPortUsage* o = s->add_inbound();
     o->set_port(u.port);
@@ -319,6 +321,12 @@ Expected<Report> FromProto(const v1::Report& in, WireNotes* notes) {
                          " differs from the sum of state counts " + std::to_string(sum));
   }
   r.sockets.ephemeral_ports_usable = s.ephemeral_ports_usable();
+  // An open enum: a source added by a newer agent reads as unknown, not as an error.
+  const int source = s.ephemeral_range_source();
+  r.sockets.range_source = source > 0 && source < kRangeSourceCount
+                               ? static_cast<RangeSource>(source)
+                               : RangeSource::kUnknown;
+  r.sockets.auto_reuse_range = s.ephemeral_range_auto_reuse();
   r.sockets.ephemeral_ports_in_use = s.ephemeral_ports_in_use();
   r.sockets.total_sockets = s.total_sockets();
   Status inbound = InboundFromProto(s, &r.sockets);

@@ -42,6 +42,24 @@ TEST(Wire, ReportRoundTrips) {
   EXPECT_EQ(r.health.scan_duration_us, 900u);
 }
 
+TEST(Wire, RangeSourceAndAutoReuseRoundTripAndAnUnknownSourceIsNotAnError) {
+  Report in = Sample();
+  in.sockets.range_source = RangeSource::kNetsh;
+  in.sockets.auto_reuse_range = true;
+  v1::Report p;
+  ToProto(in, &p);
+  EXPECT_EQ(p.sockets().ephemeral_range_source(), v1::EPHEMERAL_RANGE_SOURCE_NETSH);
+  auto back = FromProto(p);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->sockets.range_source, RangeSource::kNetsh);
+  EXPECT_TRUE(back->sockets.auto_reuse_range);
+  // A source a newer agent knows and this collector does not.
+  p.mutable_sockets()->set_ephemeral_range_source(static_cast<v1::EphemeralRangeSource>(42));
+  back = FromProto(p);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->sockets.range_source, RangeSource::kUnknown);
+}
+
 // Each mutation turns a valid report into one no real host can send; each must be refused with a
 // message that names the problem.
 TEST(Wire, AbsurdReportsAreRefusedWithAReason) {

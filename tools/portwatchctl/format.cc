@@ -216,6 +216,14 @@ std::string FormatHost(const v1::HostDetail& d, const FormatOptions& o) {
         ")";
   }
   out += "\n";
+  if (!h.ephemeral_range_source().empty() && h.ephemeral_range_source() != "unknown") {
+    out += "range from " + CleanText(h.ephemeral_range_source(), 40);
+    if (h.ephemeral_range_auto_reuse()) out += ", AutoReusePortRange applies";
+    if (h.ephemeral_range_assumed()) {
+      out += " (ASSUMED: the OS version's documented default; nothing on the host answered)";
+    }
+    out += "\n";
+  }
   if (!h.churn_explanation().empty()) {
     out += Printf("churn: steady %.1f%% of %s (TIME_WAIT %.0f s, %s); ",
                   100 * h.steady_utilization(),

@@ -175,6 +175,20 @@ TEST(PortwatchctlFormat, HostGoldenWorstFirstWithoutInboundNoise) {
   FormatOptions all = Opts();
   all.all = true;
   EXPECT_NE(FormatHost(d, all).find("192.0.2.7:51234"), std::string::npos);
+
+  // Where the range came from, said under the ports line; an assumed one loudly.
+  d.mutable_info()->set_ephemeral_range_source("assumed_default");
+  d.mutable_info()->set_ephemeral_range_assumed(true);
+  EXPECT_NE(FormatHost(d, Opts()).find("(at 2026-12-02 03:33 UTC, in 9 h)\nrange from "
+                                       "assumed_default (ASSUMED: the OS version's documented "
+                                       "default; nothing on the host answered)\nos Linux"),
+            std::string::npos)
+      << FormatHost(d, Opts());
+  d.mutable_info()->set_ephemeral_range_source("wmi");
+  d.mutable_info()->set_ephemeral_range_assumed(false);
+  d.mutable_info()->set_ephemeral_range_auto_reuse(true);
+  EXPECT_NE(FormatHost(d, Opts()).find("range from wmi, AutoReusePortRange applies\n"),
+            std::string::npos);
 }
 
 TEST(PortwatchctlFormat, InboundTimeWaitLineIsCappedAndAbsentWhenNone) {

@@ -24,11 +24,11 @@ Expected<std::unique_ptr<ReportSink>> StartReportSink(const SinkOptions& o,
         "stream to a collector; build it with MSVC + vcpkg (see README, Windows), or pass "
         "--output FILE to write reports to a file");
   }
-  if (o.output.empty()) {
-    return Status::Error("run needs --output FILE in this build (it has no gRPC to stream to a "
-                         "collector)");
+  if (!HasLocalOutput(o)) {
+    return Status::Error("run needs --output FILE or --output-log FILE in this build (it has no "
+                         "gRPC to stream to a collector)");
   }
-  return StartFileSink(o.output, hello.hostname);
+  return StartLocalSinks(o, hello);
 }
 
 }  // namespace portwatch::agent

@@ -49,6 +49,20 @@ struct PortRange {
   bool operator==(const PortRange& o) const { return low == o.low && high == o.high; }
 };
 
+/// Where an agent read its ephemeral range. Numbering matches portwatch.v1.EphemeralRangeSource.
+enum class RangeSource : uint8_t {
+  kUnknown = 0,
+  kSysctl = 1,          ///< Linux ip_local_port_range
+  kWmi = 2,             ///< Windows WMI MSFT_NetTCPSetting (2012 and later)
+  kNetsh = 3,           ///< Windows `netsh int ipv4 show dynamicport tcp` (Vista to 2008 R2)
+  kRegistry = 4,        ///< Windows Tcpip\Parameters MaxUserPort (before Vista)
+  kAssumedDefault = 5,  ///< nothing answered: the OS version's documented default
+};
+inline constexpr int kRangeSourceCount = 6;
+
+/// "unknown", "sysctl", "wmi", "netsh", "registry", "assumed_default" (CLI and metric labels).
+std::string_view RangeSourceName(RangeSource source);
+
 /// One socket from the live table, reduced to what the summary needs.
 struct SocketEntry {
   Family family = Family::kIpv4;
@@ -82,6 +96,10 @@ struct SocketSummary {
   uint32_t ephemeral_ports_usable = 0;
   uint32_t ephemeral_ports_in_use = 0;
   uint32_t total_sockets = 0;
+  RangeSource range_source = RangeSource::kUnknown;
+  /// The range is Windows' AutoReusePortRange, which outbound connects draw from where it is
+  /// enabled, rather than the dynamic port range.
+  bool auto_reuse_range = false;
   /// Accepted connections per listening port: most TIME_WAIT first, bounded.
   std::vector<InboundUsage> inbound;
   /// TIME_WAIT sockets on any listening port (listed in `inbound` or not). Part of the
