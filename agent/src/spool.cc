@@ -1,8 +1,9 @@
 #include "src/spool.h"
+
 #include "src/log.h"
+#include "src/spool_record.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -10,97 +11,9 @@
 namespace portwatch::agent {
 namespace {
 
-constexpr char kMagic[4] = {'P', 'W', 'S', 'P'};
-constexpr size_t kHeaderBytes = 12;
-// Far above any report (a few KiB) and below anything that would hurt to allocate: a length
-// beyond it can only be damage.
-constexpr uint32_t kMaxBodyBytes = 16u << 20;
-constexpr uint8_t kTypeReport = 1;
-constexpr uint8_t kTypeConsumed = 2;
-constexpr char kSegmentPrefix[] = "seg-";
-constexpr char kSegmentSuffix[] = ".pws";
 constexpr int64_t kLogEveryMs = 60000;
 
-constexpr std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
-
-void PutU32(std::string* s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutU64(std::string* s, uint64_t v) {
-  for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t GetLe(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-
-// Frames a body as a record: magic, length, CRC, body.
-std::string Frame(const std::string& body) {
-  std::string rec(kMagic, sizeof kMagic);
-  PutU32(&rec, static_cast<uint32_t>(body.size()));
-  PutU32(&rec, Crc32(body.data(), body.size()));
-  rec += body;
-  return rec;
-}
-
-// The body of the record at `data`, or nullopt when what is there is not an intact record.
-std::optional<std::string_view> IntactBody(const char* data, size_t available) {
-  if (available < kHeaderBytes || std::memcmp(data, kMagic, sizeof kMagic) != 0) return {};
-  const uint64_t len = GetLe(data + 4, 4);
-  if (len == 0 || len > kMaxBodyBytes || len > available - kHeaderBytes) return {};
-  if (Crc32(data + kHeaderBytes, len) != static_cast<uint32_t>(GetLe(data + 8, 4))) return {};
-  return std::string_view(data + kHeaderBytes, len);
-}
-
-struct ReportBody {
-  std::string instance_id;
-  uint64_t sequence = 0;
-  int64_t created_unix_ms = 0;
-  std::string_view payload;
-};
-
-std::optional<ReportBody> DecodeReport(std::string_view body) {
-  if (body.size() < 2 || static_cast<uint8_t>(body[0]) != kTypeReport) return {};
-  const size_t id_len = static_cast<uint8_t>(body[1]);
-  if (body.size() < 2 + id_len + 16) return {};
-  ReportBody r;
-  r.instance_id = std::string(body.substr(2, id_len));
-  r.sequence = GetLe(body.data() + 2 + id_len, 8);
-  r.created_unix_ms = static_cast<int64_t>(GetLe(body.data() + 10 + id_len, 8));
-  r.payload = body.substr(18 + id_len);
-  return r;
-}
-
-bool ParseSegmentName(const std::string& n, uint64_t* number) {
-  const size_t plen = sizeof kSegmentPrefix - 1, slen = sizeof kSegmentSuffix - 1;
-  if (n.size() != plen + 16 + slen || n.compare(0, plen, kSegmentPrefix) != 0 ||
-      n.compare(plen + 16, slen, kSegmentSuffix) != 0) {
-    return false;
-  }
-  const std::string digits = n.substr(plen, 16);
-  if (digits.find_first_not_of("0123456789") != std::string::npos) return false;
-  *number = std::stoull(digits);
-  return true;
-}
-
 }  // namespace
-
-uint32_t Crc32(const void* data, size_t size, uint32_t crc) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
 
 Spool::Spool(SpoolOptions options) : opts_(std::move(options)) {
   if (opts_.segment_bytes == 0) {
@@ -122,10 +35,7 @@ void Spool::Log(const std::string& msg) const {
 }
 
 std::string Spool::SegmentPath(uint64_t number) const {
-  char name[64];
-  std::snprintf(name, sizeof name, "%s%016llu%s", kSegmentPrefix,
-                static_cast<unsigned long long>(number), kSegmentSuffix);
-  return opts_.dir + "/" + name;
+  return opts_.dir + "/" + SegmentFileName(number);
 }
 
 Expected<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options, int64_t now_unix_ms) {
@@ -147,8 +57,7 @@ Status Spool::OpenDirectory() {
   if (!names.ok()) return names.status();
   std::vector<uint64_t> numbers;
   for (const std::string& name : *names) {
-    uint64_t n = 0;
-    if (ParseSegmentName(name, &n)) numbers.push_back(n);
+    if (auto n = ParseSegmentFileName(name)) numbers.push_back(*n);
   }
   std::sort(numbers.begin(), numbers.end());
 
@@ -185,50 +94,31 @@ Status Spool::LoadSegment(uint64_t number, std::vector<Entry>* loaded, Position*
   const std::string& data = *contents;
   size_t pos = 0;
   while (pos < data.size()) {
-    auto body = IntactBody(data.data() + pos, data.size() - pos);
-    std::optional<ReportBody> report;
-    if (body && static_cast<uint8_t>((*body)[0]) == kTypeReport) {
-      report = DecodeReport(*body);
-    }
-    const bool marker =
-        body && static_cast<uint8_t>((*body)[0]) == kTypeConsumed && body->size() == 17;
-    if (report) {
+    const auto record = ReadRecord(data.data() + pos, data.size() - pos);
+    if (record && record->kind == SpoolRecord::Kind::kReport) {
       Entry e;
-      e.instance = InternInstance(report->instance_id);
-      e.sequence = report->sequence;
-      e.created_unix_ms = report->created_unix_ms;
+      e.instance = InternInstance(record->instance_id);
+      e.sequence = record->sequence;
+      e.created_unix_ms = record->created_unix_ms;
       e.on_disk = true;
       e.segment = number;
       e.offset = pos;
-      e.length = kHeaderBytes + body->size();
+      e.length = record->length;
       loaded->push_back(std::move(e));
-    } else if (marker) {
-      Position p{GetLe(body->data() + 1, 8), GetLe(body->data() + 9, 8)};
+    } else if (record && record->kind == SpoolRecord::Kind::kConsumed) {
+      Position p{record->consumed_segment, record->consumed_offset};
       if (*consumed < p) *consumed = p;
-    }
-    if (report || marker) {
-      pos += kHeaderBytes + body->size();
-      continue;
-    }
-    if (body) {
+    } else if (record) {
       // Intact but of a kind this version does not know (written by a newer agent): step over.
-      Log(path + ": skipped a record of unknown type " +
-          std::to_string(static_cast<uint8_t>((*body)[0])) + " at offset " + std::to_string(pos));
-      pos += kHeaderBytes + body->size();
+      Log(path + ": skipped a record of unknown type " + std::to_string(record->type) +
+          " at offset " + std::to_string(pos));
+    }
+    if (record) {
+      pos += record->length;
       continue;
     }
     // Damage: find the next intact record and resume there.
-    size_t next = pos + 1;
-    while (next < data.size()) {
-      const void* hit = std::memchr(data.data() + next, kMagic[0], data.size() - next);
-      if (hit == nullptr) {
-        next = data.size();
-        break;
-      }
-      next = static_cast<size_t>(static_cast<const char*>(hit) - data.data());
-      if (IntactBody(data.data() + next, data.size() - next)) break;
-      ++next;
-    }
+    const size_t next = NextIntactRecord(data.data(), data.size(), pos + 1);
     ++counters_.corrupt_records_total;
     if (next >= data.size()) {
       Log(path + ": skipped " + std::to_string(data.size() - pos) + " damaged bytes at offset " +
@@ -312,17 +202,7 @@ bool Spool::WriteRecord(const std::string& record, bool sync, uint64_t* offset,
 void Spool::Append(const std::string& instance_id, uint64_t sequence, int64_t created_unix_ms,
                    std::string payload, int64_t now_unix_ms) {
   DropExpired(now_unix_ms);
-  std::string body;
-  body.reserve(18 + instance_id.size() + payload.size());
-  body.push_back(static_cast<char>(kTypeReport));
-  const size_t id_len = std::min<size_t>(instance_id.size(), 255);
-  body.push_back(static_cast<char>(id_len));
-  body.append(instance_id, 0, id_len);
-  PutU64(&body, sequence);
-  PutU64(&body, static_cast<uint64_t>(created_unix_ms));
-  body += payload;
-  std::string record = Frame(body);
-  body.clear();
+  std::string record = EncodeReportRecord(instance_id, sequence, created_unix_ms, payload);
 
   if (record.size() > opts_.max_bytes) {
     ++counters_.dropped_total;
@@ -338,7 +218,7 @@ void Spool::Append(const std::string& instance_id, uint64_t sequence, int64_t cr
 
   Entry e;
   e.id = next_id_++;
-  e.instance = InternInstance(instance_id.substr(0, id_len));
+  e.instance = InternInstance(instance_id.substr(0, kMaxRecordInstanceIdBytes));
   e.sequence = sequence;
   e.created_unix_ms = created_unix_ms;
   if (!opts_.dir.empty()) {
@@ -460,14 +340,12 @@ void Spool::WriteConsumedMarker() {
   if (!on_disk_ || counters_.degraded || !(consumed_written_ < consumed_)) return;
   // A marker matters only while a segment holding consumed reports is still on disk.
   if (segments_.empty() || consumed_.segment < segments_.begin()->first) return;
-  std::string body(1, static_cast<char>(kTypeConsumed));
-  PutU64(&body, consumed_.segment);
-  PutU64(&body, consumed_.offset);
   std::string error;
   uint64_t offset = 0;
   // Not synced: a lost marker only means a few acknowledged reports are sent again, and the
   // collector recognises those as duplicates.
-  if (WriteRecord(Frame(body), false, &offset, &error)) consumed_written_ = consumed_;
+  if (WriteRecord(EncodeConsumedRecord(consumed_.segment, consumed_.offset), false, &offset,
+                  &error)) consumed_written_ = consumed_;
 }
 
 bool Spool::Acknowledge(const std::string& instance_id, uint64_t sequence) {
@@ -512,12 +390,10 @@ std::optional<SpoolEntry> Spool::Next(uint64_t after_id) {
     }
     std::string rec(it->length, '\0');
     Status read = segments_[it->segment].file.ReadAt(it->offset, rec.data(), rec.size());
-    std::optional<ReportBody> body;
-    if (read.ok()) {
-      if (auto b = IntactBody(rec.data(), rec.size())) body = DecodeReport(*b);
-    }
-    if (body && body->sequence == it->sequence) {
-      out.payload = std::string(body->payload);
+    std::optional<SpoolRecord> record;
+    if (read.ok()) record = ReadRecord(rec.data(), rec.size());
+    if (record && record->kind == SpoolRecord::Kind::kReport && record->sequence == it->sequence) {
+      out.payload = std::string(record->payload);
       return out;
     }
     ++counters_.corrupt_records_total;

@@ -1,4 +1,6 @@
 // The agent's spool: every report waits here, in order, until the collector acknowledges it.
+// This file is the queue (ordering, acknowledgement, bounds, disk failure); the record format is
+// in spool_record.h and the platform's files in spool_files.h.
 //
 // On disk it is a directory of append-only segment files (seg-NNNNNNNNNNNNNNNN.pws). Each record is
 //
@@ -46,12 +48,9 @@
 
 #include "portwatch/status.h"
 #include "src/spool_files.h"
+#include "src/spool_record.h"  // the record format (Crc32 for tests)
 
 namespace portwatch::agent {
-
-/// CRC-32 as in IEEE 802.3 / zlib (reflected, polynomial 0xEDB88320). `crc` continues a previous
-/// call's result.
-uint32_t Crc32(const void* data, size_t size, uint32_t crc = 0);
 
 struct SpoolOptions {
   std::string dir;                      ///< empty: keep reports in memory only

@@ -80,6 +80,43 @@ class SpoolTest : public ::testing::Test {
   std::vector<std::string> log_;
 };
 
+TEST(SpoolRecord, ReportAndConsumedRecordsReadBackAsWritten) {
+  const std::string rec = EncodeReportRecord("abc", 7, -5, "payload");
+  auto r = ReadRecord(rec.data(), rec.size());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->kind, SpoolRecord::Kind::kReport);
+  EXPECT_EQ(r->instance_id, "abc");
+  EXPECT_EQ(r->sequence, 7u);
+  EXPECT_EQ(r->created_unix_ms, -5);
+  EXPECT_EQ(r->payload, "payload");
+  EXPECT_EQ(r->length, rec.size());
+  const std::string marker = EncodeConsumedRecord(3, 4096);
+  auto m = ReadRecord(marker.data(), marker.size());
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->kind, SpoolRecord::Kind::kConsumed);
+  EXPECT_EQ(m->consumed_segment, 3u);
+  EXPECT_EQ(m->consumed_offset, 4096u);
+}
+
+TEST(SpoolRecord, DamageIsRefusedAndTheNextIntactRecordFound) {
+  const std::string first = EncodeReportRecord("i", 1, 0, "one");
+  const std::string second = EncodeReportRecord("i", 2, 0, "two");
+  std::string data = first + second;
+  data[first.size() - 1] ^= 0x55;  // the first record's CRC no longer matches
+  EXPECT_FALSE(ReadRecord(data.data(), data.size()).has_value());
+  EXPECT_FALSE(ReadRecord(data.data(), first.size() - 1).has_value());  // cut short
+  EXPECT_EQ(NextIntactRecord(data.data(), data.size(), 1), first.size());
+  EXPECT_EQ(NextIntactRecord(first.data(), first.size() - 2, 1), first.size() - 2);
+}
+
+TEST(SpoolRecord, SegmentNamesRoundTripAndOtherNamesAreIgnored) {
+  EXPECT_EQ(SegmentFileName(42), "seg-0000000000000042.pws");
+  EXPECT_EQ(ParseSegmentFileName(SegmentFileName(42)), std::optional<uint64_t>(42));
+  EXPECT_FALSE(ParseSegmentFileName("seg-00000000000000x2.pws").has_value());
+  EXPECT_FALSE(ParseSegmentFileName("seg-42.pws").has_value());
+  EXPECT_FALSE(ParseSegmentFileName("agent.lock").has_value());
+}
+
 TEST(Crc32, MatchesTheStandardCheckValue) {
   EXPECT_EQ(Crc32("123456789", 9), 0xCBF43926u);
   // Continuing a CRC over a split buffer gives the same result as one pass.
