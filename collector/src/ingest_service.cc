@@ -6,6 +6,8 @@
 #include <chrono>
 #include <deque>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "portwatch/files.h"
 #include "portwatch/tls.h"
@@ -81,6 +83,11 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     hello_alarm_.Set(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(svc_.limits_.hello_timeout_ms),
                      [this](bool fired) { OnHelloDeadline(fired); });
+    // Last, once no refusal above can finish the stream: the certificate this stream
+    // authenticated with is checked again against every CRL reload while the stream lives.
+    auth_ = ctx->auth_context();
+    tracked_ = true;
+    svc_.TrackOpen(this);
     ReadNext();
   }
 
@@ -134,6 +141,8 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnDone() override {
+    // First, before done_: once untracked, CutRevoked can no longer pin this reactor.
+    if (tracked_) svc_.UntrackOpen(this);
     svc_.streams_gauge_.Decrement();
     if (counted_) svc_.active_.fetch_sub(1);
     if (host_counted_) svc_.ReleaseHostStream(host_);
@@ -146,6 +155,33 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     if (in_store_ > 0) return;
     lk.unlock();
     delete this;
+  }
+
+  // Under the service's open_mu_: true, and the reactor stays alive until Revoke() runs, when its
+  // peer certificate is one `revocations` lists; `why` says which serial.
+  bool PinIfRevokedLocked(const RevocationList& revocations, std::string* why) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (finished_ || done_) return false;
+    const std::vector<grpc::string_ref> pem =
+        auth_->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (pem.empty() || !revocations.IsRevoked(std::string(pem[0].data(), pem[0].size()), why)) {
+      return false;
+    }
+    ++in_store_;  // Revoke() is one more callback to come before the reactor may go
+    return true;
+  }
+
+  // Ends a stream pinned by PinIfRevokedLocked. Unsent acks are dropped: their reports were
+  // sent before the revocation reached the collector, and the agent resends them under a new
+  // certificate.
+  void Revoke(const std::string& why) {
+    RefuseStream("certificate_revoked", grpc::StatusCode::PERMISSION_DENIED,
+                 "certificate revoked: " + why +
+                     " (the collector reloaded its CRL); issue the agent a new certificate: "
+                     "deploy/pki/pki.sh host " +
+                     host_);
+    std::unique_lock<std::mutex> lk(mu_);
+    EndCallbackLocked(lk);
   }
 
  private:
@@ -427,6 +463,8 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
 
   IngestService& svc_;
   std::string host_;
+  std::shared_ptr<const grpc::AuthContext> auth_;  // the peer's certificate, for CutRevoked
+  bool tracked_ = false;                           // in the service's open_
   int64_t cert_not_after_unix_ = 0;  // the peer certificate's notAfter, for the expiry metric
   bool counted_ = false;
   bool host_counted_ = false;
@@ -489,6 +527,32 @@ void IngestService::ReleaseHostStream(const std::string& host) {
   std::lock_guard<std::mutex> lk(hosts_mu_);
   auto it = host_streams_.find(host);
   if (it != host_streams_.end() && --it->second <= 0) host_streams_.erase(it);
+}
+
+void IngestService::TrackOpen(IngestReactor* r) {
+  std::lock_guard<std::mutex> lk(open_mu_);
+  open_.insert(r);
+}
+
+void IngestService::UntrackOpen(IngestReactor* r) {
+  std::lock_guard<std::mutex> lk(open_mu_);
+  open_.erase(r);
+}
+
+int IngestService::CutRevoked(const RevocationList& revocations) {
+  if (revocations.revoked_count() == 0) return 0;
+  // Pinned under open_mu_ so that none is deleted in between; ended after it is released, since
+  // Finish must not run under a lock the reactor's OnDone takes.
+  std::vector<std::pair<IngestReactor*, std::string>> cut;
+  {
+    std::lock_guard<std::mutex> lk(open_mu_);
+    for (IngestReactor* r : open_) {
+      std::string why;
+      if (r->PinIfRevokedLocked(revocations, &why)) cut.emplace_back(r, std::move(why));
+    }
+  }
+  for (auto& [r, why] : cut) r->Revoke(why);
+  return static_cast<int>(cut.size());
 }
 
 int64_t IngestService::PaceReport(const std::string& host, int64_t now_ms) {

@@ -13,13 +13,17 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "portwatch/revocation.h"
 #include "portwatch/v1/portwatch.grpc.pb.h"
 #include "src/host_patterns.h"
 #include "src/rejections.h"
 #include "src/store_writer.h"
 
 namespace portwatch::collector {
+
+class IngestReactor;
 
 struct IngestLimits {
   int max_streams = 50000;       ///< concurrent agent streams; more are refused
@@ -54,11 +58,19 @@ class IngestService final : public v1::Ingest::CallbackService {
   /// Streams open now that have not sent their hello yet.
   int streams_without_hello() const { return without_hello_.load(); }
 
+  /// Ends every open stream whose peer certificate `revocations` now lists as revoked, with
+  /// PERMISSION_DENIED "certificate revoked: ...", counted and logged as reason
+  /// certificate_revoked. The handshake check only sees new connections; this is for the streams
+  /// that were open when the CRL changed. Other streams are untouched. Returns how many it ended.
+  int CutRevoked(const RevocationList& revocations);
+
  private:
   friend class IngestReactor;
   /// Counts one more stream for `host`; false (nothing counted) at the per-host limit.
   bool AcquireHostStream(const std::string& host);
   void ReleaseHostStream(const std::string& host);
+  void TrackOpen(IngestReactor* r);
+  void UntrackOpen(IngestReactor* r);
   /// Takes one report's token from `host`'s bucket at `now_ms` (steady clock) and returns how
   /// long, in ms, the stream should wait before reading the host's next report (0: at once).
   int64_t PaceReport(const std::string& host, int64_t now_ms);
@@ -77,6 +89,10 @@ class IngestService final : public v1::Ingest::CallbackService {
   // it is not full, so closing and reopening a stream never refills it early.
   std::unordered_map<std::string, Bucket> buckets_;
   uint64_t paces_ = 0;  // PaceReport calls, for the occasional sweep of full buckets
+  // Streams of an accepted agent identity that have not ended, for CutRevoked. Lock order:
+  // open_mu_ before a reactor's own mutex.
+  std::mutex open_mu_;
+  std::unordered_set<IngestReactor*> open_;
   prometheus::Gauge& streams_gauge_;
   prometheus::Counter& reports_counter_;
   prometheus::Counter& duplicates_counter_;

@@ -292,6 +292,14 @@ int main(int argc, char** argv) {
   auto policy_metrics = std::make_shared<pc::PolicyCollectable>(policy);  // the exposer keeps a
   exposer.RegisterCollectable(policy_metrics);                              // weak pointer
   pc::IngestService service(writer, *registry, rejections, limits);
+  // The handshake check only sees new connections: a CRL that revokes a certificate also ends
+  // the streams it already has open.
+  tls_watch.OnCrlReloaded([&service](const pw::RevocationList& list) {
+    if (const int cut = service.CutRevoked(list); cut > 0) {
+      std::fprintf(stderr, "portwatch-collector: ended %d streams of revoked certificates\n",
+                   cut);
+    }
+  });
   pc::MetricsOptions metrics_opts;
   metrics_opts.detail_hosts = metrics_detail_hosts;
   auto fleet_metrics = std::make_shared<pc::FleetCollectable>(views, metrics_opts);

@@ -90,6 +90,7 @@ void TlsFileWatcher::ReloadCrl() {
   crl_revoked_->Set(static_cast<double>(crl_list_->revoked_count()));
   Log("reloaded CRL " + SanitizeText(crl_path_, kMaxTextFieldBytes) + ": " +
       std::to_string(crl_list_->revoked_count()) + " revoked certificates");
+  if (on_crl_) on_crl_(*crl_list_);
 }
 
 // gRPC's file watcher swaps in the new files by itself; this says whether what it will serve is

@@ -9,6 +9,7 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,10 @@ class TlsFileWatcher {
 
   std::shared_ptr<const RevocationList> revocations() const { return crl_list_; }
 
+  /// Called (on the thread that calls Poll or Reload) after every CRL that loaded successfully
+  /// on reload, with the list now in force: the collector ends the open streams it revokes.
+  void OnCrlReloaded(std::function<void(const RevocationList&)> f) { on_crl_ = std::move(f); }
+
  private:
   struct Stamp {
     int64_t mtime_ns = -1;
@@ -48,6 +53,7 @@ class TlsFileWatcher {
   TlsFiles files_;
   std::string crl_path_;
   std::shared_ptr<RevocationList> crl_list_;
+  std::function<void(const RevocationList&)> on_crl_;
   Stamp crl_stamp_, cert_stamp_, key_stamp_, ca_stamp_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Gauge& cert_expiry_;

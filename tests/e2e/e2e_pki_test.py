@@ -224,6 +224,36 @@ class RefusedCertificateTest(PkiTestCase):
         self.assert_still_acked(GOOD)
         self.assert_streams_once("good")
 
+    def test_crl_reload_ends_the_revoked_certificates_open_stream_only(self):
+        self.start_host_agent(BAD, self.col["grpc_port"], "bad")
+        wait_for(lambda: self.reports(BAD) >= 2, what="the agent to be revoked to stream")
+        revoked_before = self.metric(self.metrics(), "portwatch_ingest_rejected_total",
+                                     reason="certificate_revoked") or 0
+        serial = serial_of(f"{self.pki}/hosts/{BAD}.pem")
+
+        self.tool("revoke", f"{self.pki}/hosts/{BAD}.pem")
+        # The stream it already has open ends at the reload (--tls-reload-interval 1s), with the
+        # reason, without waiting for the agent to reconnect.
+        ended = wait_for(lambda: re.search(
+            r"stream to collector \S+ ended: (certificate revoked: [^\n]*) \(gRPC code (\d+)\)",
+            self.log_of("bad")), timeout=10, what="the revoked agent's open stream to end")
+        self.assertEqual(ended.group(2), "7", "PERMISSION_DENIED")
+        self.assertIn(f"serial {serial.lstrip('0')} is revoked by the CRL", ended.group(1))
+        self.assertIn("ended 1 streams of revoked certificates", self.log_of("collector"),
+                      "the collector cut exactly the revoked stream")
+        self.assertGreaterEqual(self.metric(self.metrics(), "portwatch_ingest_rejected_total",
+                                            reason="certificate_revoked"), revoked_before + 1)
+        stored = self.reports(BAD)
+
+        # The agent keeps reporting and retrying; none of it is stored from now on, while the
+        # healthy agent's one stream keeps being acknowledged.
+        self.assert_still_acked(GOOD)
+        self.assert_still_acked(GOOD)
+        self.assertEqual(self.reports(BAD), stored, "a report sent after the revocation was stored")
+        self.assertEqual(len(re.findall(r"connected to collector", self.log_of("bad"))), 1,
+                         "the revoked agent got a new stream")
+        self.assert_streams_once("good")
+
     def test_revoked_operator_certificate_cannot_query(self):
         self.tool("operator", "portwatchctl")
         rc, out, err = self.ctl(self.pki, self.col["grpc_port"], "hosts")
