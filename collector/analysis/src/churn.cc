@@ -99,6 +99,10 @@ const ChurnTracker::Coarse* ChurnTracker::CoarseAgo(double age_ms) const {
 void ChurnTracker::Add(int64_t unix_ms, uint32_t ports, uint32_t time_wait, double tw_seconds,
                        uint32_t capacity) {
   if (size_ > 0 && unix_ms < At(0).unix_ms) return;
+  if (size_ == 0) {
+    first_ms_ = unix_ms;
+    first_time_wait_ = time_wait;
+  }
   ring_[next_] = {unix_ms, ports, time_wait};
   next_ = (next_ + 1) % kPoints;
   size_ = std::min(size_ + 1, kPoints);
@@ -168,12 +172,30 @@ ChurnEstimate ChurnTracker::Estimate(double tw_seconds, uint32_t capacity) const
   std::nth_element(held, held + hn / 2, held + hn);
   e.held = std::min(held_newest, held[hn / 2]);
   const double little = tw_now / tw_seconds;
-  const double rise = std::max(0.0, rise_per_s);
-  e.close_rate_per_s = little + rise / 2;
+  // Closes arrive at random, so over a window of d seconds the TIME_WAIT count moves by about
+  // sqrt(2 * lambda * d) with no change of churn (what enters minus what leaves, each Poisson).
+  // A rise within two such deviations is not evidence and is not projected: on a small range the
+  // raw rise of a plateau (the kernel expires TIME_WAIT in timer-wheel batches, so the count
+  // climbs between them), projected over T_tw / 2, moved the steady occupancy by 10-40 points.
+  // The recursion below keeps the raw rise: only the projection's ceiling is held back.
+  const double span_s = static_cast<double>(newest.unix_ms - At(n - 1).unix_ms) / 1000;
+  const double noise_per_s = span_s > 0 ? 2 * std::sqrt(2 * little * span_s) / span_s : 0;
+  const double raw_rise = std::max(0.0, rise_per_s);
+  double rise = raw_rise > noise_per_s ? raw_rise : 0;
   const Coarse* ago = CoarseAgo(tw_seconds * 1000);
+  if (ago == nullptr) {
+    // Less than one T_tw of history: what closed before the first sample is unknown, so the
+    // rise cannot be told from a churn that started just before it. The projection (rise / 2 *
+    // T_tw) is then held to the TIME_WAIT growth seen since the first sample, beyond the same
+    // counting noise.
+    const double since_s = static_cast<double>(newest.unix_ms - first_ms_) / 1000;
+    const double growth = tw_now - first_time_wait_ - 2 * std::sqrt(2 * little * since_s);
+    rise = std::min(rise, 2 * std::max(0.0, growth) / tw_seconds);
+  }
+  e.close_rate_per_s = little + rise / 2;
   if (ago != nullptr) {
     e.close_rate_per_s =
-        std::clamp(rise + static_cast<double>(ago->rate), little, little + rise / 2);
+        std::clamp(raw_rise + static_cast<double>(ago->rate), little, little + rise / 2);
   }
   e.steady = e.held + e.close_rate_per_s * tw_seconds;
   // Growth of the steady occupancy in each quarter of the last T_tw, the slowest: a churn that

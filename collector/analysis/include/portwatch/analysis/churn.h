@@ -78,7 +78,8 @@ class ChurnTracker {
   /// falls by what closed T_tw ago: lambda(t) = rise + lambda(t - T_tw), with lambda(t - T_tw)
   /// from the coarse ring. The result is kept between TIME_WAIT / T_tw (Little's law, memoryless)
   /// and that plus half the rise (exact for a linearly growing rate), so an error made once is
-  /// not carried forward.
+  /// not carried forward. A rise within the count's counting noise is not projected, and before
+  /// one T_tw of history the projection is held to the TIME_WAIT growth seen so far.
   ChurnEstimate Estimate(double tw_seconds, uint32_t capacity) const;
   size_t size() const { return size_; }
 
@@ -103,6 +104,9 @@ class ChurnTracker {
   Coarse coarse_[kCoarse];
   size_t coarse_next_ = 0;
   size_t coarse_size_ = 0;
+  // The first sample's time and TIME_WAIT: where the evidence starts.
+  int64_t first_ms_ = 0;
+  double first_time_wait_ = 0;
 };
 
 /// "churn toward 10.0.4.12:1433 can grow 12% before connects fail (event 4227)". `key` is "" for
