@@ -181,7 +181,7 @@ TEST(PortwatchctlFormat, HostGoldenWorstFirstWithoutInboundNoise) {
   d.mutable_info()->set_ephemeral_range_assumed(true);
   EXPECT_NE(FormatHost(d, Opts()).find("(at 2026-12-02 03:33 UTC, in 9 h)\nrange from "
                                        "assumed_default (ASSUMED: the OS version's documented "
-                                       "default; nothing on the host answered)\nos Linux"),
+                                       "default; nothing on the host answered)\ninbound TIME_WAIT"),
             std::string::npos)
       << FormatHost(d, Opts());
   d.mutable_info()->set_ephemeral_range_source("wmi");
