@@ -288,6 +288,7 @@ int main(int argc, char** argv) {
                          });
   writer.Start();
   pc::QueryService queries(views, rejections, allowed_queries);
+  queries.SetRevocations(tls_watch.revocations());
   queries.SetPolicyMonitor(&policy);
   auto policy_metrics = std::make_shared<pc::PolicyCollectable>(policy);  // the exposer keeps a
   exposer.RegisterCollectable(policy_metrics);                              // weak pointer

@@ -114,7 +114,23 @@ grpc::Status QueryService::Authorize(grpc::CallbackServerContext* ctx) const {
   // Only operator certificates (an operator URI SAN) may ask, and only those named in
   // --query-clients; an agent certificate is refused whatever its name.
   const PeerIdentity peer = IdentifyPeer(*ctx->auth_context());
-  if (peer.role == PeerRole::kOperator && allowed_.count(peer.name)) return grpc::Status::OK;
+  if (peer.role == PeerRole::kOperator && allowed_.count(peer.name)) {
+    if (revocations_ && revocations_->revoked_count() > 0) {
+      const std::vector<grpc::string_ref> pem =
+          ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+      std::string why;
+      if (pem.empty() || revocations_->IsRevoked(std::string(pem[0].data(), pem[0].size()), &why)) {
+        rejections_.Reject("certificate_revoked",
+                           "operator certificate '" + peer.name + "' asked a query: " + why);
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            "certificate revoked: " + why +
+                                " (the collector reloaded its CRL); issue a new operator "
+                                "certificate: deploy/pki/pki.sh operator " +
+                                peer.name);
+      }
+    }
+    return grpc::Status::OK;
+  }
   const bool agent = peer.role == PeerRole::kAgent;
   const std::string what = "certificate '" + peer.name + "'";
   rejections_.Reject("query_not_allowed", what + (agent ? " (an agent)" : "") + " asked a query");

@@ -6,9 +6,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
 #include <set>
 #include <string>
 
+#include "portwatch/revocation.h"
 #include "portwatch/v1/query.grpc.pb.h"
 #include "src/fleet_view.h"
 #include "src/policy_monitor.h"
@@ -38,6 +40,11 @@ class QueryService final : public v1::Query::CallbackService {
                                            v1::ListViolationsResponse* resp) override;
   /// Answers ListViolations and adds violations to GetHost. Call before serving.
   void SetPolicyMonitor(const PolicyMonitor* policy) { policy_ = policy; }
+  /// Checks every call's certificate against the CRL in force (the handshake checks it too, but a
+  /// connection made before the CRL was reloaded keeps its handshake). Call before serving.
+  void SetRevocations(std::shared_ptr<const RevocationList> revocations) {
+    revocations_ = std::move(revocations);
+  }
 
  private:
   /// OK, or PERMISSION_DENIED naming the certificate and what to do.
@@ -47,6 +54,7 @@ class QueryService final : public v1::Query::CallbackService {
   Rejections& rejections_;
   const std::set<std::string> allowed_;
   const PolicyMonitor* policy_ = nullptr;
+  std::shared_ptr<const RevocationList> revocations_;  // null: no --crl
 };
 
 /// The protobuf form of one host as a view holds it: its analysis and the agent's facts.
