@@ -116,10 +116,8 @@ grpc::Status QueryService::Authorize(grpc::CallbackServerContext* ctx) const {
   const PeerIdentity peer = IdentifyPeer(*ctx->auth_context());
   if (peer.role == PeerRole::kOperator && allowed_.count(peer.name)) {
     if (revocations_ && revocations_->revoked_count() > 0) {
-      const std::vector<grpc::string_ref> pem =
-          ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
       std::string why;
-      if (pem.empty() || revocations_->IsRevoked(std::string(pem[0].data(), pem[0].size()), &why)) {
+      if (PeerCertificateRevoked(*ctx->auth_context(), *revocations_, &why)) {
         rejections_.Reject("certificate_revoked",
                            "operator certificate '" + peer.name + "' asked a query: " + why);
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
