@@ -354,8 +354,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   t.span_s = c.span_buckets * bucket_s;
   t.points = static_cast<uint32_t>(c.len);
   t.time_wait_per_hour =
-      HalfLagSlope(ws->time_wait.data() + (n - c.len), c.len, options.confidence_z, &ws->scratch)
-          .slope *
+      HalfLagSlope(ws->time_wait.data() + (n - c.len), c.len, 0, &ws->scratch).slope *
       buckets_per_hour;
 
   Forecast& f = fit_.forecast;

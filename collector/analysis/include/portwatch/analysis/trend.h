@@ -36,7 +36,7 @@ struct SlopeEstimate {
 /// autocorrelated noise, measured at as many lags as it lasts) and t the Student quantile for
 /// the m / f effective pairs at the normal quantile z. Robust to outliers in up to a quarter of
 /// the points. `scratch` is reused to avoid allocating. O(n) plus O(m) per lag the correlation
-/// lasts.
+/// lasts. With `z` <= 0 only the slope is computed (the bounds are -inf/+inf).
 SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<double>* scratch,
                            double interval_z = 0);
 
