@@ -218,7 +218,7 @@ TEST(ScenarioBank, LinearLeakAutocorrelatedNoise) {
   // noise comes from first differences, reads the wandering noise as steps: the fit restarts
   // every few hours, the leak is flagged only by the at-risk margin (85%), and at that moment
   // the trend holds 0-100 buckets (none in about a fifth of runs: no forecast, not covered).
-  // --- Calibrated intervals: measured 50% coverage, ETA error p50 84% (against the first sample
+  // --- Calibrated intervals: measured 44% coverage, ETA error p50 80% (against the first sample
   // at the threshold; 48% and 63% against the mean's arrival at capacity before).
   EXPECT_LT(Quantile(stats.share, 0.9), 0.9);
   EXPECT_LT(Quantile(stats.abs_error, 0.5), 1.0);
@@ -317,10 +317,9 @@ TEST(ScenarioBank, LeakOnADailyCycle) {
   // before 20% of its way, and the first day's rise (one daily cycle fits it better than a line,
   // peaking below capacity) is no alarm.
   EXPECT_LT(Quantile(stats.share, 0.9), 0.2);
-  // --- Calibrated intervals: a regression, not the target. With the season-adjusted growth's
-  // bounds calibrated, the first flag comes a little later (p50 share 0.14, was 0.10) and in a
-  // few runs the host goes back to ok once, about half an hour after it (measured max 1).
-  EXPECT_LE(stats.max_ok_returns, 1) << "flapping";
+  // --- Calibrated intervals: the first flag comes a little later (p50 share 0.14, was 0.10):
+  // the season-adjusted growth's bounds count correlated offsets as fewer points.
+  EXPECT_EQ(stats.max_ok_returns, 0) << "no flapping";
   EXPECT_EQ(Quantile(day1_alarm_hours, 1.0), 0) << "no day-1 false alarm";
 }
 

@@ -47,9 +47,13 @@ double LongRunFactor(const double* values, size_t n, size_t* lags_out) {
   const size_t max_lag = n / 4;
   double sum = 0;
   size_t lags = 0;
+  // The first pair must be clearly positive (one standard error of a pair of independent
+  // values' autocorrelations, sqrt(2 / n)): on a short window a pair positive by chance, then
+  // corrected for the mean's bias below, would double the factor of independent noise.
+  const double first_pair_min = std::sqrt(2.0 / static_cast<double>(n));
   for (size_t k = 1; k + 1 <= max_lag; k += 2) {
     const double pair = rho(k) + rho(k + 1);
-    if (!(pair > 0)) break;
+    if (!(pair > (k == 1 ? first_pair_min : 0))) break;
     sum += pair;
     lags = k + 1;
   }
