@@ -378,8 +378,8 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     // points' mean time (where its level is best known) to the rate's interval bounds, and move
     // it by the level's own error.
     const size_t len = std::max<size_t>(c.level_len, 1);
-    const ResidualNoise noise =
-        MeasureResidualNoise(pts.data() + (n - len), len, c.est.slope, c.level, t_now, &ws->scratch);
+    const ResidualNoise noise = MeasureResidualNoise(pts.data() + (n - len), len, c.est.slope,
+                                                     c.level, t_now, &ws->scratch);
     const double z = options.interval_z;
     const double tail = 0.5 * std::erfc(z / std::sqrt(2.0));  // one side of the interval
     const double level_center = c.level + c.est.slope * (noise.t_center - t_now);

@@ -73,8 +73,7 @@ TEST_F(TrackedSeriesTest, ForecastsTheFirstPeakAheadOfTheMeanByAboutTheNoise) {
   const double mean_eta_s = (threshold - f.trend.level) / f.trend.per_hour * 3600;
   EXPECT_GT(f.forecast.peak_margin, 1.0 * 150);
   EXPECT_LT(f.forecast.peak_margin, 3.0 * 150);
-  EXPECT_NEAR(mean_eta_s - f.forecast.eta_s, f.forecast.peak_margin / f.trend.per_hour * 3600,
-              60);
+  EXPECT_NEAR(mean_eta_s - f.forecast.eta_s, f.forecast.peak_margin / f.trend.per_hour * 3600, 60);
   EXPECT_LT(f.forecast.eta_early_s, f.forecast.eta_s);
   EXPECT_GT(f.forecast.eta_late_s, f.forecast.eta_s);
   // Where the simulated series itself first reaches the threshold, continued from here: the

@@ -114,8 +114,8 @@ SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<
   // Few effective pairs: Student's t for them, not the normal quantile. The factor itself is
   // estimated from 2K + 1 autocorrelations of m values, which leaves about m / (2K + 1) degrees
   // of freedom; the fewer of the two speaks.
-  const double dof = std::max(
-      1.0, std::min(mm / out.ess_factor - 1, mm / (2 * static_cast<double>(lags) + 1)));
+  const double dof =
+      std::max(1.0, std::min(mm / out.ess_factor - 1, mm / (2 * static_cast<double>(lags) + 1)));
   const size_t mid = m / 2;  // s[mid] is in place; smaller ranks lie before it
   // Lower ranks already selected partition the lower half further: select the next one only in
   // what lies above it (and likewise for the upper bounds).
@@ -203,9 +203,8 @@ double UpperTailQuantile(double q) {
   const bool upper = q <= 0.5;
   const double p = upper ? q : 1 - q;
   const double t = std::sqrt(-2 * std::log(p));
-  const double u =
-      t - (2.515517 + 0.802853 * t + 0.010328 * t * t) /
-              (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t);
+  const double u = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) /
+                           (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t);
   return upper ? u : -u;
 }
 

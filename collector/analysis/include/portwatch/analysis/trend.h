@@ -19,7 +19,7 @@ struct Point {
 /// there are too few (effective) points to bound it at the requested confidence.
 struct SlopeEstimate {
   double slope = 0;
-  double low = 0;   ///< bounds at the test's z (HalfLagSlope's `z`)
+  double low = 0;  ///< bounds at the test's z (HalfLagSlope's `z`)
   double high = 0;
   double interval_low = 0;  ///< bounds at the interval's z (`interval_z`; the test's if 0)
   double interval_high = 0;
