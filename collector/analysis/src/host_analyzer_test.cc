@@ -33,16 +33,24 @@ TEST_P(LeakTest, CaughtEarlyWithAnAccurateForecast) {
   Noise noise(c.noise_ports);
   auto level = [&](int64_t t) { return c.base_ports + per_hour * static_cast<double>(t) / kHour; };
   double eta_at_drift_s = -1;
-  double true_remaining_s = -1;
+  int64_t eta_at_ms = -1, exhausted_at_ms = -1;
+  // The truth is the first sample at the exhaustion threshold (what makes the host exhausted).
+  const double threshold = run.options().exhausted_enter_utilization * kCapacity;
   run.Feed(
       0, static_cast<int64_t>(true_full_h * kHour), kInterval,
-      [&](int64_t t) { return level(t) + noise(); },
+      [&](int64_t t) {
+        const double x = level(t) + noise();
+        if (exhausted_at_ms < 0 && x >= threshold) exhausted_at_ms = t;
+        return x;
+      },
       [&](int64_t t) {
         if (eta_at_drift_s < 0 && run.host().state() == HostState::kDrifting) {
           eta_at_drift_s = run.Describe(t).headline_fit.forecast.eta_s;
-          true_remaining_s = (kCapacity - level(t)) / per_hour * 3600;
+          eta_at_ms = t;
         }
       });
+  ASSERT_GE(exhausted_at_ms, 0);
+  const double true_remaining_s = static_cast<double>(exhausted_at_ms - eta_at_ms) / kSecond;
   const int64_t drift_at = run.FirstTime(HostState::kDrifting);
   ASSERT_GE(drift_at, 0) << run.History();
   const double drift_fraction = static_cast<double>(drift_at) / kHour / true_full_h;

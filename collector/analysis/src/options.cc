@@ -61,6 +61,7 @@ Status Options::Validate() const {
   }
   if (min_fit_points < 8) return Bad("min_fit_points must be at least 8 to bound a slope");
   if (!(confidence_z > 0)) return Bad("confidence_z must be positive (1.96 for 95%)");
+  if (!(interval_z > 0)) return Bad("interval_z must be positive (1.645 for a 90% interval)");
   if (!(max_extrapolation > 0)) return Bad("max_extrapolation must be positive (e.g. 2)");
   if (!(leave_relax >= 1)) return Bad("leave_relax must be at least 1 (1.5 gives hysteresis)");
   if (enter_evaluations == 0 || leave_evaluations == 0) {

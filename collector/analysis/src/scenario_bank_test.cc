@@ -87,7 +87,29 @@ struct LeakStats {
   }
 };
 
-// Records the first flag at `t` of a leak that started at `start_ms` and fills at `full_ms`.
+// The values of `ports` every interval over [0, to_ms), generated ahead so the truth is known.
+std::vector<double> Generate(const std::function<double(int64_t)>& ports, int64_t to_ms,
+                             int64_t interval_ms) {
+  std::vector<double> xs;
+  for (int64_t t = 0; t < to_ms; t += interval_ms) xs.push_back(ports(t));
+  return xs;
+}
+
+// The truth a forecast is judged against: the first sample, from `from_ms` on, at which the host
+// is exhausted (utilisation at exhausted_enter_utilization), as the analyzer sees it: the first
+// peak that crosses, not the mean. `fallback` if none does.
+int64_t FirstExhaustedSample(const std::vector<double>& xs, int64_t from_ms, int64_t interval_ms,
+                             int64_t fallback, uint32_t capacity = kCapacity) {
+  const double threshold = Options().exhausted_enter_utilization * capacity;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t t = static_cast<int64_t>(i) * interval_ms;
+    if (t >= from_ms && PortsSample(t, xs[i], capacity).ports_in_use >= threshold) return t;
+  }
+  return fallback;
+}
+
+// Records the first flag at `t` of a leak that started at `start_ms` and is first exhausted at
+// `full_ms`.
 void JudgeFirstFlag(LeakRun* out, const SeriesFit& f, int64_t t, int64_t start_ms,
                     int64_t full_ms) {
   out->flagged = true;
@@ -104,14 +126,19 @@ void JudgeFirstFlag(LeakRun* out, const SeriesFit& f, int64_t t, int64_t start_m
 
 // Runs ports(t) from t = 0 every interval until it reaches capacity (time `full_ms`), the leak
 // starting at `leak_start_ms`. `feed` may rewrite the sample (clock cases).
+// The truth is the first sample at the exhaustion threshold (FirstExhaustedSample), at the
+// latest `full_ms`, when the mean reaches capacity.
 LeakRun RunLeak(const std::function<double(int64_t)>& ports, int64_t leak_start_ms, int64_t full_ms,
                 int64_t interval_ms,
                 const std::function<HostSample(HostSample)>& rewrite = nullptr) {
   HostRun run;
   LeakRun out;
   HostState last = HostState::kOk;
-  for (int64_t t = 0; t < full_ms + kHour; t += interval_ms) {
-    HostSample s = PortsSample(t, ports(t));
+  const std::vector<double> xs = Generate(ports, full_ms + kHour, interval_ms);
+  full_ms = FirstExhaustedSample(xs, leak_start_ms, interval_ms, full_ms);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t t = static_cast<int64_t>(i) * interval_ms;
+    HostSample s = PortsSample(t, xs[i]);
     if (rewrite) s = rewrite(s);
     run.Feed(s);
     const HostState st = run.host().state();
@@ -167,8 +194,9 @@ TEST(ScenarioBank, LinearLeakWhiteNoise) {
   EXPECT_LT(Quantile(stats.abs_error, 0.5), 0.10);
   EXPECT_LT(Quantile(stats.abs_error, 0.9), 0.25);
   EXPECT_EQ(stats.max_ok_returns, 0) << "no flapping";
-  // Nominal 95%; the target is >= 85% of a nominal 90% interval.
-  EXPECT_GE(stats.coverage(), 0.8);
+  // --- Calibrated intervals (the target): a nominal 90% interval of the first sample
+  // at the exhaustion threshold covers it in >= 85% of runs.
+  EXPECT_GE(stats.coverage(), 0.85);
 }
 
 TEST(ScenarioBank, LinearLeakAutocorrelatedNoise) {
@@ -185,10 +213,15 @@ TEST(ScenarioBank, LinearLeakAutocorrelatedNoise) {
   stats.Print("linear leak, AR(1) noise phi 0.95");
   EXPECT_EQ(stats.before, stats.runs);
   // Regression bounds at today's measured level, NOT the targets (interval coverage
-  // >= 85%, an early flag): the interval is widened by the residuals' lag-1 autocorrelation,
-  // which is not enough at phi 0.95, and the leak is flagged only by the at-risk margin (85%).
+  // >= 85% of a nominal 90%, an early flag). The interval itself is calibrated for this noise
+  // (trend_test: >= 85% at phi 0.95 on a whole segment), but here the level-shift test, whose
+  // noise comes from first differences, reads the wandering noise as steps: the fit restarts
+  // every few hours, the leak is flagged only by the at-risk margin (85%), and at that moment
+  // the trend holds 0-100 buckets (none in about a fifth of runs: no forecast, not covered).
+  // --- Calibrated intervals: measured 44% coverage, ETA error p50 80% (against the first sample
+  // at the threshold; 48% and 63% against the mean's arrival at capacity before).
   EXPECT_LT(Quantile(stats.share, 0.9), 0.9);
-  EXPECT_LT(Quantile(stats.abs_error, 0.5), 0.8);
+  EXPECT_LT(Quantile(stats.abs_error, 0.5), 1.0);
   EXPECT_GE(stats.coverage(), 0.4) << "the effective-sample-size interval (16% without it)";
 }
 
@@ -232,11 +265,14 @@ TEST(ScenarioBank, LeakWithADeployStepAndAGap) {
     int64_t full = 0;
     while (level(full) < kCap) full += kMinute;
     const int64_t gap_from = (step_at + full) / 2, gap_to = gap_from + 45 * kMinute;
+    const std::vector<double> xs =
+        Generate([&](int64_t t) { return level(t) + noise(); }, full + 2 * kMinute, 2 * kMinute);
+    full = FirstExhaustedSample(xs, step_at, 2 * kMinute, full);
     HostRun run;
     LeakRun r;
     for (int64_t t = 0; t <= full; t += 2 * kMinute) {
       if (t >= gap_from && t < gap_to) continue;
-      run.Feed(PortsSample(t, level(t) + noise()));
+      run.Feed(PortsSample(t, xs[static_cast<size_t>(t / (2 * kMinute))]));
       if (!r.flagged && run.host().state() != HostState::kOk && t > step_at) {
         JudgeFirstFlag(&r, run.Describe(t).headline_fit, t, 0, full);
       }
@@ -281,6 +317,8 @@ TEST(ScenarioBank, LeakOnADailyCycle) {
   // before 20% of its way, and the first day's rise (one daily cycle fits it better than a line,
   // peaking below capacity) is no alarm.
   EXPECT_LT(Quantile(stats.share, 0.9), 0.2);
+  // --- Calibrated intervals: the first flag comes a little later (p50 share 0.14, was 0.10):
+  // the season-adjusted growth's bounds count correlated offsets as fewer points.
   EXPECT_EQ(stats.max_ok_returns, 0) << "no flapping";
   EXPECT_EQ(Quantile(day1_alarm_hours, 1.0), 0) << "no day-1 false alarm";
 }
@@ -302,13 +340,16 @@ TEST(ScenarioBank, ClockSkewDuringALeak) {
     const Options options;
     Workspace ws;
     LeakRun r;
-    for (int64_t t = 0; t <= full; t += 2 * kMinute) {
-      HostSample s = PortsSample(t, base + rate * t / kHour + n2());
+    const std::vector<double> xs = Generate(
+        [&](int64_t t) { return base + rate * t / kHour + n2(); }, full + kHour, 2 * kMinute);
+    const int64_t exhausted = FirstExhaustedSample(xs, 0, 2 * kMinute, full);
+    for (int64_t t = 0; t <= exhausted; t += 2 * kMinute) {
+      HostSample s = PortsSample(t, xs[static_cast<size_t>(t / (2 * kMinute))]);
       if (t == ahead_at) s.unix_ms += 365 * kDay;
       if (t >= back_at) s.unix_ms -= kHour;
       ASSERT_TRUE(host.Update(s, t, options, &ws).ok());
       if (!r.flagged && host.state() != HostState::kOk) {
-        JudgeFirstFlag(&r, host.Describe(options, t).headline_fit, t, 0, full);
+        JudgeFirstFlag(&r, host.Describe(options, t).headline_fit, t, 0, exhausted);
       }
       ASSERT_EQ(host.last_seen_ms(), t);
     }
@@ -350,7 +391,9 @@ TEST(ScenarioBank, HealthyHostsFalseAlarms) {
   PrintAlarms("flat 40%, AR(1) noise", flat);
   PrintAlarms("daily cycle 15->60%", daily);
   PrintAlarms("weekly cycle (quiet weekend)", weekly);
-  EXPECT_LT(Quantile(flat, 0.9), 0.5);
+  // --- Calibrated intervals: the season-adjusted growth's bounds count the correlated offsets
+  // as fewer points, so a flat host with AR(1) noise is never flagged (was p90 0.07, max 1.2 h).
+  EXPECT_EQ(Quantile(flat, 1.0), 0);
   // The first day's rise is one daily cycle (no alarm); from the second day the seasonal
   // baseline (the highest of the earlier days at this time) explains every rise, the Monday after
   // a quiet weekend included (the weekdays of the week before stand over it).

@@ -23,6 +23,7 @@ struct Candidate {
   size_t len = 0;
   SlopeEstimate est;
   double level = 0;
+  size_t level_len = 0;  // the newest points the level (and rate) were measured on
   double span_buckets = 0;
   bool evidence = false;
   bool sustained = false;
@@ -237,7 +238,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     Candidate& c = levels[level_count++];
     c.len = len;
     const Point* first = pts.data() + (n - len);
-    c.est = HalfLagSlope(first, len, options.confidence_z, &ws->scratch);
+    c.est = HalfLagSlope(first, len, options.confidence_z, &ws->scratch, options.interval_z);
     c.span_buckets = pts.back().t - first->t + 1;
     if (len < 2) break;
   }
@@ -249,6 +250,8 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   HeldHighs(pts.data(), prefix_ends.data(), level_count, m, held_high.data());
 
   const double cap = static_cast<double>(capacity);
+  // Exhausted is declared at this utilisation: forecasts are of reaching it.
+  const double threshold = options.exhausted_enter_utilization * cap;
   const double horizon_s = static_cast<double>(options.drift_horizon_ms) / 1000.0;
   const double relax = options.leave_relax;
   int chosen = -1;
@@ -269,11 +272,14 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     }
     const size_t level_len = levels[speaker].len;
     c.est = levels[speaker].est;
+    c.level_len = level_len;
     c.level =
         RobustLevelAt(pts.data() + (n - level_len), level_len, c.est.slope, t_now, &ws->scratch);
     if (capacity == 0 || c.est.slope <= 0) continue;
     const double pct = c.est.slope * buckets_per_hour / cap * 100;
-    const double eta_s = std::max(0.0, cap - c.level) / c.est.slope * bucket_s;
+    // The tests of drift use the mean's arrival at the exhaustion threshold (no noise margin:
+    // that is measured once, for the forecast reported).
+    const double eta_s = std::max(0.0, threshold - c.level) / c.est.slope * bucket_s;
     const double span_s = c.span_buckets * bucket_s;
     const bool long_enough = c.span_buckets >= min_span_buckets;
     // A rise that has not clearly passed a level the series already held (for a few buckets)
@@ -348,8 +354,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   t.span_s = c.span_buckets * bucket_s;
   t.points = static_cast<uint32_t>(c.len);
   t.time_wait_per_hour =
-      HalfLagSlope(ws->time_wait.data() + (n - c.len), c.len, options.confidence_z, &ws->scratch)
-          .slope *
+      HalfLagSlope(ws->time_wait.data() + (n - c.len), c.len, 0, &ws->scratch).slope *
       buckets_per_hour;
 
   Forecast& f = fit_.forecast;
@@ -366,11 +371,37 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     f.eta_early_s = season.eta_early_s;
     f.eta_late_s = season.eta_late_s;
   } else if (capacity > 0 && t.per_hour > 0) {
-    const double room = std::max(0.0, cap - t.level);
+    // The first peak that crosses the threshold, not the mean: the series' noise around the
+    // line (its spread, and how fast it wanders) sets how far below the
+    // threshold the mean is when a peak first reaches it (FirstPassageMargin), at the median for
+    // the ETA and at the interval's tails for its bounds. The bounds tilt the line about the
+    // points' mean time (where its level is best known) to the rate's interval bounds, and move
+    // it by the level's own error.
+    const size_t len = std::max<size_t>(c.level_len, 1);
+    const ResidualNoise noise = MeasureResidualNoise(pts.data() + (n - len), len, c.est.slope,
+                                                     c.level, t_now, &ws->scratch);
+    const double z = options.interval_z;
+    const double tail = 0.5 * std::erfc(z / std::sqrt(2.0));  // one side of the interval
+    const double level_center = c.level + c.est.slope * (noise.t_center - t_now);
+    // Buckets from now until the line through (t_center, level) with `slope` reaches `target`.
+    auto eta_s = [&](double slope, double level, double target) {
+      if (!(slope > 0)) return kNever;
+      if (!std::isfinite(slope)) return 0.0;
+      const double t_cross = noise.t_center + (target - level) / slope;
+      return std::max(0.0, t_cross - t_now) * bucket_s;
+    };
+    f.peak_margin = FirstPassageMargin(noise.sigma, noise.step_sigma, c.est.slope, 0.5);
     f.finite = true;
-    f.eta_s = room / t.per_hour * 3600;
-    f.eta_early_s = t.per_hour_high > 0 ? room / t.per_hour_high * 3600 : kNever;
-    f.eta_late_s = t.per_hour_low > 0 ? room / t.per_hour_low * 3600 : kNever;
+    f.eta_s = eta_s(c.est.slope, level_center, threshold - f.peak_margin);
+    const double high = c.est.interval_high, low = c.est.interval_low;
+    f.eta_early_s =
+        eta_s(high, level_center + z * noise.level_se,
+              threshold - FirstPassageMargin(noise.sigma, noise.step_sigma, high, tail));
+    f.eta_late_s =
+        eta_s(low, level_center - z * noise.level_se,
+              threshold - FirstPassageMargin(noise.sigma, noise.step_sigma, low, 1 - tail));
+    f.eta_early_s = std::min(f.eta_early_s, f.eta_s);
+    f.eta_late_s = std::max(f.eta_late_s, f.eta_s);
   }
 }
 

@@ -40,9 +40,14 @@ struct Options {
   uint32_t min_fit_points = 12;
   /// ...covering at least this much time.
   int64_t min_fit_span_ms = 20 * 60'000;
-  /// Normal quantile for the slope's confidence bounds (1.96: a two-sided 95% interval, so
-  /// "significantly rising" is a one-sided 97.5% test).
+  /// Normal quantile of the significance test of a rise: the slope's lower bound at it must be
+  /// above 0 (1.96: a one-sided 97.5% test). It keeps its own z, apart from the forecast's
+  /// interval: a wider test keeps false alarms down, and the interval is what an operator reads.
+  /// Both are calibrated for autocorrelated noise (effective sample size, Student's t).
   double confidence_z = 1.96;
+  /// Normal quantile of the reported forecast interval (eta_early_s, eta_late_s) and of the
+  /// season-adjusted forecast's: 1.645, a nominal 90% interval.
+  double interval_z = 1.645;
 
   // --- Drifting ---------------------------------------------------------------------------------
   /// Only exhaustion forecast within this horizon is drift.

@@ -28,12 +28,17 @@ struct Trend {
   uint32_t points = 0;            ///< buckets the trend was measured on
 };
 
-/// When the series reaches its capacity if it keeps growing at the trend's rate.
+/// When the series first reaches the exhaustion threshold (`exhausted_enter_utilization` of its
+/// capacity) if it keeps growing at the trend's rate: the first peak of the series with its
+/// noise, not the mean's arrival. The bounds are a nominal `interval_z` (90%) interval.
 struct Forecast {
   bool finite = false;          ///< growth is positive: exhaustion is forecast
-  double eta_s = kNever;        ///< seconds from the newest sample to exhaustion
-  double eta_early_s = kNever;  ///< at the upper growth bound
-  double eta_late_s = kNever;   ///< at the lower growth bound (never if it is <= 0)
+  double eta_s = kNever;        ///< seconds from the newest sample to the first crossing (median)
+  double eta_early_s = kNever;  ///< early bound: upper growth bound, a high peak
+  double eta_late_s = kNever;   ///< late bound: lower growth bound (never if it is <= 0)
+  /// How far below the threshold the trend's mean is expected to be when a peak first reaches it
+  /// (ports; 0 for the season-adjusted forecast, whose baseline is already a peak).
+  double peak_margin = 0;
 };
 
 /// The latest evaluation of a series.
