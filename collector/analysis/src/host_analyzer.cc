@@ -78,14 +78,19 @@ bool GrowthStopped(const SeriesFit& f) {
 }
 
 // The page: the short and the long window both forecast exhaustion within `eta_ms`, and the short
-// window's rise is significant (its lower bound above 0) and has not stalled (its newest buckets
-// clearly below its line): noise near the top of a range does not page, and a rise that stopped
-// ends the page within a few buckets, before the window's slope has turned. On compressed time a
-// rise made of TIME_WAIT is the churn model's call, as for drifting.
-bool WindowsPage(const SeriesFit& f, double eta_ms, const Options& options) {
+// window has not stalled (its newest buckets clearly below its line): a rise that stopped ends
+// the page within a few buckets, before the window's slope has turned. To start a page the rise
+// must also be significant, in the short window or the recent one (a slow leak near the top of
+// its range moves too little in 30 minutes to bound), so noise near the top does not page. On
+// compressed time a rise made of TIME_WAIT is the churn model's call, as for drifting.
+bool WindowsPage(const SeriesFit& f, double eta_ms, bool to_start, const Options& options) {
   const WindowForecast& s = f.short_window;
   const WindowForecast& l = f.long_window;
-  if (!s.valid || !l.valid || s.stalled || !(s.per_hour_low > 0)) return false;
+  if (!s.valid || !l.valid || s.stalled) return false;
+  if (to_start && !(s.per_hour_low > 0) &&
+      !(f.recent_window.valid && f.recent_window.per_hour_low > 0)) {
+    return false;
+  }
   if (options.time_scale < 1 && s.per_hour > 0 && s.time_wait_per_hour >= 0.5 * s.per_hour) {
     return false;
   }
@@ -385,7 +390,8 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
   // The drift decision and the trend's page move once per host bucket, so the evaluation counts
   // are buckets, whatever the report interval.
   if (host_refit) {
-    bool sustained = false;      // any series: the slow leave rule
+    bool sustained = false;  // any series: the slow leave rule
+    bool any_evidence = false;
     bool live_evidence = false;  // of series whose growth has not stopped
     bool live_sustained = false;
     bool stopped = false;  // a drifting series whose recent window shows it stopped
@@ -397,17 +403,22 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
       if (Counts(f, options)) {
         const bool st = GrowthStopped(f);
         sustained = sustained || f.sustained;
-        live_evidence = live_evidence || (f.evidence && !st);
+        // After a stop ended drifting, the fit may still hold the old rise as evidence: entry
+        // then also needs the recent window itself to rise significantly (growth resumed).
+        const bool resumed =
+            !left_drifting_ || (f.recent_window.valid && f.recent_window.per_hour_low > 0);
+        any_evidence = any_evidence || f.evidence;
+        live_evidence = live_evidence || (f.evidence && !st && resumed);
         live_sustained = live_sustained || (f.sustained && !st);
         stopped = stopped || st;
       }
       if (options.critical_eta_ms <= 0) return;
-      if (WindowsPage(f, page_ms, options) &&
+      if (WindowsPage(f, page_ms, true, options) &&
           (page_fit == nullptr || f.short_window.eta_s < page_fit->short_window.eta_s)) {
         page_fit = &f;
         page_key = key;
       }
-      page_stay = page_stay || WindowsPage(f, page_ms * options.leave_relax, options);
+      page_stay = page_stay || WindowsPage(f, page_ms * options.leave_relax, false, options);
     };
     vote("", ports_.fit());
     for (const auto& [key, d] : destinations_) {
@@ -417,6 +428,13 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
     // (leave_evaluations without sustained evidence, and min_dwell_ms), or quickly once the
     // recent window has shown the growth stopped for stop_evaluations buckets in a row.
     if (!drifting_) {
+      // The fit has caught up (no evidence for as long as the recent window, so nothing of the
+      // old evidence is left in it): the usual rules again.
+      quiet_streak_ = any_evidence ? 0 : quiet_streak_ + 1;
+      if (quiet_streak_ >= std::max<int64_t>(options.leave_evaluations,
+                                             options.recent_window_ms / options.host.bucket_ms)) {
+        left_drifting_ = false;
+      }
       enter_streak_ = live_evidence ? enter_streak_ + 1 : 0;
       if (enter_streak_ >= options.enter_evaluations) {
         drifting_ = true;
@@ -431,6 +449,8 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
       if ((leave_streak_ >= options.leave_evaluations &&
            unix_ms - drifting_since_ms_ >= options.min_dwell_ms) ||
           stop_streak_ >= options.stop_evaluations) {
+        left_drifting_ = true;
+        quiet_streak_ = 0;
         drifting_ = false;
         enter_streak_ = 0;
       }

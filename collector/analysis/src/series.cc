@@ -430,22 +430,25 @@ void TrackedSeries::FitWindows(uint32_t capacity, const SeriesOptions& series,
   };
   double level = slope_window(options.short_window_ms, &fit_.short_window);
   if (fit_.short_window.valid && fit_.short_window.per_hour > 0) {
-    // Stalled: the median of the newest few buckets' residuals from the window's line, against
-    // the noise (from first differences) of such a median. A running rise keeps them on the line.
+    // Stalled: the newest few buckets against the line of the window's older buckets, carried
+    // forward. A running rise keeps them on it; a rise that stopped k buckets ago leaves them
+    // short by about k times its slope, which the slope of the whole window, half of whose pairs
+    // must be flat before it turns, shows only much later. Against the noise (from first
+    // differences) of their median plus the extrapolated line's own error.
     const size_t len = fit_.short_window.points;
     const Point* first = pts.data() + (pts.size() - len);
     const size_t m = std::clamp<size_t>(len / 4, 2, 4);
-    const double slope = fit_.short_window.per_hour / buckets_per_hour;
-    const double at_now = RobustLevelAt(first, len, slope, 0, &ws->scratch);
+    const double slope = HalfLagSlope(first, len - m, options.confidence_z, &ws->scratch).slope;
+    const double at_zero = RobustLevelAt(first, len - m, slope, 0, &ws->scratch);
     const double noise = DifferenceNoise(first, len, &ws->scratch);
     ws->scratch.resize(m);
     for (size_t i = 0; i < m; ++i) {
       const Point& p = first[len - m + i];
-      ws->scratch[i] = p.x - (at_now + slope * p.t);
+      ws->scratch[i] = at_zero + slope * p.t - p.x;
     }
-    const double shortfall = -MedianInPlace(ws->scratch.data(), m);
+    const double shortfall = MedianInPlace(ws->scratch.data(), m);
     fit_.short_window.stalled =
-        shortfall > 3 * 1.2533 * noise / std::sqrt(static_cast<double>(m)) && shortfall > 0;
+        slope > 0 && shortfall > 3 * noise * std::sqrt(1.5708 / static_cast<double>(m) + 0.1);
   }
   slope_window(options.recent_window_ms, &fit_.recent_window);
 

@@ -237,7 +237,9 @@ class HostAnalyzer {
   uint32_t page_leave_streak_ = 0;
   std::string page_key_;
   std::string page_reason_;
-  uint32_t stop_streak_ = 0;  // host buckets in which the recent window shows growth stopped
+  uint32_t stop_streak_ = 0;    // host buckets in which the recent window shows growth stopped
+  bool left_drifting_ = false;  // drifting ended on evidence still held: entry needs new growth
+  uint32_t quiet_streak_ = 0;   // host buckets without any evidence since then
   bool drifting_ = false;
   int64_t drifting_since_ms_ = 0;
   uint32_t enter_streak_ = 0;
