@@ -236,8 +236,8 @@ std::string FormatHost(const v1::HostDetail& d, const FormatOptions& o) {
     auto window = [](double s) {
       return s < 0 ? std::string("never") : Printf("%.0f min", s / 60);
     };
-    out += "page windows: last 30 min full in " + window(h.short_window_eta_seconds()) +
-           ", last 6 h full in " + window(h.long_window_eta_seconds()) +
+    out += "page windows: short full in " + window(h.short_window_eta_seconds()) +
+           ", long full in " + window(h.long_window_eta_seconds()) +
            (h.trend_page() ? " (both within the hour: paging)\n" : "\n");
   }
   Inbound(&out, d.last_report().sockets(), o);

@@ -200,8 +200,8 @@ TEST(PortwatchctlFormat, PageWindowsShownWhenBothForecast) {
   EXPECT_EQ(FormatHost(d, Opts()).find("page windows"), std::string::npos) << "one: no line";
   d.mutable_info()->set_long_window_eta_seconds(3300);
   d.mutable_info()->set_trend_page(true);
-  EXPECT_NE(FormatHost(d, Opts()).find("page windows: last 30 min full in 18 min, last 6 h full "
-                                       "in 55 min (both within the hour: paging)\n"),
+  EXPECT_NE(FormatHost(d, Opts()).find("page windows: short full in 18 min, long full in 55 min "
+                                       "(both within the hour: paging)\n"),
             std::string::npos)
       << FormatHost(d, Opts());
 }

@@ -403,8 +403,8 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
       if (Counts(f, options)) {
         const bool st = GrowthStopped(f);
         sustained = sustained || f.sustained;
-        // After a stop ended drifting, the fit may still hold the old rise as evidence: entry
-        // then also needs the recent window itself to rise significantly (growth resumed).
+        // After drifting ended (by either rule), the fit may still hold the old rise as
+        // evidence: entry then also needs the recent window itself to rise significantly.
         const bool resumed =
             !left_drifting_ || (f.recent_window.valid && f.recent_window.per_hour_low > 0);
         any_evidence = any_evidence || f.evidence;
@@ -457,8 +457,9 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
     }
     // Critical from the trend (the page): at once when both windows forecast exhaustion within
     // critical_eta_ms; it ends after critical_leave_evaluations buckets in which either no
-    // longer does within critical_eta_ms * leave_relax. No min_dwell_ms: the short window flattens
-    // within a few buckets of a rise stopping, and a page that outlives its cause is noise.
+    // longer does within critical_eta_ms * leave_relax, or the short window stalled. No
+    // min_dwell_ms: the stall shows a stopped rise within a few buckets, and a page that outlives
+    // its cause is noise.
     if (page_fit != nullptr) {
       trend_page_ = true;
       page_leave_streak_ = 0;
