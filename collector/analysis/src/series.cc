@@ -199,6 +199,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     }
   }
   fit_.segment_start_ms = segment_start_bucket_ * series.bucket_ms;
+  FitWindows(capacity, series, options, ws);  // the alerting tiers' windows (end of file)
   fit_.trend = Trend{};
   fit_.forecast = Forecast{};
   fit_.evidence = fit_.sustained = fit_.growing = fit_.seasonal = false;
@@ -407,6 +408,128 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
 
 size_t TrackedSeries::MemoryBytes() const {
   return sizeof(*this) + ring_.capacity() * sizeof(Slot) + season_.MemoryBytes();
+}
+
+// --- Tiers: the page's and the ticket's windows ------------------------------------------------
+// Fixed windows of the newest buckets, read by HostAnalyzer's page (critical: the short and the
+// long window both forecast exhaustion within the hour) and ticket (drifting clears once the
+// recent window shows the growth stopped). Kept apart from the segment fit above: the windows do
+// not choose among suffixes, so each says only what its own span shows.
+
+void TrackedSeries::FitWindows(uint32_t capacity, const SeriesOptions& series,
+                               const Options& options, Workspace* ws) {
+  fit_.short_window = fit_.long_window = fit_.recent_window = WindowForecast{};
+  const std::vector<Point>& pts = ws->ports;
+  const double bucket_ms = static_cast<double>(series.bucket_ms);
+  const double bucket_s = bucket_ms / 1000.0;
+  const double buckets_per_hour = 3600.0 / bucket_s;
+  const size_t min_points = std::max<size_t>(options.window_min_points, 4);
+  const double t_now =
+      static_cast<double>(last_ms_ - newest_bucket_ * series.bucket_ms) / bucket_ms;
+  const double cap = static_cast<double>(capacity);
+  // A window of `ms` is that many closed buckets (at least min_points), whose points sit at
+  // t = -k + 0.5 .. -0.5.
+  auto buckets_of = [&](int64_t ms) {
+    return std::max<double>(static_cast<double>(min_points),
+                            std::ceil(static_cast<double>(ms) / bucket_ms));
+  };
+  auto eta = [&](WindowForecast* w, double level) {
+    if (capacity > 0 && w->per_hour > 0) {
+      w->eta_s = std::max(0.0, cap - level) / w->per_hour * 3600;
+    }
+  };
+  // Short and recent: the split-halves slope on the segment's newest buckets. They start at the
+  // last change point, so after a step they see the new, flat level, not the jump.
+  auto slope_window = [&](int64_t ms, WindowForecast* w) -> double {
+    const double from = -buckets_of(ms);
+    const auto first = std::lower_bound(pts.begin(), pts.end(), from,
+                                        [](const Point& p, double t) { return p.t < t; });
+    const size_t len = static_cast<size_t>(pts.end() - first);
+    if (len < min_points) return -1;
+    const size_t offset = static_cast<size_t>(first - pts.begin());
+    const SlopeEstimate e = HalfLagSlope(&*first, len, options.confidence_z, &ws->scratch);
+    w->valid = true;
+    w->per_hour = e.slope * buckets_per_hour;
+    w->per_hour_low = e.low * buckets_per_hour;
+    w->per_hour_high = e.high * buckets_per_hour;
+    w->time_wait_per_hour =
+        HalfLagSlope(ws->time_wait.data() + offset, len, options.confidence_z, &ws->scratch).slope *
+        buckets_per_hour;
+    w->span_s = (pts.back().t - first->t + 1) * bucket_s;
+    w->points = static_cast<uint32_t>(len);
+    return RobustLevelAt(&*first, len, e.slope, t_now, &ws->scratch);
+  };
+  double level = slope_window(options.short_window_ms, &fit_.short_window);
+  if (fit_.short_window.valid && fit_.short_window.per_hour > 0) {
+    // Stalled: the newest few buckets against the line of the window's older buckets, carried
+    // forward. A running rise keeps them on it; a rise that stopped k buckets ago leaves them
+    // short by about k times its slope, which the slope of the whole window, half of whose pairs
+    // must be flat before it turns, shows only much later. Against the noise (from first
+    // differences) of their median plus the extrapolated line's own error.
+    const size_t len = fit_.short_window.points;
+    const Point* first = pts.data() + (pts.size() - len);
+    const size_t m = std::clamp<size_t>(len / 4, 2, 4);
+    const double slope = HalfLagSlope(first, len - m, options.confidence_z, &ws->scratch).slope;
+    const double at_zero = RobustLevelAt(first, len - m, slope, 0, &ws->scratch);
+    const double noise = DifferenceNoise(first, len, &ws->scratch);
+    ws->scratch.resize(m);
+    for (size_t i = 0; i < m; ++i) {
+      const Point& p = first[len - m + i];
+      ws->scratch[i] = at_zero + slope * p.t - p.x;
+    }
+    const double shortfall = MedianInPlace(ws->scratch.data(), m);
+    fit_.short_window.stalled =
+        slope > 0 && shortfall > 3 * noise * std::sqrt(1.5708 / static_cast<double>(m) + 0.1);
+  }
+  slope_window(options.recent_window_ms, &fit_.recent_window);
+
+  // Long: the ring's newest buckets, across change points. A change point restarts the segment,
+  // which would leave the long window as short as the short one right after a step; read across
+  // it, a step up is one jump averaged over the whole window, a burst that came back is nothing.
+  std::vector<Point>& lp = ws->windows;
+  std::vector<double>& ltw = ws->windows_tw;
+  lp.clear();
+  ltw.clear();
+  const int64_t k = std::min<int64_t>(static_cast<int64_t>(buckets_of(options.long_window_ms)),
+                                      static_cast<int64_t>(ring_.size()) - 1);
+  for (int64_t b = newest_bucket_ - k; b < newest_bucket_; ++b) {
+    const Slot& slot = SlotFor(b);
+    if (slot.ports == kMissing) continue;
+    lp.push_back({static_cast<double>(b - newest_bucket_) + 0.5, static_cast<double>(slot.ports)});
+    ltw.push_back(static_cast<double>(slot.time_wait));
+  }
+  const size_t n = lp.size();
+  // At least twice the short window, or it would only repeat the short window's view.
+  if (n < min_points || lp.back().t - lp.front().t + 1 < 2 * buckets_of(options.short_window_ms)) {
+    if (fit_.short_window.valid) eta(&fit_.short_window, level);
+    if (fit_.recent_window.valid) eta(&fit_.recent_window, level);
+    return;
+  }
+  // The average rise between the window's ends, each end the median of a few buckets so one spike
+  // does not move it (the burn rate of the window).
+  const size_t end =
+      std::clamp<size_t>(n / 4, 1, std::max<size_t>(options.shift_window_buckets, 1));
+  auto end_median = [&](size_t from, bool time_wait) {
+    ws->scratch.resize(end);
+    for (size_t i = 0; i < end; ++i) ws->scratch[i] = time_wait ? ltw[from + i] : lp[from + i].x;
+    return MedianInPlace(ws->scratch.data(), end);
+  };
+  const double old_x = end_median(0, false), new_x = end_median(n - end, false);
+  const double old_tw = end_median(0, true), new_tw = end_median(n - end, true);
+  const double dt = lp[n - end / 2 - 1].t - lp[(end - 1) / 2].t;
+  WindowForecast& w = fit_.long_window;
+  w.valid = dt > 0;
+  if (w.valid) {
+    w.per_hour = (new_x - old_x) / dt * buckets_per_hour;
+    w.time_wait_per_hour = (new_tw - old_tw) / dt * buckets_per_hour;
+  }
+  w.span_s = (lp.back().t - lp.front().t + 1) * bucket_s;
+  w.points = static_cast<uint32_t>(n);
+  // Every window forecasts from the same level: the short window's, else the newest buckets'.
+  if (!fit_.short_window.valid) level = new_x;
+  eta(&fit_.short_window, level);
+  eta(&fit_.recent_window, level);
+  eta(&w, level);
 }
 
 }  // namespace portwatch::analysis

@@ -41,6 +41,23 @@ struct Forecast {
   double peak_margin = 0;
 };
 
+/// Growth and forecast over one fixed window of the newest buckets: what the alerting tiers
+/// (Options::short_window_ms, long_window_ms, recent_window_ms) read.
+struct WindowForecast {
+  bool valid = false;             ///< the window holds at least window_min_points buckets
+  double per_hour = 0;            ///< growth, ports per hour
+  double per_hour_low = -kNever;  ///< confidence bounds (short and recent windows; +-inf when
+  double per_hour_high = kNever;  ///< too few points, and for the long window's average)
+  double time_wait_per_hour = 0;  ///< growth of the TIME_WAIT count over the same buckets
+  double eta_s = kNever;          ///< from the newest level at per_hour; never unless it grows
+  double span_s = 0;              ///< time the window's buckets cover
+  uint32_t points = 0;            ///< buckets in the window
+  /// Short window only: the newest few buckets fall clearly (3 standard errors of their median)
+  /// below the window's line: the rise stopped within the last few buckets, before the slope
+  /// itself, which needs half the window to turn, shows it.
+  bool stalled = false;
+};
+
 /// The latest evaluation of a series.
 struct SeriesFit {
   Trend trend;
@@ -61,6 +78,15 @@ struct SeriesFit {
   /// How far the series is above the highest of the earlier days at this time (ports).
   double season_offset = 0;
   uint32_t season_days = 0;  ///< earlier days that baseline was made of (up to 7)
+
+  // --- Tiers (see Options::short_window_ms) ---
+  /// The page's short window: split-halves slope on the newest buckets after the last change
+  /// point. Its level at the newest sample is the level every window forecasts from.
+  WindowForecast short_window;
+  /// The page's long window: the average rise over the newest buckets, across change points.
+  WindowForecast long_window;
+  /// The ticket's recent window: split-halves slope after the last change point.
+  WindowForecast recent_window;
 };
 
 /// Reused buffers, so refits do not allocate in steady state. One per thread.
@@ -69,6 +95,8 @@ struct Workspace {
   std::vector<Point> time_wait;
   std::vector<Point> season;
   std::vector<double> scratch;
+  std::vector<Point> windows;      // the long window's ports (FitWindows)
+  std::vector<double> windows_tw;  // and TIME_WAIT
 };
 
 /// A bucketed series with change-point tracking and a trend fit refreshed when a bucket closes.
@@ -108,6 +136,10 @@ class TrackedSeries {
   Slot& SlotFor(int64_t bucket);
   // Closed buckets after the segment start, as points with t relative to the newest bucket.
   void Gather(Workspace* ws) const;
+  // The alerting tiers' windows (SeriesFit::short_window, long_window, recent_window), from the
+  // gathered segment points and, for the long window, the ring itself.
+  void FitWindows(uint32_t capacity, const SeriesOptions& series, const Options& options,
+                  Workspace* ws);
 
   std::vector<Slot> ring_;
   int64_t newest_bucket_ = kNoBucket;
