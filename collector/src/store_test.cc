@@ -93,6 +93,9 @@ class StoreTest : public ::testing::Test {
     return v;
   }
 
+  // Writes a database as an older collector left it: its tables (kOldTables), then `sql`.
+  void CreateOldDatabase(const char* sql);
+
   fs::path dir_;
   StoreOptions opts_;
 };
@@ -272,22 +275,24 @@ constexpr char kOldTables[] = R"sql(
         UNIQUE(host, instance_id, sequence));
 )sql";
 
+void StoreTest::CreateOldDatabase(const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &db), SQLITE_OK);
+  const std::string all = std::string(kOldTables) + sql;
+  EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
 // A schema-1 database whose mark SQL's signed max() left too low is repaired on open.
 TEST_F(StoreTest, ASchemaOneDatabaseIsMigrated) {
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &db), SQLITE_OK);
-    const std::string v1 = std::string(kOldTables) + R"sql(
+  CreateOldDatabase(R"sql(
       CREATE INDEX reports_by_host_time ON reports(host, collected_ms);
       INSERT INTO hosts(host, first_seen_ms, last_seen_ms, reports_total) VALUES('web01', 1, 2, 2);
       INSERT INTO reports VALUES(1, 'web01', 'a', 7, 1000, 1005, 1, 2, 3, 0, x'00');
       INSERT INTO reports VALUES(2, 'web01', 'a', -9223372036854775803, 2000, 2005, 1, 2, 3, 0, x'00');
       INSERT INTO instances VALUES('web01', 'a', 7, 0, 2005);
-      PRAGMA user_version=1;)sql";
-    ASSERT_EQ(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
+      PRAGMA user_version=1;)sql");
   auto s = OpenOk();
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(Query("PRAGMA user_version"), 3);
@@ -305,10 +310,7 @@ TEST_F(StoreTest, ASchemaOneDatabaseIsMigrated) {
 // A schema-2 database (no settings on the host row) gets them from the newest report that
 // carried settings, and keeps them from then on whatever prunes the reports.
 TEST_F(StoreTest, ASchemaTwoDatabaseKeepsItsSettingsOnTheHostRow) {
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &db), SQLITE_OK);
-    const std::string v2 = std::string(kOldTables) + R"sql(
+  CreateOldDatabase(R"sql(
       CREATE INDEX reports_by_host_received ON reports(host, received_ms);
       INSERT INTO hosts(host, first_seen_ms, last_seen_ms, reports_total) VALUES('web01', 1, 9, 3);
       INSERT INTO hosts(host, first_seen_ms, last_seen_ms, reports_total) VALUES('db01', 1, 9, 1);
@@ -318,11 +320,7 @@ TEST_F(StoreTest, ASchemaTwoDatabaseKeepsItsSettingsOnTheHostRow) {
       INSERT INTO reports VALUES(4, 'db01', 'b', 1, 3000, 3005, 1, 2, 3, 0, 'no settings');
       INSERT INTO instances VALUES('web01', 'a', 3, 0, 3005);
       INSERT INTO instances VALUES('db01', 'b', 1, 0, 3005);
-      PRAGMA user_version=2;)sql";
-    ASSERT_EQ(sqlite3_exec(db, v2.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
+      PRAGMA user_version=2;)sql");
   opts_.history_max_age_ms = 1000;
   auto s = OpenOk();
   ASSERT_NE(s, nullptr);
