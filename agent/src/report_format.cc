@@ -63,6 +63,11 @@ nlohmann::json ReportJson(const std::string& hostname, const Report& r) {
                                       ? static_cast<double>(d.local_ports) / s.ephemeral_ports_usable
                                       : 0.0},
                      {"states", StatesJson(d.states)}});
+    if (!d.top_process.empty()) {
+      dests.back()["top_process"] = {{"name", d.top_process},
+                                     {"pid", d.top_process_pid},
+                                     {"connections", d.top_process_connections}};
+    }
   }
   j["destinations"] = {{"top", dests},
                        {"other_count", r.destinations.other_count},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bitset>
 #include <cstring>
+#include <string>
 #include <unordered_map>
 
 namespace portwatch::agent {
@@ -47,6 +48,43 @@ TopList<T> TopK(std::vector<T> items, size_t k, Less less, Fold fold) {
   }
   out.top = std::move(items);
   return out;
+}
+
+// One program's live connections toward one destination: its pids summed, and the pid holding
+// the most of them.
+struct OwnerCount {
+  const std::string* name = nullptr;
+  uint32_t pid = 0;
+  uint32_t connections = 0;
+};
+
+// Names the program with the most live connections in `owners` (one destination's, one entry per
+// pid) as the destination's top process. Pids of one program count together, as the analysis
+// sums processes by name; ties go to the smaller name, then the smaller pid, so equal scans
+// give equal reports.
+void PickTopProcess(std::vector<OwnerCount>* owners, DestinationUsage* d) {
+  std::sort(owners->begin(), owners->end(), [](const OwnerCount& a, const OwnerCount& b) {
+    if (*a.name != *b.name) return *a.name < *b.name;
+    if (a.connections != b.connections) return a.connections > b.connections;
+    return a.pid < b.pid;
+  });
+  const OwnerCount* best = nullptr;
+  uint32_t best_total = 0;
+  for (size_t i = 0; i < owners->size();) {
+    const OwnerCount& first = (*owners)[i];  // the program's busiest pid: sorted so
+    uint32_t total = 0;
+    for (; i < owners->size() && *(*owners)[i].name == *first.name; ++i) {
+      total += (*owners)[i].connections;
+    }
+    if (total > best_total) {
+      best = &first;
+      best_total = total;
+    }
+  }
+  if (best == nullptr) return;
+  d->top_process = *best->name;
+  d->top_process_pid = best->pid;
+  d->top_process_connections = best_total;
 }
 
 bool IsUsableEphemeral(const EphemeralPorts& ports, uint16_t port) {
@@ -102,6 +140,9 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
   std::unordered_map<Endpoint, uint32_t, EndpointHash> dest_index;
   std::vector<DestinationUsage> dest_list;
   std::vector<uint64_t> dest_ports;  // index << 16 | port
+  // Live connections with a known owner: index << 32 | pid. TIME_WAIT has no owner; the live
+  // connections are what says which process opens (and will close) them.
+  std::vector<uint64_t> dest_owners;
   std::unordered_map<uint32_t, ProcAcc> procs;
   std::vector<ListenerUsage> listeners;
   std::unordered_map<uint16_t, InboundUsage> inbound;
@@ -136,6 +177,9 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
       }
       ++dest_list[it->second].states[st];
       dest_ports.push_back(uint64_t{it->second} << 16 | e.local_port);
+      if (st != tw && e.owner_pid != 0) {
+        dest_owners.push_back(uint64_t{it->second} << 32 | e.owner_pid);
+      }
     }
     ProcAcc& p = procs[e.owner_pid];
     ++p.states[st];
@@ -157,6 +201,21 @@ void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& p
     if (i == 0 || dest_ports[i] != dest_ports[i - 1]) ++dest_list[dest_ports[i] >> 16].local_ports;
   }
   dest_index.clear();
+  std::sort(dest_owners.begin(), dest_owners.end());
+  std::vector<OwnerCount> owners;  // one destination's, reused
+  for (size_t i = 0; i < dest_owners.size() && attribution != nullptr;) {
+    const uint64_t dest = dest_owners[i] >> 32;
+    owners.clear();
+    while (i < dest_owners.size() && dest_owners[i] >> 32 == dest) {
+      const uint64_t key = dest_owners[i];
+      uint32_t n = 0;
+      for (; i < dest_owners.size() && dest_owners[i] == key; ++i) ++n;
+      const uint32_t pid = static_cast<uint32_t>(key);
+      const ProcessInfo* info = attribution->Info(pid);
+      if (info != nullptr && !info->name.empty()) owners.push_back({&info->name, pid, n});
+    }
+    PickTopProcess(&owners, &dest_list[dest]);
+  }
   report->destinations = TopK(
       std::move(dest_list), options.top_destinations,
       [](const DestinationUsage& a, const DestinationUsage& b) {

@@ -26,7 +26,9 @@ struct UsageOptions {
 };
 
 /// Fills report->sockets (with the inbound connections per listening port), ->destinations,
-/// ->processes and ->listeners. `attribution` may be null (every socket is then unattributed).
+/// ->processes and ->listeners. Each destination names the program holding the most of its live
+/// (not TIME_WAIT) connections, pids of one program summed (DestinationUsage::top_process).
+/// `attribution` may be null (every socket is then unattributed, and no destination names one).
 void BuildUsage(const std::vector<SocketEntry>& sockets, const EphemeralPorts& ports,
                 const ProcessAttribution* attribution, const UsageOptions& options,
                 Report* report);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace portwatch::agent {
 namespace {
 
@@ -184,6 +187,69 @@ TEST(Usage, UnattributedSocketsAreNamedNotDropped) {
   EXPECT_EQ(r.processes.top[0].name, kUnattributedProcess);
   EXPECT_EQ(r.processes.top[0].ephemeral_ports, 1u);
   EXPECT_TRUE(r.destinations.top.empty());  // bound-only: no destination
+}
+
+// Names by pid, as the OS implementations give them after Attribute().
+class NamedPids : public ProcessAttribution {
+ public:
+  explicit NamedPids(std::map<uint32_t, std::string> names) {
+    for (auto& [pid, name] : names) infos_[pid] = {pid, name, ""};
+  }
+  Status Attribute(std::vector<SocketEntry>*) override { return Status::Ok(); }
+  const ProcessInfo* Info(uint32_t pid) const override {
+    auto it = infos_.find(pid);
+    return it == infos_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<uint32_t, ProcessInfo> infos_;
+};
+
+// The churning client toward :1433 holds a few live connections at a time and leaves many
+// TIME_WAIT (no owner); a collector-like process holds more ephemeral ports overall, toward
+// another destination. Each destination names its own busiest program, pids of one program
+// summed, and never takes TIME_WAIT or an unknown owner for one.
+TEST(Usage, EachDestinationNamesTheProgramWithTheMostLiveConnectionsTowardIt) {
+  std::vector<SocketEntry> v;
+  uint16_t port = 50000;
+  auto add = [&](TcpState st, uint16_t rport, uint32_t pid) {
+    SocketEntry e = Sock(Family::kIpv4, st, port++, rport);
+    e.owner_pid = pid;
+    v.push_back(e);
+  };
+  for (int i = 0; i < 40; ++i) add(TcpState::kTimeWait, 1433, 0);  // churn: owner gone
+  add(TcpState::kEstablished, 1433, 11);  // w3wp.exe, two worker pids: 2 + 1
+  add(TcpState::kEstablished, 1433, 11);
+  add(TcpState::kSynSent, 1433, 12);
+  add(TcpState::kEstablished, 1433, 20);  // sqlcmd.exe: 2, fewer than w3wp's 3 together
+  add(TcpState::kEstablished, 1433, 20);
+  for (int i = 0; i < 4; ++i) add(TcpState::kEstablished, 1433, 0);   // unattributed
+  for (int i = 0; i < 6; ++i) add(TcpState::kEstablished, 1433, 99);  // pid without a name
+  for (int i = 0; i < 9; ++i) add(TcpState::kEstablished, 443, 30);   // the collector
+  add(TcpState::kTimeWait, 8080, 0);  // only TIME_WAIT: no owner known
+  NamedPids names({{11, "w3wp.exe"}, {12, "w3wp.exe"}, {20, "sqlcmd.exe"}, {30, "collector"}});
+  Report r;
+  BuildUsage(v, EphemeralPorts{{50000, 50999}, {}}, &names, {}, &r);
+  ASSERT_EQ(r.destinations.top.size(), 3u);
+  const DestinationUsage& sql = r.destinations.top[0];
+  ASSERT_EQ(sql.remote.port, 1433);
+  EXPECT_EQ(sql.top_process, "w3wp.exe");
+  EXPECT_EQ(sql.top_process_connections, 3u);
+  EXPECT_EQ(sql.top_process_pid, 11u);  // the worker holding most of them
+  const DestinationUsage& web = r.destinations.top[1];
+  ASSERT_EQ(web.remote.port, 443);
+  EXPECT_EQ(web.top_process, "collector");
+  EXPECT_EQ(web.top_process_connections, 9u);
+  const DestinationUsage& idle = r.destinations.top[2];
+  ASSERT_EQ(idle.remote.port, 8080);
+  EXPECT_EQ(idle.top_process, "");
+  EXPECT_EQ(idle.top_process_connections, 0u);
+  // The host's biggest process is not what names the churn toward :1433.
+  EXPECT_EQ(r.processes.top[0].pid, 0u);  // unattributed: 40 TIME_WAIT + 4
+
+  // Without attribution (pids only) no name is invented.
+  BuildUsage(v, EphemeralPorts{{50000, 50999}, {}}, nullptr, {}, &r);
+  for (const DestinationUsage& d : r.destinations.top) EXPECT_EQ(d.top_process, "");
 }
 
 }  // namespace

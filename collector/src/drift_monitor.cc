@@ -12,7 +12,11 @@ Expected<std::unique_ptr<DriftMonitor>> DriftMonitor::Create(analysis::Options o
 
 bool DriftMonitor::OnReport(const std::string& host, const Report& report, int64_t received_unix_ms,
                             const ConfigSnapshot* known_settings) {
-  analysis::HostSample sample = analysis::SampleFromReport(report);
+  return OnSample(host, analysis::SampleFromReport(report), received_unix_ms, known_settings);
+}
+
+bool DriftMonitor::OnSample(const std::string& host, analysis::HostSample sample,
+                            int64_t received_unix_ms, const ConfigSnapshot* known_settings) {
   std::lock_guard<std::mutex> lk(mu_);
   const bool had_settings = with_settings_.count(host) > 0;
   if (!sample.has_settings && !had_settings && known_settings != nullptr) {

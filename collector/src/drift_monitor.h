@@ -35,6 +35,9 @@ class DriftMonitor {
   /// kept, may be null) stands in for the report's missing ones.
   bool OnReport(const std::string& host, const Report& report, int64_t received_unix_ms,
                 const ConfigSnapshot* known_settings = nullptr);
+  /// The same for a sample made without a report (a coarse replay of stored summary columns).
+  bool OnSample(const std::string& host, analysis::HostSample sample, int64_t received_unix_ms,
+                const ConfigSnapshot* known_settings = nullptr);
   /// Marks hosts silent that have not reported for the options' silent_after time.
   void Tick(int64_t now_unix_ms);
 

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   app.add_option("--ready-file", ready_file,
                  "Once listening, write the bound ports here as JSON (for scripts and tests)");
   // Persistence: the database, its retention, and when a quiet host counts as silent.
-  std::string db = "/var/lib/portwatch/collector.db", db_sync = "full", history_max_age = "7d",
+  std::string db = "/var/lib/portwatch/collector.db", db_sync = "full", history_max_age = "8d",
               silent_after = "5m", history_max_bytes = "256MiB";
   int64_t history_max_reports = 100000, max_instances_per_host = 64;
   app.add_option("--db", db,
@@ -124,7 +124,9 @@ int main(int argc, char** argv) {
                  "collector crash, and commits are cheaper")
       ->capture_default_str()->check(CLI::IsMember({"full", "normal"}));
   app.add_option("--history-max-age", history_max_age,
-                 "Keep each host's reports this long, e.g. 7d")->capture_default_str();
+                 "Keep each host's reports this long, e.g. 8d. A restart replays up to 8 days "
+                 "into drift analysis (its seasonal baseline): less forgets part of the week")
+      ->capture_default_str();
   app.add_option("--history-max-reports", history_max_reports,
                  "Keep at most this many reports per host")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000000}));

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -44,12 +45,17 @@ class RecoveryTest : public ::testing::Test {
 
   // A stored report of win01 received at `at`, with settings when `config` is set.
   void Put(uint64_t seq, int64_t at, const ConfigSnapshot* config = nullptr) {
+    auto w = store_->Write({Op(seq, at, config)});
+    ASSERT_TRUE(w.ok()) << w.error();
+  }
+  static StoreOp Op(uint64_t seq, int64_t at, const ConfigSnapshot* config = nullptr,
+                    uint32_t ports = 100) {
     Report r;
     r.sequence = seq;
     r.collected_unix_ms = at;
     r.sockets.ephemeral_range = {49152, 65535};
     r.sockets.ephemeral_ports_usable = 16384;
-    r.sockets.ephemeral_ports_in_use = 100;
+    r.sockets.ephemeral_ports_in_use = ports;
     if (config != nullptr) {
       r.has_config = true;
       r.config = *config;
@@ -64,12 +70,20 @@ class RecoveryTest : public ::testing::Test {
     op.report.sequence = seq;
     op.report.collected_unix_ms = at;
     op.report.received_unix_ms = at;
-    op.report.ports_in_use = 100;
+    op.report.ports_in_use = ports;
     op.report.ports_usable = 16384;
     op.report.has_config = r.has_config;
     op.report.payload = wire.SerializeAsString();
-    auto w = store_->Write({op});
-    ASSERT_TRUE(w.ok()) << w.error();
+    return op;
+  }
+
+  // Closes and opens the database again, as a collector restart does.
+  void Reopen(StoreOptions o = {}) {
+    o.path = (dir_ / "collector.db").string();
+    store_.reset();
+    auto s = Store::Open(o);
+    ASSERT_TRUE(s.ok()) << s.error();
+    store_ = std::move(*s);
   }
 
   std::optional<analysis::HostStatus> Restart() {
@@ -88,11 +102,11 @@ class RecoveryTest : public ::testing::Test {
   size_t replayed_ = 0;
 };
 
-// The agent sent its settings once, before the span the analysis replays (48 h by default):
+// The agent sent its settings once, before the span the analysis replays (8 days by default):
 // without them the host would run on Windows' default 120 s until the next snapshot.
 TEST_F(RecoveryTest, ReplayStartsWithTheSettingsStoredBeforeTheSpan) {
   const ConfigSnapshot tw30 = WindowsTimeWaitSettings(30);
-  Put(1, kNow - 50 * kHour, &tw30);
+  Put(1, kNow - 9 * 24 * kHour, &tw30);
   for (uint64_t i = 0; i < 20; ++i) Put(2 + i, kNow - kHour + static_cast<int64_t>(i) * 60'000);
   auto h = Restart();
   ASSERT_TRUE(h.has_value());
@@ -119,6 +133,60 @@ TEST_F(RecoveryTest, NoStoredSettingsFallsBackToTheOsDefault) {
   auto h = Restart();
   ASSERT_TRUE(h.has_value());
   EXPECT_NE(h->time_wait_source, "TcpTimedWaitDelay");
+}
+
+// Retention pruned the report row that carried the host's settings (here by age; the byte bound
+// does the same): after a restart they still come from the host row, for fleet state and for
+// the analysis.
+TEST_F(RecoveryTest, SettingsSurviveTheirPrunedReportRow) {
+  const ConfigSnapshot tw30 = WindowsTimeWaitSettings(30);
+  Put(1, kNow - 9 * 24 * kHour, &tw30);
+  for (uint64_t i = 0; i < 20; ++i) Put(2 + i, kNow - kHour + static_cast<int64_t>(i) * 60'000);
+  auto pruned = store_->Prune(kNow);
+  ASSERT_TRUE(pruned.ok()) << pruned.error();
+  EXPECT_EQ(*pruned, 1u);
+  auto left = store_->History("win01", 0, 100);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 20u) << "the settings report row is gone";
+  Reopen();
+  FleetState fleet;
+  ASSERT_TRUE(RestoreFleet(*store_, fleet).ok());
+  std::shared_ptr<const ConfigSnapshot> config;
+  fleet.ForEach([&](const HostView& v) { config = v.config; });
+  ASSERT_NE(config, nullptr) << "fleet state lost the settings";
+  EXPECT_EQ(*config, tw30);
+  auto h = Restart();
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->time_wait_s, 30);
+  EXPECT_EQ(h->time_wait_source, "TcpTimedWaitDelay");
+}
+
+// The host's seasonal ring holds 8 days; the replay fills it (the 6 days before the 48-h bucket
+// ring coarse, from summary columns), so a restart keeps the week's baseline. Reports beyond
+// the ring are not read.
+TEST_F(RecoveryTest, ReplayCoversTheSeasonalRing) {
+  std::vector<StoreOp> ops;
+  uint64_t seq = 1;
+  const int64_t step = 10 * 60'000;
+  for (int64_t at = kNow - 10 * 24 * kHour; at < kNow; at += step) {
+    const double day = static_cast<double>(at % (24 * kHour)) / (24 * kHour);
+    const auto ports = static_cast<uint32_t>(3000 + 2000 * std::sin(2 * M_PI * day));
+    ops.push_back(Op(seq++, at, nullptr, ports));
+  }
+  auto w = store_->Write(ops);
+  ASSERT_TRUE(w.ok()) << w.error();
+  auto h = Restart();
+  ASSERT_TRUE(h.has_value());
+  const analysis::Options o;
+  const int64_t ring = o.host.season_slot_ms * o.host.season_slots;
+  EXPECT_EQ(ring, 8 * 24 * kHour);
+  EXPECT_NEAR(static_cast<double>(replayed_), static_cast<double>(ring / step), 2)
+      << "the 8 days of the ring, not the 10 stored";
+  EXPECT_TRUE(h->ports.fit.season_available);
+  EXPECT_GE(h->ports.fit.season_days, 6u) << "a 48-h replay leaves one earlier day";
+  const ReplaySpan span = ReplaySpanFor(o);
+  EXPECT_EQ(span.full_ms, 48 * kHour);
+  EXPECT_EQ(span.total_ms, ring);
 }
 
 }  // namespace

@@ -32,7 +32,9 @@ namespace portwatch::collector {
 
 struct StoreOptions {
   std::string path;                             ///< the database file (created if missing)
-  int64_t history_max_age_ms = 7LL * 86400000;  ///< reports older than this are pruned
+  /// reports older than this (receipt time) are pruned: at least the 8 days of the analysis's
+  /// longest ring (the host's seasonal baseline), which a restart replays
+  int64_t history_max_age_ms = 8LL * 86400000;
   int64_t max_reports_per_host = 100000;        ///< and at most this many per host
   /// and at most this many bytes of reports per host (enforced as each batch commits: the oldest
   /// received are deleted down to 90% of it)
@@ -89,7 +91,8 @@ struct StoredHost {
   bool has_report = false;
   std::string last_payload;  ///< the report received last
   int64_t last_received_unix_ms = 0;
-  /// The newest report that carried settings (they are not in every report); empty if none.
+  /// The newest report that carried settings (they are not in every report), kept on the host
+  /// row whatever retention pruned; empty if none.
   std::string last_config_payload;
   int64_t last_config_received_unix_ms = 0;
 };
@@ -104,6 +107,17 @@ struct HistoryRow {
   uint32_t ports_usable = 0;
   uint32_t time_wait = 0;
   std::string payload;
+};
+
+/// A host's stored reports of one span of receipt time, summarised from their summary columns
+/// (no report decoded): what a coarse replay feeds the analysis's long rings.
+struct CoarseRow {
+  int64_t collected_unix_ms = 0;  ///< newest agent time in the span, each at most its receipt
+  int64_t received_unix_ms = 0;   ///< newest receipt time in the span
+  uint32_t ports_in_use = 0;      ///< means over the span's reports, rounded
+  uint32_t time_wait = 0;
+  uint32_t ports_usable = 0;  ///< the largest in the span
+  uint32_t reports = 0;       ///< how many reports the row stands for
 };
 
 class Store {
@@ -126,8 +140,15 @@ class Store {
   Expected<std::vector<HistoryRow>> History(const std::string& host, int64_t since_unix_ms,
                                             size_t limit);
 
+  /// A host's reports received in [since_unix_ms, until_unix_ms), one row per `span_ms` of
+  /// receipt time (aligned to multiples of it), oldest first. Reads only the summary columns.
+  Expected<std::vector<CoarseRow>> CoarseHistory(const std::string& host, int64_t since_unix_ms,
+                                                 int64_t until_unix_ms, int64_t span_ms);
+
   /// The newest report of a host that carried settings and was received before
-  /// `before_unix_ms`, as a history row; nullopt when none is stored.
+  /// `before_unix_ms`, as a history row; nullopt when none is stored. The host's newest settings
+  /// are kept on its host row, so they are found even after retention pruned their report row
+  /// (that answer has no instance_id or sequence: only times and payload).
   Expected<std::optional<HistoryRow>> LatestConfig(const std::string& host, int64_t before_unix_ms);
 
   /// Deletes reports beyond the retention (age by receipt time, per-host cap, oldest received

@@ -22,7 +22,10 @@ namespace store_internal {
 //    retention and replay (agent clocks are advisory).
 //    (Why not a sign flip or text: every reader of the database, scripts and tests, keeps reading
 //    real sequences, which are all far below 2^63, unchanged.)
-inline constexpr int kSchemaVersion = 2;
+// 3: each host's newest settings (the newest report that carried a ConfigSnapshot: agents send
+//    them on change and periodically) are kept on its hosts row, so retention or the byte bound
+//    pruning that report row no longer loses them. The migration fills them from the reports.
+inline constexpr int kSchemaVersion = 3;
 
 inline int64_t SqlSequence(uint64_t seq) { return static_cast<int64_t>(seq); }
 inline uint64_t SequenceFromSql(int64_t v) { return static_cast<uint64_t>(v); }

@@ -20,14 +20,12 @@ using store_internal::SqlSequence;
 Expected<std::vector<StoredHost>> Store::LoadHosts() {
   Statement hosts(db_, R"sql(
     SELECT host, agent_version, os, os_version, instance_id, boot_id, interval_ms, last_seen_ms,
-           reports_total, duplicates_total FROM hosts ORDER BY host)sql");
+           reports_total, duplicates_total, config_report, config_received_ms
+    FROM hosts ORDER BY host)sql");
   Statement last(db_, R"sql(
     SELECT report, received_ms FROM reports WHERE host = ?1
     ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
-  Statement config(db_, R"sql(
-    SELECT report, received_ms FROM reports WHERE host = ?1 AND has_config
-    ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
-  if (!hosts.ok() || !last.ok() || !config.ok()) return Error("cannot read hosts");
+  if (!hosts.ok() || !last.ok()) return Error("cannot read hosts");
   std::vector<StoredHost> out;
   int rc;
   while ((rc = hosts.Step()) == SQLITE_ROW) {
@@ -53,12 +51,9 @@ Expected<std::vector<StoredHost>> Store::LoadHosts() {
       h.last_received_unix_ms = last.Int(1);
     }
     last.Reset();
-    config.BindText(1, h.host);
-    if (config.Step() == SQLITE_ROW) {
-      h.last_config_payload = config.Blob(0);
-      h.last_config_received_unix_ms = config.Int(1);
-    }
-    config.Reset();
+    // Kept on the host row: the report row it came in may be pruned.
+    h.last_config_payload = hosts.Blob(10);
+    h.last_config_received_unix_ms = h.last_config_payload.empty() ? 0 : hosts.Int(11);
     out.push_back(std::move(h));
   }
   if (rc != SQLITE_DONE) return Error("cannot read hosts");
@@ -91,15 +86,62 @@ Expected<std::vector<HistoryRow>> Store::History(const std::string& host, int64_
   return out;
 }
 
+Expected<std::vector<CoarseRow>> Store::CoarseHistory(const std::string& host,
+                                                      int64_t since_unix_ms, int64_t until_unix_ms,
+                                                      int64_t span_ms) {
+  // The report blob is the last column: SQLite reads the summary columns without it.
+  Statement q(db_, R"sql(
+    SELECT MAX(MIN(collected_ms, received_ms)), MAX(received_ms),
+           CAST(ROUND(AVG(ports_in_use)) AS INTEGER), CAST(ROUND(AVG(time_wait)) AS INTEGER),
+           MAX(ports_usable), COUNT(*)
+    FROM reports WHERE host = ?1 AND received_ms >= ?2 AND received_ms < ?3
+    GROUP BY received_ms / ?4 ORDER BY received_ms / ?4)sql");
+  if (!q.ok()) return Error("cannot read history");
+  q.BindText(1, host)
+      .Bind(2, since_unix_ms)
+      .Bind(3, until_unix_ms)
+      .Bind(4, std::max<int64_t>(1, span_ms));
+  std::vector<CoarseRow> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    CoarseRow r;
+    r.collected_unix_ms = q.Int(0);
+    r.received_unix_ms = q.Int(1);
+    r.ports_in_use = static_cast<uint32_t>(q.Int(2));
+    r.time_wait = static_cast<uint32_t>(q.Int(3));
+    r.ports_usable = static_cast<uint32_t>(q.Int(4));
+    r.reports = static_cast<uint32_t>(q.Int(5));
+    out.push_back(r);
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read history");
+  return out;
+}
+
 Expected<std::optional<HistoryRow>> Store::LatestConfig(const std::string& host,
                                                         int64_t before_unix_ms) {
+  // The host row holds the newest settings whatever retention removed: when they came before
+  // `before_unix_ms` they are the answer. Otherwise an older snapshot, if still stored, is.
+  Statement newest(db_, R"sql(
+    SELECT config_report, config_collected_ms, config_received_ms FROM hosts
+    WHERE host = ?1 AND config_report IS NOT NULL AND config_received_ms < ?2)sql");
+  if (!newest.ok()) return Error("cannot read stored settings");
+  newest.BindText(1, host).Bind(2, before_unix_ms);
+  int rc = newest.Step();
+  if (rc == SQLITE_ROW) {
+    HistoryRow r;
+    r.collected_unix_ms = newest.Int(1);
+    r.received_unix_ms = newest.Int(2);
+    r.payload = newest.Blob(0);
+    return std::optional<HistoryRow>(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read stored settings");
   Statement q(db_, R"sql(
     SELECT instance_id, sequence, collected_ms, received_ms, report FROM reports
     WHERE host = ?1 AND has_config AND received_ms < ?2
     ORDER BY received_ms DESC, id DESC LIMIT 1)sql");
   if (!q.ok()) return Error("cannot read stored settings");
   q.BindText(1, host).Bind(2, before_unix_ms);
-  const int rc = q.Step();
+  rc = q.Step();
   if (rc == SQLITE_DONE) return std::optional<HistoryRow>();
   if (rc != SQLITE_ROW) return Error("cannot read stored settings");
   HistoryRow r;

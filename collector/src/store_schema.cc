@@ -26,7 +26,20 @@ UPDATE instances SET max_sequence = (
           WHERE r.host = instances.host AND r.instance_id = instances.instance_id)));
 )sql";
 
-// Hosts and their counters survive retention: a host that stops reporting stays listed.
+// Schema 2 to 3: the host row keeps the host's newest settings report, filled from the reports
+// that are still stored (a host whose settings report was pruned before has none until the next).
+constexpr char kMigrateFrom2[] = R"sql(
+ALTER TABLE hosts ADD COLUMN config_report BLOB;
+ALTER TABLE hosts ADD COLUMN config_collected_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN config_received_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE hosts SET (config_report, config_collected_ms, config_received_ms) = (
+  SELECT report, collected_ms, received_ms FROM reports r
+  WHERE r.host = hosts.host AND r.has_config ORDER BY received_ms DESC, id DESC LIMIT 1)
+WHERE EXISTS (SELECT 1 FROM reports r WHERE r.host = hosts.host AND r.has_config);
+)sql";
+
+// Hosts and their counters survive retention: a host that stops reporting stays listed, with
+// its newest settings report (config_*), which retention of the reports does not touch.
 // Reports keep their summary columns beside the serialized report so that history queries over
 // utilisation need not decode anything.
 constexpr char kSchema[] = R"sql(
@@ -42,7 +55,10 @@ CREATE TABLE IF NOT EXISTS hosts(
   last_seen_ms INTEGER NOT NULL,
   reports_total INTEGER NOT NULL DEFAULT 0,
   duplicates_total INTEGER NOT NULL DEFAULT 0,
-  retired_dropped_total INTEGER NOT NULL DEFAULT 0);
+  retired_dropped_total INTEGER NOT NULL DEFAULT 0,
+  config_report BLOB,
+  config_collected_ms INTEGER NOT NULL DEFAULT 0,
+  config_received_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS instances(
   host TEXT NOT NULL,
   instance_id TEXT NOT NULL,
@@ -176,6 +192,7 @@ Status Store::Init() {
     if (!st.ok()) return st;
     const bool migrate = has_tables && version < 2;
     if (migrate) st = Exec(kMigrateFrom1);
+    if (st.ok() && has_tables && version < 3) st = Exec(kMigrateFrom2);
     if (st.ok()) st = Exec(kSchema);
     if (st.ok()) st = Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     st = EndTransaction(st.ok(), "cannot create or migrate the schema");

@@ -93,6 +93,9 @@ class StoreTest : public ::testing::Test {
     return v;
   }
 
+  // Writes a database as an older collector left it: its tables (kOldTables), then `sql`.
+  void CreateOldDatabase(const char* sql);
+
   fs::path dir_;
   StoreOptions opts_;
 };
@@ -252,12 +255,9 @@ TEST_F(StoreTest, SequencesAboveTwoToTheSixtyThirdKeepTheirOrder) {
   EXPECT_EQ(Query("SELECT COUNT(*) FROM reports WHERE sequence = -9223372036854775803"), 1);
 }
 
-// A schema-1 database whose mark SQL's signed max() left too low is repaired on open.
-TEST_F(StoreTest, ASchemaOneDatabaseIsMigrated) {
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &db), SQLITE_OK);
-    const char* v1 = R"sql(
+// The tables of schemas 1 and 2, as older collectors created them (before the host row kept
+// its settings); the schemas differ in the reports index.
+constexpr char kOldTables[] = R"sql(
       CREATE TABLE hosts(host TEXT PRIMARY KEY, agent_version TEXT NOT NULL DEFAULT '',
         os INTEGER NOT NULL DEFAULT 0, os_version TEXT NOT NULL DEFAULT '',
         instance_id TEXT NOT NULL DEFAULT '', boot_id TEXT NOT NULL DEFAULT '',
@@ -273,18 +273,29 @@ TEST_F(StoreTest, ASchemaOneDatabaseIsMigrated) {
         ports_in_use INTEGER NOT NULL, ports_usable INTEGER NOT NULL, time_wait INTEGER NOT NULL,
         has_config INTEGER NOT NULL DEFAULT 0, report BLOB NOT NULL,
         UNIQUE(host, instance_id, sequence));
+)sql";
+
+void StoreTest::CreateOldDatabase(const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(opts_.path.c_str(), &db), SQLITE_OK);
+  const std::string all = std::string(kOldTables) + sql;
+  EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+// A schema-1 database whose mark SQL's signed max() left too low is repaired on open.
+TEST_F(StoreTest, ASchemaOneDatabaseIsMigrated) {
+  CreateOldDatabase(R"sql(
       CREATE INDEX reports_by_host_time ON reports(host, collected_ms);
       INSERT INTO hosts(host, first_seen_ms, last_seen_ms, reports_total) VALUES('web01', 1, 2, 2);
       INSERT INTO reports VALUES(1, 'web01', 'a', 7, 1000, 1005, 1, 2, 3, 0, x'00');
       INSERT INTO reports VALUES(2, 'web01', 'a', -9223372036854775803, 2000, 2005, 1, 2, 3, 0, x'00');
       INSERT INTO instances VALUES('web01', 'a', 7, 0, 2005);
-      PRAGMA user_version=1;)sql";
-    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
+      PRAGMA user_version=1;)sql");
   auto s = OpenOk();
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(Query("PRAGMA user_version"), 2);
+  EXPECT_EQ(Query("PRAGMA user_version"), 3);
   auto h = s->History("web01", 0, 10);
   ASSERT_TRUE(h.ok()) << h.error();
   ASSERT_EQ(h->size(), 2u);
@@ -294,6 +305,122 @@ TEST_F(StoreTest, ASchemaOneDatabaseIsMigrated) {
   EXPECT_EQ(WriteOk(*s, {Report("web01", "a", 7, 1000), Report("web01", "a", (uint64_t{1} << 63) + 6,
                                                                 3000)}),
             "DS");
+}
+
+// A schema-2 database (no settings on the host row) gets them from the newest report that
+// carried settings, and keeps them from then on whatever prunes the reports.
+TEST_F(StoreTest, ASchemaTwoDatabaseKeepsItsSettingsOnTheHostRow) {
+  CreateOldDatabase(R"sql(
+      CREATE INDEX reports_by_host_received ON reports(host, received_ms);
+      INSERT INTO hosts(host, first_seen_ms, last_seen_ms, reports_total) VALUES('web01', 1, 9, 3);
+      INSERT INTO hosts(host, first_seen_ms, last_seen_ms, reports_total) VALUES('db01', 1, 9, 1);
+      INSERT INTO reports VALUES(1, 'web01', 'a', 1, 1000, 1005, 1, 2, 3, 1, 'old settings');
+      INSERT INTO reports VALUES(2, 'web01', 'a', 2, 2000, 2005, 1, 2, 3, 1, 'new settings');
+      INSERT INTO reports VALUES(3, 'web01', 'a', 3, 3000, 3005, 1, 2, 3, 0, 'no settings');
+      INSERT INTO reports VALUES(4, 'db01', 'b', 1, 3000, 3005, 1, 2, 3, 0, 'no settings');
+      INSERT INTO instances VALUES('web01', 'a', 3, 0, 3005);
+      INSERT INTO instances VALUES('db01', 'b', 1, 0, 3005);
+      PRAGMA user_version=2;)sql");
+  opts_.history_max_age_ms = 1000;
+  auto s = OpenOk();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Query("PRAGMA user_version"), 3);
+  ASSERT_TRUE(s->Prune(10000).ok());
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports"), 0);
+  s.reset();
+  s = OpenOk();
+  auto hosts = s->LoadHosts();
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  ASSERT_EQ(hosts->size(), 2u);
+  EXPECT_EQ((*hosts)[1].host, "web01");
+  EXPECT_EQ((*hosts)[1].last_config_payload, "new settings");
+  EXPECT_EQ((*hosts)[1].last_config_received_unix_ms, 2005);
+  EXPECT_EQ((*hosts)[0].last_config_payload, "") << "db01 never sent settings";
+  auto latest = s->LatestConfig("web01", 5000);
+  ASSERT_TRUE(latest.ok()) << latest.error();
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->payload, "new settings");
+  EXPECT_EQ((*latest)->collected_unix_ms, 2000);
+}
+
+// The byte bound prunes the report row that carried the host's settings: the host row still has
+// them after a restart, and LatestConfig finds them (the newest before, or an older one still
+// stored when the newest came later).
+TEST_F(StoreTest, SettingsOutliveTheirPrunedReportRow) {
+  opts_.max_bytes_per_host = 100000;
+  auto s = OpenOk();
+  StoreOp first = Report("web01", "a", 1, 1000);
+  first.report.has_config = true;
+  first.report.payload = "settings one";
+  WriteOk(*s, {Hello("web01", "a", 1000), first});
+  for (uint64_t i = 2; i <= 30; ++i) {
+    StoreOp op = Report("web01", "a", i, 1000 + static_cast<int64_t>(i) * 1000);
+    op.report.payload = std::string(10000, 'p');
+    WriteOk(*s, {op});
+  }
+  EXPECT_EQ(Query("SELECT COUNT(*) FROM reports WHERE has_config"), 0) << "pruned by bytes";
+  s.reset();
+  s = OpenOk();
+  auto hosts = s->LoadHosts();
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  ASSERT_EQ(hosts->size(), 1u);
+  EXPECT_EQ((*hosts)[0].last_config_payload, "settings one");
+  EXPECT_EQ((*hosts)[0].last_config_received_unix_ms, 1005);
+  auto latest = s->LatestConfig("web01", 50000);
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->payload, "settings one");
+  latest = s->LatestConfig("web01", 1005);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_FALSE(latest->has_value()) << "none received before then";
+
+  // New settings: the host row moves on; asked for before them, the stored older one answers.
+  StoreOp second = Report("web01", "a", 31, 40000);
+  second.report.has_config = true;
+  second.report.payload = "settings two";
+  StoreOp third = Report("web01", "a", 32, 41000);
+  third.report.has_config = true;
+  third.report.payload = "settings three";
+  WriteOk(*s, {second, third});
+  latest = s->LatestConfig("web01", 50000);
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->payload, "settings three");
+  latest = s->LatestConfig("web01", 41005);
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->payload, "settings two");
+  EXPECT_EQ((*latest)->sequence, 31u) << "from its report row";
+}
+
+// The coarse history a restart replays: one row per span of receipt time, means of the summary
+// columns, agent times held to their receipt, only the asked range.
+TEST_F(StoreTest, CoarseHistoryAveragesTheSummaryColumnsPerSpan) {
+  auto s = OpenOk();
+  std::vector<StoreOp> ops;
+  for (uint64_t i = 1; i <= 8; ++i) {
+    StoreOp op = Report("web01", "a", i, static_cast<int64_t>(i) * 30000);  // received +5
+    op.report.ports_in_use = static_cast<uint32_t>(i * 100);
+    op.report.time_wait = static_cast<uint32_t>(i);
+    op.report.ports_usable = i == 2 ? 30000 : 28232;
+    if (i == 3) op.report.collected_unix_ms = 10'000'000;  // an agent clock far ahead
+    ops.push_back(op);
+  }
+  WriteOk(*s, ops);
+  // Received at 30005, 60005, ...: spans of 120 s hold 1-3 and 4-7; 8 (240005) is not asked.
+  auto rows = s->CoarseHistory("web01", 0, 240005, 120000);
+  ASSERT_TRUE(rows.ok()) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].reports, 3u);
+  EXPECT_EQ((*rows)[0].ports_in_use, 200u);
+  EXPECT_EQ((*rows)[0].time_wait, 2u);
+  EXPECT_EQ((*rows)[0].ports_usable, 30000u);
+  EXPECT_EQ((*rows)[0].received_unix_ms, 90005);
+  EXPECT_EQ((*rows)[0].collected_unix_ms, 90005) << "held to its receipt time";
+  EXPECT_EQ((*rows)[1].reports, 4u);
+  EXPECT_EQ((*rows)[1].ports_in_use, 550u);
+  EXPECT_EQ((*rows)[1].collected_unix_ms, 210000);
+  EXPECT_EQ((*rows)[1].received_unix_ms, 210005);
+  auto none = s->CoarseHistory("db01", 0, 240005, 120000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
 }
 
 // One agent certificate used to be able to fill the disk: the per-host byte bound now holds as

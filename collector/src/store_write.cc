@@ -45,6 +45,9 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     ON CONFLICT(host) DO UPDATE SET reports_total = reports_total + excluded.reports_total,
       duplicates_total = duplicates_total + excluded.duplicates_total,
       last_seen_ms = max(last_seen_ms, excluded.last_seen_ms))sql");
+  Statement settings(db_, R"sql(
+    UPDATE hosts SET config_report = ?2, config_collected_ms = ?3, config_received_ms = ?4
+    WHERE host = ?1 AND config_received_ms <= ?4)sql");
   Statement oldest(db_, R"sql(
     SELECT instance_id, dropped_total FROM instances WHERE host = ?1
     ORDER BY last_seen_ms, instance_id LIMIT 1)sql");
@@ -52,8 +55,8 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
   Statement retire(db_,
                    "UPDATE hosts SET retired_dropped_total = retired_dropped_total + ?2 "
                    "WHERE host = ?1");
-  if (!hello.ok() || !report.ok() || !instance.ok() || !counts.ok() || !oldest.ok() ||
-      !evict.ok() || !retire.ok()) {
+  if (!hello.ok() || !report.ok() || !instance.ok() || !counts.ok() || !settings.ok() ||
+      !oldest.ok() || !evict.ok() || !retire.ok()) {
     return EndTransaction(false, "cannot prepare statements");
   }
 
@@ -65,6 +68,7 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     int64_t stored = 0;
     int64_t duplicates = 0;
     int64_t bytes = 0;
+    const StoredReport* config = nullptr;  // the newest received report with settings
   };
   std::map<std::string, HostCounts> per_host;
   std::unordered_map<std::string, int64_t> instances = host_instances_;
@@ -144,6 +148,10 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
     c.last_seen = std::max(c.last_seen, r.received_unix_ms);
     ++(duplicate ? c.duplicates : c.stored);
     if (!duplicate) c.bytes += static_cast<int64_t>(r.payload.size());
+    if (!duplicate && r.has_config &&
+        (c.config == nullptr || r.received_unix_ms >= c.config->received_unix_ms)) {
+      c.config = &r;
+    }
     results[i].duplicate = duplicate;
     auto committed = host_dropped_.find(r.host);
     results[i].host_agent_dropped_total =
@@ -154,6 +162,17 @@ Expected<std::vector<StoreOpResult>> Store::Write(const std::vector<StoreOp>& op
              .Bind(2, it->second.last_seen)
              .Bind(3, it->second.stored)
              .Bind(4, it->second.duplicates)
+             .Run();
+  }
+  // The newest settings go on the host row too: the report row holding them may be pruned by
+  // age or by the byte bound long before the agent sends them again.
+  for (auto it = per_host.begin(); ok && it != per_host.end(); ++it) {
+    const StoredReport* c = it->second.config;
+    if (c == nullptr) continue;
+    ok = settings.BindText(1, it->first)
+             .BindBlob(2, c->payload)
+             .Bind(3, c->collected_unix_ms)
+             .Bind(4, c->received_unix_ms)
              .Run();
   }
   // The byte bound is enforced in the same transaction, not only by the periodic retention: one

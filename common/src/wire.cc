@@ -90,6 +90,11 @@ void DestinationToProto(const DestinationUsage& d, bool with_remote, v1::Destina
   if (with_remote) EndpointToProto(d.remote, out->mutable_remote());
   StatesToProto(d.states, out->mutable_states());
   out->set_local_ports(d.local_ports);
+  if (with_remote && !d.top_process.empty()) {
+    out->set_top_process(SanitizeText(d.top_process, kMaxProcessNameBytes));
+    out->set_top_process_connections(d.top_process_connections);
+    out->set_top_process_pid(d.top_process_pid);
+  }
 }
 
 void ProcessToProto(const ProcessUsage& p, v1::ProcessUsage* out) {
@@ -100,8 +105,8 @@ void ProcessToProto(const ProcessUsage& p, v1::ProcessUsage* out) {
   out->set_ephemeral_ports(p.ephemeral_ports);
 }
 
-Status DestinationFromProto(const v1::DestinationUsage& in, bool with_remote,
-                            DestinationUsage* out) {
+Status DestinationFromProto(const v1::DestinationUsage& in, bool with_remote, DestinationUsage* out,
+                            WireNotes* notes) {
   if (with_remote) {
     Status s = EndpointFromProto(in.remote(), "destination", &out->remote);
     if (!s.ok()) return s;
@@ -111,7 +116,23 @@ Status DestinationFromProto(const v1::DestinationUsage& in, bool with_remote,
                          " exceeds the number of ports");
   }
   out->local_ports = in.local_ports();
-  return StatesFromProto(in.states(), "destination state", &out->states);
+  Status st = StatesFromProto(in.states(), "destination state", &out->states);
+  if (!st.ok()) return st;
+  // The owner is a name like any process name: bounded and repaired, never a reason to refuse.
+  // Its count is a part of the destination's connections; more is a broken sender. The summed
+  // "other" destinations have no owner.
+  if (with_remote && !in.top_process().empty()) {
+    const uint32_t live = out->total() - out->states[static_cast<int>(TcpState::kTimeWait)];
+    if (in.top_process_connections() > live) {
+      return Status::Error("destination top_process_connections " +
+                           std::to_string(in.top_process_connections()) +
+                           " exceeds its live connections " + std::to_string(live));
+    }
+    out->top_process = Clean(in.top_process(), kMaxProcessNameBytes, notes);
+    out->top_process_connections = in.top_process_connections();
+    out->top_process_pid = in.top_process_pid();
+  }
+  return Status::Ok();
 }
 
 Status ProcessFromProto(const v1::ProcessUsage& in, ProcessUsage* out, WireNotes* notes) {
@@ -338,12 +359,12 @@ Expected<Report> FromProto(const v1::Report& in, WireNotes* notes) {
   }
   for (const v1::DestinationUsage& d : in.top_destinations()) {
     DestinationUsage out;
-    Status st = DestinationFromProto(d, true, &out);
+    Status st = DestinationFromProto(d, true, &out, notes);
     if (!st.ok()) return st;
     r.destinations.top.push_back(std::move(out));
   }
   if (in.has_other_destinations()) {
-    Status st = DestinationFromProto(in.other_destinations(), false, &r.destinations.other);
+    Status st = DestinationFromProto(in.other_destinations(), false, &r.destinations.other, notes);
     if (!st.ok()) return st;
   }
   r.destinations.other_count = in.other_destinations_count();

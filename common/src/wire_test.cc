@@ -356,3 +356,70 @@ TEST(Wire, InvalidUtf8InTheModelStillSerializesToAParsableReport) {
 
 }  // namespace
 }  // namespace portwatch
+
+namespace portwatch {
+namespace {
+
+// A destination's owner is agent-controlled text like a process name: bounded and repaired one
+// by one, the rest of the report stands. Its count must be a part of the destination's live
+// connections; more is a broken sender and the report is refused with a reason.
+TEST(Wire, DestinationOwnerIsBoundedRepairedAndItsCountChecked) {
+  Report r = Sample();
+  DestinationUsage d;
+  ASSERT_TRUE(Endpoint::Parse("10.0.4.12:1433", &d.remote));
+  d.states[static_cast<int>(TcpState::kTimeWait)] = 300;
+  d.states[static_cast<int>(TcpState::kEstablished)] = 4;
+  d.local_ports = 304;
+  d.top_process = "w3wp.exe";
+  d.top_process_pid = 4242;
+  d.top_process_connections = 3;
+  r.destinations.top.push_back(d);
+  r.destinations.other.local_ports = 5;
+  r.destinations.other_count = 1;
+  v1::Report p;
+  ToProto(r, &p);
+  EXPECT_FALSE(p.other_destinations().has_remote());
+  EXPECT_TRUE(p.other_destinations().top_process().empty());
+  auto back = FromProto(p);
+  ASSERT_TRUE(back.ok()) << back.error();
+  ASSERT_EQ(back->destinations.top.size(), 1u);
+  EXPECT_EQ(back->destinations.top[0].top_process, "w3wp.exe");
+  EXPECT_EQ(back->destinations.top[0].top_process_pid, 4242u);
+  EXPECT_EQ(back->destinations.top[0].top_process_connections, 3u);
+
+  // Hostile names: over-long and invalid UTF-8 with a terminal escape.
+  p.mutable_top_destinations(0)->set_top_process(std::string(100000, 'A'));
+  WireNotes notes;
+  back = FromProto(p, &notes);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_LE(back->destinations.top[0].top_process.size(), kMaxProcessNameBytes);
+  EXPECT_TRUE(IsCleanText(back->destinations.top[0].top_process, kMaxProcessNameBytes));
+  EXPECT_EQ(notes.strings_truncated, 1u);
+  p.mutable_top_destinations(0)->set_top_process("w3wp\xFF\x1B[31m");
+  notes = {};
+  back = FromProto(p, &notes);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_TRUE(IsCleanText(back->destinations.top[0].top_process, kMaxProcessNameBytes));
+  EXPECT_EQ(back->destinations.top[0].top_process.find('\x1B'), std::string::npos);
+  EXPECT_EQ(notes.strings_repaired, 1u);
+  EXPECT_EQ(back->destinations.top[0].local_ports, 304u);  // the rest is intact
+
+  // More connections than the destination has live (TIME_WAIT has no owner): refused.
+  p.mutable_top_destinations(0)->set_top_process("w3wp.exe");
+  p.mutable_top_destinations(0)->set_top_process_connections(5);
+  back = FromProto(p);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.error().find("top_process_connections 5 exceeds its live connections 4"),
+            std::string::npos)
+      << back.error();
+
+  // An older agent sends no owner: none is read.
+  p.mutable_top_destinations(0)->clear_top_process();
+  back = FromProto(p);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->destinations.top[0].top_process, "");
+  EXPECT_EQ(back->destinations.top[0].top_process_connections, 0u);
+}
+
+}  // namespace
+}  // namespace portwatch

@@ -13,8 +13,9 @@ Three sites run side by side, so the drills cost the wall time of the longest on
   of the range; the agent starts once TIME_WAIT is at that plateau, and a minute later the rate
   ramps until connect() fails with EADDRNOTAVAIL. Asserted: the host is flagged (drifting, at
   risk, or worse; a flag that began during the ramp) with a churn explanation naming TIME_WAIT and
-  the destination at least two minutes before the first failure; it is critical or exhausted at
-  the failure.
+  the destination at least two minutes before the first failure, and the churning client (each
+  connection held STORM_HOLD_S, so the agent sees its owner) named as the likely process, marked
+  inferred, not the host's other processes; it is critical or exhausted at the failure.
 - steady: the churn control. The same churn at a constant rate whose TIME_WAIT plateau holds 75%
   of the range (the at-risk margin is 85%), watched from the agent's first report on.
   Asserted: it never leaves ok, from the start (the estimate once overshot over its first
@@ -41,6 +42,7 @@ FULL_RATE = USABLE / TIME_WAIT_S  # closes per second whose TIME_WAIT fills the 
 STORM_START = 0.65 * FULL_RATE
 STORM_RAMP = FULL_RATE / 660     # from 65% to full in about 230 s, plus half a TIME_WAIT of lag
 STORM_PLATEAU_S = 120            # a TIME_WAIT to fill, then a TIME_WAIT seen at the plateau
+STORM_HOLD_S = 0.5               # each storm connection's life: ~2 live at a time, as a client's
 # How long the churn estimate is given before the control is judged: none. It must not overshoot
 # over its first TIME_WAIT, when TIME_WAIT is already at its plateau as the agent starts.
 ESTIMATE_WARMUP_S = 0
@@ -164,7 +166,7 @@ class DriftDrillTest(ProcessTestCase):
         # The churn sites start their load first; the leak site is watched from idle.
         stormy = self.start_site("stormy", (
             "--mode", "churn", "--rate", f"{STORM_START:.3f}", "--ramp", f"{STORM_RAMP:.5f}",
-            "--ramp-after", str(STORM_PLATEAU_S)), load_first=True)
+            "--ramp-after", str(STORM_PLATEAU_S), "--hold", str(STORM_HOLD_S)), load_first=True)
         steady = self.start_site("steady", ("--mode", "churn", "--rate", f"{CONTROL_RATE:.3f}"),
                                  load_first=True)
         leaky = self.start_site("leaky", ("--mode", "leak", "--rate", "1"))
@@ -270,6 +272,11 @@ class DriftDrillTest(ProcessTestCase):
         self.assertIn(site.dest, info["churn_explanation"],
                       f"the churn was not traced to its destination: {info}")
         self.assertEqual(info.get("time_wait_seconds"), TIME_WAIT_S, info)
+        # The process behind it: the load client (python), seen toward the destination, not the
+        # collector or the watcher, which hold the host's other ephemeral ports.
+        self.assertIn("python", info.get("churn_process", ""), info)
+        self.assertTrue(info.get("churn_process_inferred"), info)
+        self.assertIn("(likely python", info["churn_explanation"], info)
         # The storm's TIME_WAITs were judged by the churn model, not as a leak.
         self.assertTrue(info.get("at_risk") or info["state"] != "HOST_STATE_DRIFTING", info)
         # At the failure the model knew the churn no longer fits.

@@ -8,11 +8,14 @@ a TIME_WAIT on the client's ephemeral port that lasts the kernel's TIME_WAIT dur
 Linux, whatever the drill's clock). --ramp makes the churn rate grow by that many connections per
 second, every second, after --ramp-after seconds at --rate (prints {"event": "ramp", ...} when it
 starts): a TIME_WAIT storm builds until connect() fails with EADDRNOTAVAIL (printed as above).
+--hold keeps each churned connection open that many seconds before closing it, as a client
+doing a request on each would: the live connections are what names the process behind churn.
 
 The server side (--serve) accepts connections, holds them while the client does, and closes its
 end once the client has closed (read returns end of file), so TIME_WAIT stays on the client.
 """
 import argparse
+import collections
 import errno
 import json
 import selectors
@@ -53,12 +56,15 @@ def main():
                     help="churn: the rate grows by this many connections per second per second")
     ap.add_argument("--ramp-after", type=float, default=0.0,
                     help="churn: seconds at --rate before the ramp starts")
+    ap.add_argument("--hold", type=float, default=0.0,
+                    help="churn: seconds each connection stays open before the client closes it")
     ap.add_argument("--seconds", type=float, default=3600)
     a = ap.parse_args()
     if a.serve:
         return serve(a.serve)
     host, port = a.target.rsplit(":", 1)
     held = []
+    open_until = collections.deque()  # churn: (monotonic close time, socket), oldest first
     start = time.monotonic()
     due = start
     ramping = False
@@ -74,6 +80,8 @@ def main():
             rate += a.ramp * (elapsed - a.ramp_after)
         due += 1 / rate
         time.sleep(max(0, due - time.monotonic()))  # pacing the load, not synchronisation
+        while open_until and open_until[0][0] <= time.monotonic():
+            open_until.popleft()[1].close()
         if exhausted:
             continue
         s = socket.socket()
@@ -89,6 +97,8 @@ def main():
             raise
         if a.mode == "leak":
             held.append(s)
+        elif a.hold > 0:
+            open_until.append((time.monotonic() + a.hold, s))
         else:
             s.close()
 

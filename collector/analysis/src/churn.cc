@@ -271,4 +271,37 @@ std::string RemedySentence(const ChurnEstimate& c, const TimeWaitDuration& tw,
   return "reuse connections (keep-alive, pooling) or widen the ephemeral port range";
 }
 
+void OwnerTally::Add(const std::string& name, uint32_t connections) {
+  for (double& w : weights_) w *= kDecay;
+  if (name.empty() || connections == 0) return;
+  int slot = 0;
+  for (int i = 0; i < kSlots; ++i) {
+    if (names_[i] == name) {
+      slot = i;
+      break;
+    }
+    // Not tallied: it takes the weakest slot (an empty one first, its weight being 0).
+    if (weights_[i] < weights_[slot]) slot = i;
+  }
+  if (names_[slot] != name) {
+    names_[slot] = name;
+    weights_[slot] = 0;
+  }
+  weights_[slot] += connections;
+}
+
+const std::string& OwnerTally::Top() const {
+  int best = 0;
+  for (int i = 1; i < kSlots; ++i) {
+    if (weights_[i] > weights_[best]) best = i;
+  }
+  return names_[best];
+}
+
+size_t OwnerTally::HeapBytes() const {
+  size_t bytes = 0;
+  for (const std::string& n : names_) bytes += n.capacity() > 15 ? n.capacity() + 1 : 0;
+  return bytes;
+}
+
 }  // namespace portwatch::analysis

@@ -158,6 +158,94 @@ TEST(ChurnTest, InboundTimeWaitOnAListenerIsNotChurnPressure) {
   EXPECT_TRUE(blind.Describe(2 * kHour).at_risk) << blind.History();
 }
 
+// A web host churns toward its database (TIME_WAIT, no owner) while the collector's agent-side
+// peer, a proxy, holds 2000 live connections toward :443: the host's biggest process, and what
+// the old rule named. The agent names each destination's busiest program per report: php-fpm
+// most of the time, nobody in some reports (only TIME_WAIT seen), once a backup job. The
+// attribution follows the database's program over recent reports, then follows a change of it.
+TEST(ChurnTest, AttributionFollowsTheDestinationsProgramAcrossReports) {
+  const std::string db = "10.0.4.12:1433";
+  auto sample = [&](int64_t t, const std::string& owner, uint32_t owner_n) {
+    HostSample s = ChurnSample(t, 2010, 9000);
+    if (t == 0) {
+      s.has_settings = true;
+      s.settings = SettingsOf("Windows 10.0.20348");
+    }
+    s.destinations.push_back({db, 9010, 9000, owner, owner_n});
+    s.destinations.push_back({"10.0.9.9:443", 2000, 0, "haproxy", 2000});
+    s.processes.push_back({"haproxy", 2000, 0});
+    s.processes.push_back({"php-fpm", 6, 0});
+    s.processes.push_back({"java", 4, 0});
+    s.processes.push_back({std::string(kUnattributedProcess), 9000, 9000});
+    return s;
+  };
+  HostRun run;
+  int64_t t = 0;
+  for (int i = 0; i < 120; ++i, t += 15 * kSecond) {
+    const bool backup = i == 100, nobody = i % 10 == 3;
+    std::string owner = "php-fpm";
+    uint32_t n = 2 + i % 4;
+    if (backup) {
+      owner = "backup.exe";
+      n = 12;
+    } else if (nobody) {
+      owner.clear();
+      n = 0;
+    }
+    run.Feed(sample(t, owner, n));
+  }
+  HostStatus st = run.Describe(t);
+  std::printf("%s\n", st.explanation.c_str());
+  ASSERT_FALSE(st.churn_explanation.empty()) << st.explanation;
+  EXPECT_EQ(st.churn_key, "") << "the host's range binds first";
+  EXPECT_NE(st.churn_explanation.find("mostly toward " + db), std::string::npos);
+  EXPECT_EQ(st.churn_process, "php-fpm") << "not the host's biggest process, nor one report's";
+  EXPECT_TRUE(st.churn_process_inferred);
+  EXPECT_NE(st.explanation.find("(likely php-fpm, inferred)"), std::string::npos);
+
+  // The database's client changes: within a few reports the attribution follows it.
+  for (int i = 0; i < 10; ++i, t += 15 * kSecond) run.Feed(sample(t, "java", 3));
+  st = run.Describe(t);
+  EXPECT_EQ(st.churn_process, "java") << st.explanation;
+
+  // An agent naming owners elsewhere but none toward the database saw only TIME_WAIT there:
+  // no guess from the host's biggest process.
+  HostRun quiet;
+  for (int64_t u = 0; u < 30 * kMinute; u += 15 * kSecond) quiet.Feed(sample(u, "", 0));
+  st = quiet.Describe(30 * kMinute);
+  ASSERT_FALSE(st.churn_explanation.empty());
+  EXPECT_EQ(st.churn_process, "") << st.explanation;
+
+  // An older agent names no owner anywhere: the old rule, the most live ephemeral ports.
+  HostRun old_agent;
+  for (int64_t u = 0; u < 30 * kMinute; u += 15 * kSecond) {
+    HostSample s = sample(u, "", 0);
+    for (DetailSample& d : s.destinations) {
+      d.owner.clear();
+      d.owner_connections = 0;
+    }
+    old_agent.Feed(s);
+  }
+  st = old_agent.Describe(30 * kMinute);
+  EXPECT_EQ(st.churn_process, "haproxy") << st.explanation;
+  EXPECT_TRUE(st.churn_process_inferred);
+}
+
+TEST(ChurnTest, OwnerTallyIsBoundedAndDecays) {
+  OwnerTally tally;
+  EXPECT_EQ(tally.Top(), "");
+  tally.Add("a", 5);
+  tally.Add("b", 1);
+  tally.Add("c", 1);
+  EXPECT_EQ(tally.Top(), "a");
+  tally.Add("d", 2);  // takes the weakest slot (b or c), not a's
+  EXPECT_EQ(tally.Top(), "a");
+  for (int i = 0; i < 30; ++i) tally.Add("", 0);  // reports without an owner: all decay
+  EXPECT_EQ(tally.Top(), "a") << "the last program seen stays named";
+  tally.Add("d", 1);
+  EXPECT_EQ(tally.Top(), "d") << "a recent sighting beats an old one";
+}
+
 // At real time scale: a storm toward the database on Windows Server 2003 (240 s of TIME_WAIT).
 // Its churn does not fit, which the model knows long before TIME_WAIT fills the range.
 TEST(ChurnTest, TimeWaitStormIsCriticalBeforeTheRangeFills) {

@@ -153,7 +153,8 @@ HostSample SampleFromReport(const Report& report) {
   const int tw = static_cast<int>(TcpState::kTimeWait);
   s.destinations.reserve(report.destinations.top.size());
   for (const DestinationUsage& d : report.destinations.top) {
-    s.destinations.push_back({d.remote.ToString(), d.local_ports, d.states[tw]});
+    s.destinations.push_back({d.remote.ToString(), d.local_ports, d.states[tw], d.top_process,
+                              d.top_process_connections});
   }
   // Several pids of one program are one process to a person reading "driven by w3wp.exe".
   std::map<std::string, DetailSample> by_name;
@@ -306,6 +307,11 @@ void HostAnalyzer::UpdateDetails(DetailMap* map, const std::vector<DetailSample>
     }
     if (it->second.churn)
       it->second.churn->Add(unix_ms, d.ports, d.time_wait, tw_.seconds, capacity_);
+    // Allocated once an agent names an owner, so an older agent's destinations cost nothing.
+    if (churn && (it->second.owners || !d.owner.empty())) {
+      if (!it->second.owners) it->second.owners = std::make_unique<OwnerTally>();
+      it->second.owners->Add(d.owner, d.owner_connections);
+    }
     TrackedSeries& s = it->second.series;
     if (s.Add(unix_ms, d.ports, d.time_wait, options.detail, options) ==
         TrackedSeries::AddResult::kBucketClosed) {
@@ -632,22 +638,49 @@ HostStatus HostAnalyzer::Describe(const Options& options, int64_t now_unix_ms) c
     }
     const std::string remedy = RemedySentence(cw, tw_, settings_, capacity_);
     if (!remedy.empty()) out.churn_explanation += "; " + remedy;
-    // The owner of TIME_WAIT is gone; the process holding the most live connections is the
-    // likeliest to be opening and closing them.
-    const SeriesStatus* best = nullptr;
-    for (const SeriesStatus& p : out.processes) {
-      if (!p.present || p.key == kUnattributedProcess || p.ports <= p.time_wait) continue;
-      if (best == nullptr || p.ports - p.time_wait > best->ports - best->time_wait) best = &p;
-    }
-    if (best != nullptr) {
-      out.churn_process = best->key;
+    const std::string owner = ChurnOwner(out);
+    if (!owner.empty()) {
+      out.churn_process = owner;
       out.churn_process_inferred = true;
-      out.churn_explanation += " (likely " + best->key + ", inferred)";
+      out.churn_explanation += " (likely " + owner + ", inferred)";
     }
     line += "; " + out.churn_explanation;
   }
   out.explanation = std::move(line);
   return out;
+}
+
+std::string HostAnalyzer::ChurnOwner(const HostStatus& out) const {
+  // The owner of TIME_WAIT is gone. The program the agent saw with live connections toward the
+  // destination under the worst churn, over recent reports, is the likeliest to be opening and
+  // closing them. For the host's range that is the destination holding most of its TIME_WAIT.
+  std::string key = out.churn_key;
+  if (key.empty()) {
+    uint32_t most = 0;
+    for (const SeriesStatus& d : out.destinations) {
+      if (d.present && d.time_wait > most) {
+        most = d.time_wait;
+        key = d.key;
+      }
+    }
+  }
+  auto it = key.empty() ? destinations_.end() : destinations_.find(key);
+  if (it != destinations_.end() && it->second.owners && !it->second.owners->Top().empty()) {
+    return it->second.owners->Top();
+  }
+  // An agent that names owners but none toward this destination saw only TIME_WAIT there:
+  // unknown, rather than a guess from elsewhere.
+  for (const auto& [k, d] : destinations_) {
+    if (d.owners && d.series.last_ms() == last_sample_ms_) return std::string();
+  }
+  // An agent that names no owner (older): the process holding the most live ephemeral
+  // connections.
+  const SeriesStatus* best = nullptr;
+  for (const SeriesStatus& p : out.processes) {
+    if (!p.present || p.key == kUnattributedProcess || p.ports <= p.time_wait) continue;
+    if (best == nullptr || p.ports - p.time_wait > best->ports - best->time_wait) best = &p;
+  }
+  return best == nullptr ? std::string() : best->key;
 }
 
 size_t HostAnalyzer::MemoryBytes() const {
@@ -658,7 +691,8 @@ size_t HostAnalyzer::MemoryBytes() const {
     for (const auto& [key, d] : *map) {
       bytes += sizeof(std::pair<const std::string, Detail>) + sizeof(void*) +
                (key.capacity() > 15 ? key.capacity() + 1 : 0) + d.series.MemoryBytes() -
-               sizeof(d.series) + (d.churn ? sizeof(ChurnTracker) : 0);
+               sizeof(d.series) + (d.churn ? sizeof(ChurnTracker) : 0) +
+               (d.owners ? sizeof(OwnerTally) + d.owners->HeapBytes() : 0);
     }
   }
   bytes += counters_.bucket_count() * sizeof(void*) +

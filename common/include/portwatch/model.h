@@ -145,6 +145,12 @@ struct DestinationUsage {
   Endpoint remote;
   StateCounts states{};
   uint32_t local_ports = 0;
+  /// The program holding the most live (not TIME_WAIT) connections toward it, its pids summed,
+  /// and of those pids the one holding the most; empty name when no owner is known (TIME_WAIT
+  /// has none). What names the process likely behind churn toward this destination.
+  std::string top_process;
+  uint32_t top_process_pid = 0;
+  uint32_t top_process_connections = 0;
   uint32_t total() const;
 };
 

@@ -109,6 +109,29 @@ class ChurnTracker {
   double first_time_wait_ = 0;
 };
 
+/// Which program is behind the live connections toward one destination over recent reports:
+/// TIME_WAIT sockets have no owner, so the program seen holding connections toward a
+/// destination, report after report, is the likeliest to be opening and closing them. A few
+/// decayed tallies (each report multiplies every tally by kDecay, so the last ~10 reports speak),
+/// a program not tallied taking the weakest slot: fixed memory however many programs come and go.
+class OwnerTally {
+ public:
+  static constexpr int kSlots = 3;
+  static constexpr double kDecay = 0.9;
+
+  /// One report listing the destination: its top program (the agent's
+  /// DestinationUsage::top_process, "" when none was seen) and that program's live connections.
+  void Add(const std::string& name, uint32_t connections);
+  /// The program with the highest tally, "" when none was ever seen.
+  const std::string& Top() const;
+  /// Heap bytes beyond the object (long names).
+  size_t HeapBytes() const;
+
+ private:
+  std::string names_[kSlots];
+  double weights_[kSlots] = {};
+};
+
 /// "churn toward 10.0.4.12:1433 can grow 12% before connects fail (event 4227)". `key` is "" for
 /// the host's own range.
 std::string HeadroomSentence(const std::string& key, const ChurnEstimate& c,

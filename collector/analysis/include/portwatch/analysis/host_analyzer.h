@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "portwatch/analysis/churn.h"
@@ -35,9 +36,21 @@ int HostStateSeverity(HostState state);
 
 /// Ports one host holds toward one destination ("ip:port") or in one process (by name).
 struct DetailSample {
+  // A constructor rather than an aggregate, so `{key, ports, time_wait}` stays complete.
+  DetailSample(std::string key_in = {}, uint32_t ports_in = 0, uint32_t time_wait_in = 0,
+               std::string owner_in = {}, uint32_t owner_connections_in = 0)
+      : key(std::move(key_in)),
+        ports(ports_in),
+        time_wait(time_wait_in),
+        owner(std::move(owner_in)),
+        owner_connections(owner_connections_in) {}
   std::string key;
   uint32_t ports = 0;      ///< destination: distinct local ports; process: ephemeral ports held
   uint32_t time_wait = 0;  ///< of those, sockets in TIME_WAIT
+  /// Destinations: the program with the most live connections toward it in this report and how
+  /// many (DestinationUsage::top_process); "" when the agent saw none or is older.
+  std::string owner;
+  uint32_t owner_connections = 0;
 };
 
 /// A monotonic event counter as last read by the agent.
@@ -112,9 +125,11 @@ struct HostStatus {
   /// "churn toward 10.0.4.12:1433 can grow 12% before connects fail (event 4227);
   /// TcpTimedWaitDelay 240 → 30 would hold 8× this churn", or "" when churn is negligible.
   std::string churn_explanation;
-  /// Process most likely behind the churn: the one holding the most live (not TIME_WAIT)
-  /// ephemeral connections in the latest report. TIME_WAIT sockets have no owner and the report
-  /// does not pair processes with destinations, so this is an inference, always marked so.
+  /// Process most likely behind the churn: the program seen most with live connections toward
+  /// the destination under the worst churn (churn_key, or for the host's range the destination
+  /// holding most of its TIME_WAIT) over recent reports (OwnerTally). When the agent names no
+  /// owner (an older agent), the process holding the most live ephemeral connections in the
+  /// latest report. TIME_WAIT sockets have no owner, so this is an inference, always marked so.
   std::string churn_process;
   bool churn_process_inferred = false;
 
@@ -193,6 +208,7 @@ class HostAnalyzer {
     explicit Detail(uint32_t window) : series(window) {}
     TrackedSeries series;
     std::unique_ptr<ChurnTracker> churn;  // destinations only
+    std::unique_ptr<OwnerTally> owners;   // destinations whose agent names an owner
   };
   using DetailMap = std::unordered_map<std::string, Detail>;
 
@@ -205,6 +221,8 @@ class HostAnalyzer {
   // Whether a fit's verdict counts: on compressed time a rise made of TIME_WAIT does not.
   static bool Counts(const SeriesFit& fit, const Options& options);
   void WorstChurn(std::string* key, ChurnEstimate* estimate) const;
+  // The process likely behind the churn `out` describes (HostStatus::churn_process), or "".
+  std::string ChurnOwner(const HostStatus& out) const;
   void Evaluate(int64_t unix_ms, bool host_refit, const Options& options);
   void SetState(HostState s, int64_t unix_ms, std::string reason);
   // The series with the soonest forecast among those drifting, or the host's own.
