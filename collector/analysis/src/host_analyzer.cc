@@ -364,7 +364,11 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
       evidence = evidence || d.series.fit().evidence;
       sustained = sustained || d.series.fit().sustained;
     }
-    if (!drifting_) {
+    // Soft reset: while the host series settles after a change point or a gap, "no verdict" is
+    // not "no drift": neither streak moves unless some series has a verdict.
+    if (ports_.fit().settling && !sustained) {
+      // hold
+    } else if (!drifting_) {
       enter_streak_ = evidence ? enter_streak_ + 1 : 0;
       if (enter_streak_ >= options.enter_evaluations) {
         drifting_ = true;
