@@ -513,6 +513,10 @@ HostStatus HostAnalyzer::Describe(const Options& options, int64_t now_unix_ms) c
   }
   if (fit->trend.valid) {
     line += ", " + FormatRate(fit->trend.pct_per_hour);
+    // A sawtooth rises faster than that between releases: say which rate this is.
+    if (fit->minima) {
+      line += " net (troughs rising across " + std::to_string(fit->troughs - 1) + " releases)";
+    }
     if (fit->sustained && fit->forecast.finite) {
       line += ", full in " + FormatDuration(fit->forecast.eta_s);
     }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <string>
 
 #include "portwatch/analysis/host_analyzer.h"
 #include "synthetic_test_util.h"
@@ -112,17 +113,20 @@ TEST(SoftResetTest, SawtoothLeakIsFlaggedEarlyAtItsNetRateAndStays) {
   while (level(full) < kCapacity) full += kMinute;
   int64_t flagged_at = -1;
   SeriesFit at_flag;
+  std::string explanation;
   for (int64_t t = 0; t < full; t += kMinute) {
     run.Feed(PortsSample(t, level(t) + noise()));
     if (flagged_at < 0 && run.host().state() != HostState::kOk) {
       flagged_at = t;
       at_flag = run.Describe(t).headline_fit;
+      explanation = run.Describe(t).explanation;
     }
   }
   ASSERT_GE(flagged_at, 0);
   const double share = static_cast<double>(flagged_at) / static_cast<double>(full);
   EXPECT_LT(share, 0.4) << run.History();
   EXPECT_TRUE(at_flag.minima);
+  EXPECT_NE(explanation.find("net (troughs rising across"), std::string::npos) << explanation;
   EXPECT_GE(at_flag.troughs, 3u);
   EXPECT_NEAR(at_flag.trend.per_hour, net, 0.1 * net) << "the net rate, not the gross";
   const double truth_s = static_cast<double>(full - flagged_at) / 1000;
