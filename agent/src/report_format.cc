@@ -118,17 +118,6 @@ nlohmann::json ReportJson(const std::string& hostname, const Report& r) {
   return j;
 }
 
-std::string_view OsName(OsKind os) {
-  switch (os) {
-    case OsKind::kLinux:
-      return "linux";
-    case OsKind::kWindows:
-      return "windows";
-    default:
-      return "unknown";
-  }
-}
-
 }  // namespace
 
 std::string ReportToJson(const std::string& hostname, const Report& r) {
@@ -151,7 +140,7 @@ std::string ReportToJsonLine(const AgentHello& hello, const Report& r) {
                  {"spool_bytes", h.spool_bytes},
                  {"spool_write_failures_total", h.spool_write_failures_total},
                  {"spool_corrupt_records_total", h.spool_corrupt_records_total}};
-  j["agent"] = {{"os", OsName(hello.os)},
+  j["agent"] = {{"os", OsKindName(hello.os)},
                 {"os_version", hello.os_version},
                 {"agent_version", hello.agent_version},
                 {"instance_id", hello.instance_id},

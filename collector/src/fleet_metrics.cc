@@ -17,15 +17,6 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<prometheus::ClientMetric::Label>;
 
-const char* OsName(OsKind os) {
-  switch (os) {
-    case OsKind::kLinux: return "linux";
-    case OsKind::kWindows: return "windows";
-    case OsKind::kUnknown: break;
-  }
-  return "unknown";
-}
-
 // The summary tier's socket states: the ones that hold ports or tell of trouble. The closing
 // states are one group; per-family detail is for detail hosts.
 struct StateGroup {
@@ -271,7 +262,7 @@ void RenderSummary(const HostView& h, Families* f) {
   const Labels host{{"host", h.host}};
   AddSample(f->info,
             {{"host", h.host},
-             {"os", OsName(h.hello.os)},
+             {"os", std::string(OsKindName(h.hello.os))},
              {"os_version", h.hello.os_version},
              {"agent_version", h.hello.agent_version}},
             1);

@@ -162,11 +162,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   bool PinIfRevokedLocked(const RevocationList& revocations, std::string* why) {
     std::lock_guard<std::mutex> lk(mu_);
     if (finished_ || done_) return false;
-    const std::vector<grpc::string_ref> pem =
-        auth_->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
-    if (pem.empty() || !revocations.IsRevoked(std::string(pem[0].data(), pem[0].size()), why)) {
-      return false;
-    }
+    if (!PeerCertificateRevoked(*auth_, revocations, why)) return false;
     ++in_store_;  // Revoke() is one more callback to come before the reactor may go
     return true;
   }

@@ -6,34 +6,12 @@
 
 #include "portwatch/policy/default_policy.h"
 #include "src/policy_metrics.h"
+#include "src/settings_test_util.h"
 
 namespace portwatch::collector {
 namespace {
 
 namespace pp = portwatch::policy;
-
-Report LinuxReport(int64_t syncookies, uint64_t overflows = 0) {
-  Report r;
-  r.has_config = true;
-  r.config.os_version = "Linux 6.1.0-18-amd64";
-  auto add = [&](const std::string& k, int64_t v) {
-    ConfigValue c;
-    c.key = k;
-    c.present = true;
-    c.int_value = v;
-    r.config.values.push_back(c);
-  };
-  add("net.ipv4.tcp_syncookies", syncookies);
-  add("net.ipv4.tcp_max_syn_backlog", 64);
-  ConfigValue range;
-  range.key = "net.ipv4.ip_local_port_range";
-  range.present = true;
-  range.type = ConfigValue::Type::kString;
-  range.string_value = "32768 60999";
-  r.config.values.push_back(range);
-  r.events.counters.push_back({"TcpExt.ListenOverflows", overflows, 0});
-  return r;
-}
 
 std::vector<std::string> Ids(const PolicyResults& r, const std::string& host) {
   std::vector<std::string> out;
@@ -53,8 +31,8 @@ const PolicyRuleStats& Stats(const PolicyResults& r, const std::string& id) {
 
 TEST(PolicyMonitor, EvaluatesReportsAndClearsWhenFixed) {
   PolicyMonitor m(pp::DefaultPolicy());
-  m.OnReport("a", LinuxReport(0));
-  m.OnReport("b", LinuxReport(1));
+  m.OnReport("a", LinuxPolicyReport(0));
+  m.OnReport("b", LinuxPolicyReport(1));
   m.Tick();
   auto r = m.Results();
   EXPECT_EQ(Ids(*r, "a"), std::vector<std::string>{"linux-syncookies-off"});
@@ -63,13 +41,13 @@ TEST(PolicyMonitor, EvaluatesReportsAndClearsWhenFixed) {
   EXPECT_EQ(Stats(*r, "linux-syncookies-off").hosts_violating, 1u);
   EXPECT_DOUBLE_EQ(Stats(*r, "linux-syncookies-off").compliance(), 0.5);
   // A report without settings keeps the last ones; rising overflows are evidence.
-  Report no_config = LinuxReport(0, 50);
+  Report no_config = LinuxPolicyReport(0, 50);
   no_config.has_config = false;
   m.OnReport("a", no_config);
   m.Tick();
   EXPECT_EQ(Ids(*m.Results(), "a"),
             (std::vector<std::string>{"linux-syn-backlog-tiny", "linux-syncookies-off"}));
-  m.OnReport("a", LinuxReport(1, 50));  // fixed, and the counter stopped rising
+  m.OnReport("a", LinuxPolicyReport(1, 50));  // fixed, and the counter stopped rising
   m.Tick();
   EXPECT_TRUE(Ids(*m.Results(), "a").empty());
   // The snapshot taken earlier is unchanged: readers hold a consistent copy.
@@ -78,7 +56,7 @@ TEST(PolicyMonitor, EvaluatesReportsAndClearsWhenFixed) {
 
 TEST(PolicyMonitor, ForgottenHostsLeaveTheResults) {
   PolicyMonitor m(pp::DefaultPolicy());
-  m.OnReport("a", LinuxReport(0));
+  m.OnReport("a", LinuxPolicyReport(0));
   m.Tick();
   ASSERT_EQ(m.Results()->hosts, 1u);
   m.Forget("a");
@@ -90,10 +68,10 @@ TEST(PolicyMonitor, ForgottenHostsLeaveTheResults) {
 
 TEST(PolicyMonitor, ALateReplayDoesNotReplaceNewerSettings) {
   PolicyMonitor m(pp::DefaultPolicy());
-  Report now = LinuxReport(1);
+  Report now = LinuxPolicyReport(1);
   now.collected_unix_ms = 2000;
   m.OnReport("a", now);
-  Report old = LinuxReport(0);  // replayed from the spool after an outage
+  Report old = LinuxPolicyReport(0);  // replayed from the spool after an outage
   old.collected_unix_ms = 1000;
   m.OnReport("a", old);
   m.Tick();
@@ -102,7 +80,7 @@ TEST(PolicyMonitor, ALateReplayDoesNotReplaceNewerSettings) {
 
 TEST(PolicyMonitor, RestoredHostsShowTheirViolationsAtOnce) {
   PolicyMonitor m(pp::DefaultPolicy());
-  Report last = LinuxReport(0);
+  Report last = LinuxPolicyReport(0);
   m.Restore("a", last.config, &last);
   m.Tick();
   EXPECT_EQ(Ids(*m.Results(), "a"), std::vector<std::string>{"linux-syncookies-off"});
@@ -110,7 +88,7 @@ TEST(PolicyMonitor, RestoredHostsShowTheirViolationsAtOnce) {
 
 TEST(PolicyMonitor, ReloadReEvaluatesAndARefusedReloadKeepsThePolicy) {
   PolicyMonitor m(pp::DefaultPolicy());
-  m.OnReport("a", LinuxReport(0));
+  m.OnReport("a", LinuxPolicyReport(0));
   m.Tick();
   pp::Policy strict;
   strict.origin = "strict.yaml";
@@ -134,8 +112,8 @@ TEST(PolicyMonitor, ReloadReEvaluatesAndARefusedReloadKeepsThePolicy) {
 
 TEST(PolicyMonitor, PeerRulesComparePublishedHosts) {
   PolicyMonitor m(pp::DefaultPolicy());
-  for (const char* h : {"a", "b", "c"}) m.OnReport(h, LinuxReport(1));
-  Report odd = LinuxReport(1);
+  for (const char* h : {"a", "b", "c"}) m.OnReport(h, LinuxPolicyReport(1));
+  Report odd = LinuxPolicyReport(1);
   odd.config.values[2].string_value = "20000 60999";
   m.OnReport("d", odd);
   m.Tick();
@@ -144,7 +122,7 @@ TEST(PolicyMonitor, PeerRulesComparePublishedHosts) {
 
 TEST(PolicyMetrics, RendersViolationsAndCompliance) {
   PolicyMonitor m(pp::DefaultPolicy());
-  m.OnReport("a", LinuxReport(0));
+  m.OnReport("a", LinuxPolicyReport(0));
   m.Tick();
   PolicyCollectable c(m);
   bool saw_violation = false, saw_compliance = false;

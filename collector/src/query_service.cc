@@ -44,6 +44,8 @@ void SeriesToProto(const analysis::SeriesStatus& s, v1::SeriesInfo* out) {
   out->set_capacity(s.capacity);
   out->set_utilization(s.utilization);
   FitToProto(s.fit, out->mutable_forecast());
+  out->set_short_window_eta_seconds(Finite(s.fit.short_window.eta_s));
+  out->set_long_window_eta_seconds(Finite(s.fit.long_window.eta_s));
 }
 
 void AggregateToProto(const analysis::FleetAggregate& a, v1::FleetAggregate* out) {
@@ -104,6 +106,14 @@ void HostInfoToProto(const HostView& view, v1::HostInfo* out) {
   out->set_churn_process_inferred(st.churn_process_inferred);
   out->set_clock_skew_seconds(static_cast<double>(st.clock_skew_ms) / 1000);
   out->set_clock_corrections(st.clock_corrections);
+  // The windows of the series that paged, else of the host's own range.
+  const analysis::SeriesFit* windows = &st.ports.fit;
+  for (const analysis::SeriesStatus& d : st.destinations) {
+    if (st.trend_page && d.key == st.page_key) windows = &d.fit;
+  }
+  out->set_trend_page(st.trend_page);
+  out->set_short_window_eta_seconds(Finite(windows->short_window.eta_s));
+  out->set_long_window_eta_seconds(Finite(windows->long_window.eta_s));
 }
 
 QueryService::QueryService(const ViewPublisher& views, Rejections& rejections,
@@ -116,10 +126,8 @@ grpc::Status QueryService::Authorize(grpc::CallbackServerContext* ctx) const {
   const PeerIdentity peer = IdentifyPeer(*ctx->auth_context());
   if (peer.role == PeerRole::kOperator && allowed_.count(peer.name)) {
     if (revocations_ && revocations_->revoked_count() > 0) {
-      const std::vector<grpc::string_ref> pem =
-          ctx->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
       std::string why;
-      if (pem.empty() || revocations_->IsRevoked(std::string(pem[0].data(), pem[0].size()), &why)) {
+      if (PeerCertificateRevoked(*ctx->auth_context(), *revocations_, &why)) {
         rejections_.Reject("certificate_revoked",
                            "operator certificate '" + peer.name + "' asked a query: " + why);
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,

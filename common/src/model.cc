@@ -47,6 +47,18 @@ std::string_view RangeSourceName(RangeSource source) {
   }
 }
 
+std::string_view OsKindName(OsKind os) {
+  switch (os) {
+    case OsKind::kLinux:
+      return "linux";
+    case OsKind::kWindows:
+      return "windows";
+    case OsKind::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
 std::string_view FamilyName(Family family) {
   return family == Family::kIpv6 ? "ipv6" : "ipv4";
 }

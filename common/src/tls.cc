@@ -245,6 +245,17 @@ int64_t PeerCertificateNotAfterUnix(const grpc::AuthContext& auth) {
   return 0;
 }
 
+bool PeerCertificateRevoked(const grpc::AuthContext& auth, const RevocationList& revocations,
+                            std::string* why) {
+  const std::vector<grpc::string_ref> pem =
+      auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pem.empty()) {
+    *why = "the peer presented no certificate to check";
+    return true;
+  }
+  return revocations.IsRevoked(std::string(pem[0].data(), pem[0].size()), why);
+}
+
 std::string PeerHostName(const grpc::AuthContext& auth) {
   PeerIdentity id = IdentifyPeer(auth);
   return id.role == PeerRole::kAgent ? id.name : std::string();

@@ -210,18 +210,6 @@ bool ParseSeverity(const std::string& text, Severity* out) {
   return false;
 }
 
-const char* OsKindName(OsKind os) {
-  switch (os) {
-    case OsKind::kLinux:
-      return "linux";
-    case OsKind::kWindows:
-      return "windows";
-    case OsKind::kUnknown:
-      return "unknown";
-  }
-  return "unknown";
-}
-
 bool GlobMatch(const std::string& glob, const std::string& text) {
   // Iterative matcher with one backtrack point: linear for the globs policies use.
   size_t g = 0, t = 0, star = std::string::npos, mark = 0;

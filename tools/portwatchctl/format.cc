@@ -231,6 +231,15 @@ std::string FormatHost(const v1::HostDetail& d, const FormatOptions& o) {
                   h.time_wait_seconds(), CleanText(h.time_wait_source(), 80).c_str()) +
            CleanText(h.churn_explanation(), 400) + "\n";
   }
+  if (h.trend_page() || (h.short_window_eta_seconds() > 0 && h.long_window_eta_seconds() > 0)) {
+    // The page's two windows, when both forecast: both must do so within the hour to page.
+    auto window = [](double s) {
+      return s < 0 ? std::string("never") : Printf("%.0f min", s / 60);
+    };
+    out += "page windows: short full in " + window(h.short_window_eta_seconds()) +
+           ", long full in " + window(h.long_window_eta_seconds()) +
+           (h.trend_page() ? " (both within the hour: paging)\n" : "\n");
+  }
   Inbound(&out, d.last_report().sockets(), o);
   if (h.clock_corrections() > 0) {
     out += Printf("agent clock: %+.0f s from receipt time, %llu reports re-timed\n",

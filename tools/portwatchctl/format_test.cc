@@ -191,6 +191,21 @@ TEST(PortwatchctlFormat, HostGoldenWorstFirstWithoutInboundNoise) {
             std::string::npos);
 }
 
+TEST(PortwatchctlFormat, PageWindowsShownWhenBothForecast) {
+  v1::HostDetail d;
+  *d.mutable_info() = Fleet().hosts(0);
+  EXPECT_EQ(FormatHost(d, Opts()).find("page windows"), std::string::npos) << "none: no line";
+  d.mutable_info()->set_short_window_eta_seconds(1080);
+  d.mutable_info()->set_long_window_eta_seconds(-1);
+  EXPECT_EQ(FormatHost(d, Opts()).find("page windows"), std::string::npos) << "one: no line";
+  d.mutable_info()->set_long_window_eta_seconds(3300);
+  d.mutable_info()->set_trend_page(true);
+  EXPECT_NE(FormatHost(d, Opts()).find("page windows: short full in 18 min, long full in 55 min "
+                                       "(both within the hour: paging)\n"),
+            std::string::npos)
+      << FormatHost(d, Opts());
+}
+
 TEST(PortwatchctlFormat, InboundTimeWaitLineIsCappedAndAbsentWhenNone) {
   v1::HostDetail d;
   *d.mutable_info() = Fleet().hosts(0);

@@ -63,6 +63,40 @@ std::string Driver(const std::vector<SeriesStatus>& series, double min_per_hour)
   return best->key;
 }
 
+// --- Tiers ---------------------------------------------------------------------------------
+// The ticket's quick reset: a drifting series whose recent window's growth is significantly below
+// half the rise that made it drift has stopped (or all but). The rise is the larger of the fitted
+// trend and the long window's average, which remembers it for hours after the fit has begun to
+// follow the new, flat data. The upper bound, not the estimate: noise alone does not clear the
+// ticket, so a running leak keeps it. A season-adjusted verdict is left to the season (a daily
+// cycle's afternoon fall is not a leak stopping).
+bool GrowthStopped(const SeriesFit& f) {
+  const WindowForecast& w = f.recent_window;
+  const double rise = std::max(f.trend.valid ? f.trend.per_hour : 0.0,
+                               f.long_window.valid ? f.long_window.per_hour : 0.0);
+  return f.sustained && !f.seasonal && rise > 0 && w.valid && w.per_hour_high < 0.5 * rise;
+}
+
+// The page: the short and the long window both forecast exhaustion within `eta_ms`, and the short
+// window has not stalled (its newest buckets clearly below its line): a rise that stopped ends
+// the page within a few buckets, before the window's slope has turned. To start a page the rise
+// must also be significant, in the short window or the recent one (a slow leak near the top of
+// its range moves too little in 30 minutes to bound), so noise near the top does not page. On
+// compressed time a rise made of TIME_WAIT is the churn model's call, as for drifting.
+bool WindowsPage(const SeriesFit& f, double eta_ms, bool to_start, const Options& options) {
+  const WindowForecast& s = f.short_window;
+  const WindowForecast& l = f.long_window;
+  if (!s.valid || !l.valid || s.stalled) return false;
+  if (to_start && !(s.per_hour_low > 0) &&
+      !(f.recent_window.valid && f.recent_window.per_hour_low > 0)) {
+    return false;
+  }
+  if (options.time_scale < 1 && s.per_hour > 0 && s.time_wait_per_hour >= 0.5 * s.per_hour) {
+    return false;
+  }
+  return s.eta_s * 1000 < eta_ms && l.eta_s * 1000 < eta_ms;
+}
+
 void SortLargestFirst(std::vector<SeriesStatus>* v) {
   std::sort(v->begin(), v->end(), [](const SeriesStatus& a, const SeriesStatus& b) {
     if (a.ports != b.ports) return a.ports > b.ports;
@@ -353,51 +387,102 @@ void HostAnalyzer::EvaluateChurn(int64_t unix_ms, const Options& options) {
 }
 
 void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& options) {
-  // The drift decision moves once per host bucket, so `enter_evaluations` and
-  // `leave_evaluations` count buckets, whatever the report interval.
+  // The drift decision and the trend's page move once per host bucket, so the evaluation counts
+  // are buckets, whatever the report interval.
   if (host_refit) {
-    const bool host_counts = Counts(ports_.fit(), options);
-    bool evidence = host_counts && ports_.fit().evidence;
-    bool sustained = host_counts && ports_.fit().sustained;
+    bool sustained = false;  // any series: the slow leave rule
+    bool any_evidence = false;
+    bool live_evidence = false;  // of series whose growth has not stopped
+    bool live_sustained = false;
+    bool stopped = false;  // a drifting series whose recent window shows it stopped
+    bool page_stay = false;
+    const SeriesFit* page_fit = nullptr;
+    std::string page_key;
+    const double page_ms = static_cast<double>(options.critical_eta_ms);
+    auto vote = [&](const std::string& key, const SeriesFit& f) {
+      if (Counts(f, options)) {
+        const bool st = GrowthStopped(f);
+        sustained = sustained || f.sustained;
+        // After drifting ended (by either rule), the fit may still hold the old rise as
+        // evidence: entry then also needs the recent window itself to rise significantly.
+        const bool resumed =
+            !left_drifting_ || (f.recent_window.valid && f.recent_window.per_hour_low > 0);
+        any_evidence = any_evidence || f.evidence;
+        live_evidence = live_evidence || (f.evidence && !st && resumed);
+        live_sustained = live_sustained || (f.sustained && !st);
+        stopped = stopped || st;
+      }
+      if (options.critical_eta_ms <= 0) return;
+      if (WindowsPage(f, page_ms, true, options) &&
+          (page_fit == nullptr || f.short_window.eta_s < page_fit->short_window.eta_s)) {
+        page_fit = &f;
+        page_key = key;
+      }
+      page_stay = page_stay || WindowsPage(f, page_ms * options.leave_relax, false, options);
+    };
+    vote("", ports_.fit());
     for (const auto& [key, d] : destinations_) {
-      if (d.series.last_ms() != last_sample_ms_ || !Counts(d.series.fit(), options)) continue;
-      evidence = evidence || d.series.fit().evidence;
-      sustained = sustained || d.series.fit().sustained;
+      if (d.series.last_ms() == last_sample_ms_) vote(key, d.series.fit());
     }
+    // Drifting (the ticket): enters on evidence from a series still growing; leaves slowly
+    // (leave_evaluations without sustained evidence, and min_dwell_ms), or quickly once the
+    // recent window has shown the growth stopped for stop_evaluations buckets in a row.
     // Soft reset: while the host series settles after a change point or a gap, "no verdict" is
-    // not "no drift": neither streak moves unless some series has a verdict.
-    if (ports_.fit().settling && !sustained) {
+    // not "no drift": no streak moves unless some series has a verdict (sustained, or its recent
+    // window shows the growth stopped).
+    if (ports_.fit().settling && !sustained && !stopped) {
       // hold
     } else if (!drifting_) {
-      enter_streak_ = evidence ? enter_streak_ + 1 : 0;
+      // The fit has caught up (no evidence for as long as the recent window, so nothing of the
+      // old evidence is left in it): the usual rules again.
+      quiet_streak_ = any_evidence ? 0 : quiet_streak_ + 1;
+      if (quiet_streak_ >= std::max<int64_t>(options.leave_evaluations,
+                                             options.recent_window_ms / options.host.bucket_ms)) {
+        left_drifting_ = false;
+      }
+      enter_streak_ = live_evidence ? enter_streak_ + 1 : 0;
       if (enter_streak_ >= options.enter_evaluations) {
         drifting_ = true;
         drifting_since_ms_ = unix_ms;
-        leave_streak_ = 0;
+        leave_streak_ = stop_streak_ = 0;
       }
     } else {
       leave_streak_ = sustained ? 0 : leave_streak_ + 1;
-      if (leave_streak_ >= options.leave_evaluations &&
-          unix_ms - drifting_since_ms_ >= options.min_dwell_ms) {
+      // A streak starts with a series shown stopped and goes on while no series drifts on.
+      stop_streak_ =
+          !live_sustained && (stopped || (stop_streak_ > 0 && !sustained)) ? stop_streak_ + 1 : 0;
+      if ((leave_streak_ >= options.leave_evaluations &&
+           unix_ms - drifting_since_ms_ >= options.min_dwell_ms) ||
+          stop_streak_ >= options.stop_evaluations) {
+        left_drifting_ = true;
+        quiet_streak_ = 0;
         drifting_ = false;
         enter_streak_ = 0;
       }
     }
-  }
-  if (drifting_ && options.critical_eta_ms > 0) {
-    std::string key;
-    const SeriesFit* fit = nullptr;
-    Headline(&key, &fit);
-    if (fit->sustained && Counts(*fit, options) &&
-        fit->forecast.eta_s * 1000 < static_cast<double>(options.critical_eta_ms)) {
-      critical_until_ms_ = std::max(critical_until_ms_, unix_ms + options.min_dwell_ms);
-      critical_reason_ = "full in " + FormatDuration(fit->forecast.eta_s);
+    // Critical from the trend (the page): at once when both windows forecast exhaustion within
+    // critical_eta_ms; it ends after critical_leave_evaluations buckets in which either no
+    // longer does within critical_eta_ms * leave_relax, or the short window stalled. No
+    // min_dwell_ms: the stall shows a stopped rise within a few buckets, and a page that outlives
+    // its cause is noise.
+    if (page_fit != nullptr) {
+      trend_page_ = true;
+      page_leave_streak_ = 0;
+      page_key_ = page_key;
+      page_reason_ = (page_key.empty() ? "" : "4-tuples toward " + page_key + " ") + "full in " +
+                     FormatDuration(page_fit->short_window.eta_s) + " (short window; long window " +
+                     FormatDuration(page_fit->long_window.eta_s) + ")";
+    } else if (trend_page_) {
+      page_leave_streak_ = page_stay ? 0 : page_leave_streak_ + 1;
+      if (page_leave_streak_ >= options.critical_leave_evaluations) trend_page_ = false;
     }
   }
   if (exhausted_) {
     SetState(HostState::kExhausted, unix_ms, exhausted_reason_);
   } else if (unix_ms < critical_until_ms_) {
     SetState(HostState::kCritical, unix_ms, critical_reason_);
+  } else if (trend_page_) {
+    SetState(HostState::kCritical, unix_ms, page_reason_);
   } else if (drifting_) {
     SetState(HostState::kDrifting, unix_ms, "growing toward exhaustion");
   } else if (at_risk_) {
@@ -536,6 +621,8 @@ HostStatus HostAnalyzer::Describe(const Options& options, int64_t now_unix_ms) c
   out.churn = churn_.Estimate(tw_.seconds, capacity_);
   WorstChurn(&out.churn_key, &out.churn_worst);
   out.at_risk = at_risk_;
+  out.trend_page = trend_page_ && out.state == HostState::kCritical;
+  if (out.trend_page) out.page_key = page_key_;
   out.clock_skew_ms = clock_skew_ms_;
   out.clock_corrections = clock_corrections_;
   // Churn is worth a sentence once TIME_WAIT is a real share of a busy range.

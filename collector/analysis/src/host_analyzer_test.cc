@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <string>
 
 #include "portwatch/analysis/fleet_analyzer.h"
 #include "synthetic_test_util.h"
@@ -33,16 +35,24 @@ TEST_P(LeakTest, CaughtEarlyWithAnAccurateForecast) {
   Noise noise(c.noise_ports);
   auto level = [&](int64_t t) { return c.base_ports + per_hour * static_cast<double>(t) / kHour; };
   double eta_at_drift_s = -1;
-  double true_remaining_s = -1;
+  int64_t eta_at_ms = -1, exhausted_at_ms = -1;
+  // The truth is the first sample at the exhaustion threshold (what makes the host exhausted).
+  const double threshold = run.options().exhausted_enter_utilization * kCapacity;
   run.Feed(
       0, static_cast<int64_t>(true_full_h * kHour), kInterval,
-      [&](int64_t t) { return level(t) + noise(); },
+      [&](int64_t t) {
+        const double x = level(t) + noise();
+        if (exhausted_at_ms < 0 && x >= threshold) exhausted_at_ms = t;
+        return x;
+      },
       [&](int64_t t) {
         if (eta_at_drift_s < 0 && run.host().state() == HostState::kDrifting) {
           eta_at_drift_s = run.Describe(t).headline_fit.forecast.eta_s;
-          true_remaining_s = (kCapacity - level(t)) / per_hour * 3600;
+          eta_at_ms = t;
         }
       });
+  ASSERT_GE(exhausted_at_ms, 0);
+  const double true_remaining_s = static_cast<double>(exhausted_at_ms - eta_at_ms) / kSecond;
   const int64_t drift_at = run.FirstTime(HostState::kDrifting);
   ASSERT_GE(drift_at, 0) << run.History();
   const double drift_fraction = static_cast<double>(drift_at) / kHour / true_full_h;
@@ -472,6 +482,180 @@ TEST(HostAnalyzerCounterTest, OnlyTcpPortCountersAreCritical) {
     run.Feed(WithCounter(PortsSample(kMinute, 500), name, 4));
     EXPECT_EQ(run.host().state(), HostState::kCritical) << name;
   }
+}
+
+// --- Tiers: the page (critical: short and long windows agree) and the ticket (drifting) ---------
+
+// Feeds ports(t) every 2 minutes over [from, to) and records, per sample, the host's state and
+// the host series' short and long window forecasts.
+struct TierTrace {
+  int64_t first_critical = -1;
+  int64_t last_critical = -1;
+  int64_t last_drifting = -1;
+  int critical_entries = 0;
+  int flag_entries = 0;             // from ok to any other state: a new alert
+  double min_short_eta_s = kNever;  // the short window's soonest forecast
+  double min_long_eta_s = kNever;
+  bool trend_page_seen = false;
+  std::string page_reason;
+};
+
+void FeedTiers(HostRun* run, int64_t from, int64_t to, const std::function<double(int64_t)>& ports,
+               TierTrace* trace) {
+  HostState last = run->host().state();
+  for (int64_t t = from; t < to; t += 2 * kMinute) {
+    run->Feed(PortsSample(t, ports(t)));
+    const HostState st = run->host().state();
+    const HostStatus status = run->Describe(t);
+    const SeriesFit& f = status.ports.fit;
+    if (f.short_window.valid)
+      trace->min_short_eta_s = std::min(trace->min_short_eta_s, f.short_window.eta_s);
+    if (f.long_window.valid)
+      trace->min_long_eta_s = std::min(trace->min_long_eta_s, f.long_window.eta_s);
+    if (st == HostState::kCritical) {
+      if (trace->first_critical < 0) trace->first_critical = t;
+      trace->last_critical = t;
+      if (status.trend_page && !trace->trend_page_seen) {
+        trace->trend_page_seen = true;
+        trace->page_reason = status.reason;
+      }
+    }
+    if (st == HostState::kDrifting) trace->last_drifting = t;
+    if (st != last) {
+      trace->critical_entries += st == HostState::kCritical ? 1 : 0;
+      trace->flag_entries += last == HostState::kOk ? 1 : 0;
+    }
+    last = st;
+  }
+}
+
+TEST(TiersTest, ASteepRiseBothWindowsSeePages) {
+  // Six quiet hours at 30%, then 30 %/h: full (98%) about 2.3 h later. Both windows see the rise,
+  // so it pages before the range is full, from the trend (not a counter). The long window's
+  // average over 6 h, five of them quiet, is what makes the page late: a rise of D hours from a
+  // quiet host pages about D/7 before full (here ~19 min), a leak older than 6 h an hour before.
+  HostRun run;
+  Noise noise(0.01 * kCapacity);
+  const int64_t rise = 6 * kHour;
+  auto ports = [&](int64_t t) {
+    const double h = t < rise ? 0 : static_cast<double>(t - rise) / kHour;
+    return 0.3 * kCapacity + 0.3 * kCapacity * h + noise();
+  };
+  const int64_t full = rise + static_cast<int64_t>(0.68 / 0.3 * kHour);
+  TierTrace trace;
+  FeedTiers(&run, 0, full, ports, &trace);
+  ASSERT_GE(trace.first_critical, 0) << run.History();
+  EXPECT_GT(trace.first_critical, rise) << "nothing paged before the rise";
+  EXPECT_TRUE(trace.trend_page_seen);
+  EXPECT_NE(trace.page_reason.find("short window; long window"), std::string::npos)
+      << trace.page_reason;
+  const double lead_min = static_cast<double>(full - trace.first_critical) / kMinute;
+  std::printf("steep rise 30%%/h: paged %.0f min before full (%s)\n", lead_min,
+              trace.page_reason.c_str());
+  EXPECT_GE(lead_min, 10);
+}
+
+// Runs a shape that must not page (1% noise, 2-minute samples) and prints what the windows saw.
+TierTrace RunWithoutPage(const char* name, int64_t span, const std::function<double(int64_t)>& x) {
+  HostRun run;
+  Noise noise(0.01 * kCapacity);
+  TierTrace trace;
+  FeedTiers(
+      &run, 0, span, [&](int64_t t) { return x(t) * kCapacity + noise(); }, &trace);
+  std::printf("%s: soonest short-window ETA %.0f min, long %.0f min\n", name,
+              trace.min_short_eta_s / 60, trace.min_long_eta_s / 60);
+  EXPECT_EQ(trace.first_critical, -1) << name << ": " << run.History();
+  return trace;
+}
+
+TEST(TiersTest, ALevelStepUpDoesNotPage) {
+  // A deploy doubles the held ports at once, 30% -> 80%, and it stays there. The short window
+  // starts after the step (a change point) and is flat; the long window spreads the jump over
+  // 6 h (8 %/h, 2.4 h for the 20% left). Neither agrees with the other: no page.
+  const int64_t step = 7 * kHour;
+  const TierTrace trace = RunWithoutPage("step 30% -> 80%", step + 4 * kHour,
+                                         [&](int64_t t) { return t < step ? 0.3 : 0.8; });
+  EXPECT_GT(trace.min_long_eta_s, 3600);
+}
+
+TEST(TiersTest, ABurstTheShortWindowSeesButTheLongDoesNotDoesNotPage) {
+  // Six quiet hours at 35%, then a 20-minute burst to 70% that drains over 20 minutes. The short
+  // window forecasts exhaustion within the hour during the climb; averaged over 6 h it is a
+  // small rise, so the long window does not.
+  const int64_t burst = 6 * kHour;
+  const TierTrace trace =
+      RunWithoutPage("burst 35% -> 70% in 20 min", burst + 3 * kHour, [&](int64_t t) {
+        const double m = static_cast<double>(t - burst) / kMinute;
+        double x = 0.35;
+        if (m >= 0 && m < 20) x += 0.35 * m / 20;
+        if (m >= 20 && m < 40) x += 0.35 * (40 - m) / 20;
+        return x;
+      });
+  EXPECT_LT(trace.min_short_eta_s, 3600) << "the short window saw the burst";
+  EXPECT_GT(trace.min_long_eta_s, 3600) << "the long window did not";
+}
+
+TEST(TiersTest, CriticalClearsWithinAFewBucketsOfTheRiseStopping) {
+  // A host that starts climbing at 35 %/h from 10% (its whole history is the rise, so the long
+  // window is too): critical once both windows forecast full within the hour (about 65%), then
+  // the rise stops at 80% and holds. The page ends within a few buckets, the ticket (drifting)
+  // soon after, and the held level raises nothing again.
+  HostRun run;
+  Noise noise(0.01 * kCapacity);
+  const int64_t stop = 2 * kHour;
+  auto ports = [&](int64_t t) {
+    const double h = static_cast<double>(std::min(t, stop)) / kHour;
+    return (0.1 + 0.35 * h) * kCapacity + noise();
+  };
+  TierTrace trace;
+  FeedTiers(&run, 0, stop + 8 * kHour, ports, &trace);
+  ASSERT_GE(trace.first_critical, 0) << run.History();
+  EXPECT_TRUE(trace.trend_page_seen);
+  const double page_clear_min = static_cast<double>(trace.last_critical - stop) / kMinute;
+  const double ticket_clear_min = static_cast<double>(trace.last_drifting - stop) / kMinute;
+  std::printf(
+      "35%%/h rise stopped at 80%%: critical ended %.0f min after, drifting %.0f min "
+      "after; %s\n",
+      page_clear_min, ticket_clear_min, run.History().c_str());
+  EXPECT_LE(page_clear_min, 12) << "a few 2-minute buckets: " << run.History();
+  EXPECT_EQ(trace.critical_entries, 1) << run.History();
+  EXPECT_LE(ticket_clear_min, 60) << run.History();
+  EXPECT_EQ(trace.flag_entries, 1) << run.History();
+  EXPECT_EQ(run.host().state(), HostState::kOk) << run.History();
+}
+
+TEST(TiersTest, DriftingClearsQuicklyOnceALeakStopsAndStaysClear) {
+  // 4 %/h from 30% for 12 h (78%), then flat for 11 h: drifting (the ticket) ends once the
+  // recent window's growth is clearly below half the trend, not after the slow rule, and does
+  // not come back while the level holds. Compared with the slow rule alone (stop_evaluations
+  // out of reach), it clears sooner.
+  auto run_case = [](const Options& options, TierTrace* trace, std::string* history) {
+    HostRun run(options);
+    Noise noise(0.01 * kCapacity);
+    const int64_t stop = 12 * kHour;
+    // Until 23 h: past a day, the seasonal baseline (not these windows) judges the held level.
+    FeedTiers(
+        &run, 0, stop + 11 * kHour,
+        [&](int64_t t) {
+          const double h = static_cast<double>(std::min(t, stop)) / kHour;
+          return (0.3 + 0.04 * h) * kCapacity + noise();
+        },
+        trace);
+    *history = run.History();
+    return static_cast<double>(trace->last_drifting - stop) / kMinute;
+  };
+  TierTrace quick, slow;
+  std::string quick_history, slow_history;
+  Options slow_options;
+  slow_options.stop_evaluations = 1'000'000;
+  const double quick_min = run_case(Options(), &quick, &quick_history);
+  const double slow_min = run_case(slow_options, &slow, &slow_history);
+  std::printf("4%%/h leak stopped at 78%%: drifting ended %.0f min after (slow rule alone: %.0f)\n",
+              quick_min, slow_min);
+  ASSERT_GE(quick.last_drifting, 0) << quick_history;
+  EXPECT_EQ(quick.flag_entries, 1) << quick_history;
+  EXPECT_LT(quick_min, slow_min) << quick_history << " / " << slow_history;
+  EXPECT_LE(quick_min, 120) << quick_history;
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ Options Options::Scaled(double factor) const {
   o.gap_reset_ms = ScaleMs(gap_reset_ms, factor);
   o.critical_hold_ms = ScaleMs(critical_hold_ms, factor);
   o.critical_eta_ms = ScaleMs(critical_eta_ms, factor);
+  o.short_window_ms = ScaleMs(short_window_ms, factor);
+  o.long_window_ms = ScaleMs(long_window_ms, factor);
+  o.recent_window_ms = ScaleMs(recent_window_ms, factor);
   o.silent_after_ms = ScaleMs(silent_after_ms, factor);
   o.detail_expiry_ms = ScaleMs(detail_expiry_ms, factor);
   // max_clock_skew_ms is not scaled: agent clocks are wrong in physical time.
@@ -64,6 +67,7 @@ Status Options::Validate() const {
   }
   if (min_fit_points < 8) return Bad("min_fit_points must be at least 8 to bound a slope");
   if (!(confidence_z > 0)) return Bad("confidence_z must be positive (1.96 for 95%)");
+  if (!(interval_z > 0)) return Bad("interval_z must be positive (1.645 for a 90% interval)");
   if (!(max_extrapolation > 0)) return Bad("max_extrapolation must be positive (e.g. 2)");
   if (!(leave_relax >= 1)) return Bad("leave_relax must be at least 1 (1.5 gives hysteresis)");
   if (enter_evaluations == 0 || leave_evaluations == 0) {
@@ -81,6 +85,16 @@ Status Options::Validate() const {
     return Bad("churn_margin and churn_leave_factor must be in (0, 1] (defaults 0.85 and 0.95)");
   }
   if (max_clock_skew_ms <= 0) return Bad("max_clock_skew_ms must be positive (e.g. 600000)");
+  if (!(short_window_ms > 0) || !(long_window_ms >= 2 * short_window_ms) ||
+      !(recent_window_ms > 0)) {
+    return Bad(
+        "short_window_ms, long_window_ms and recent_window_ms must be positive and the long "
+        "window at least twice the short (defaults 1800000, 21600000 and 3600000)");
+  }
+  if (window_min_points < 4) return Bad("window_min_points must be at least 4 (e.g. 6)");
+  if (critical_leave_evaluations == 0 || stop_evaluations == 0) {
+    return Bad("critical_leave_evaluations and stop_evaluations must be at least 1 (e.g. 2, 3)");
+  }
   if (shift_window_buckets == 0) return Bad("shift_window_buckets must be at least 1 (e.g. 5)");
   return Status::Ok();
 }

@@ -87,7 +87,29 @@ struct LeakStats {
   }
 };
 
-// Records the first flag at `t` of a leak that started at `start_ms` and fills at `full_ms`.
+// The values of `ports` every interval over [0, to_ms), generated ahead so the truth is known.
+std::vector<double> Generate(const std::function<double(int64_t)>& ports, int64_t to_ms,
+                             int64_t interval_ms) {
+  std::vector<double> xs;
+  for (int64_t t = 0; t < to_ms; t += interval_ms) xs.push_back(ports(t));
+  return xs;
+}
+
+// The truth a forecast is judged against: the first sample, from `from_ms` on, at which the host
+// is exhausted (utilisation at exhausted_enter_utilization), as the analyzer sees it: the first
+// peak that crosses, not the mean. `fallback` if none does.
+int64_t FirstExhaustedSample(const std::vector<double>& xs, int64_t from_ms, int64_t interval_ms,
+                             int64_t fallback, uint32_t capacity = kCapacity) {
+  const double threshold = Options().exhausted_enter_utilization * capacity;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t t = static_cast<int64_t>(i) * interval_ms;
+    if (t >= from_ms && PortsSample(t, xs[i], capacity).ports_in_use >= threshold) return t;
+  }
+  return fallback;
+}
+
+// Records the first flag at `t` of a leak that started at `start_ms` and is first exhausted at
+// `full_ms`.
 void JudgeFirstFlag(LeakRun* out, const SeriesFit& f, int64_t t, int64_t start_ms,
                     int64_t full_ms) {
   out->flagged = true;
@@ -104,14 +126,19 @@ void JudgeFirstFlag(LeakRun* out, const SeriesFit& f, int64_t t, int64_t start_m
 
 // Runs ports(t) from t = 0 every interval until it reaches capacity (time `full_ms`), the leak
 // starting at `leak_start_ms`. `feed` may rewrite the sample (clock cases).
+// The truth is the first sample at the exhaustion threshold (FirstExhaustedSample), at the
+// latest `full_ms`, when the mean reaches capacity.
 LeakRun RunLeak(const std::function<double(int64_t)>& ports, int64_t leak_start_ms, int64_t full_ms,
                 int64_t interval_ms,
                 const std::function<HostSample(HostSample)>& rewrite = nullptr) {
   HostRun run;
   LeakRun out;
   HostState last = HostState::kOk;
-  for (int64_t t = 0; t < full_ms + kHour; t += interval_ms) {
-    HostSample s = PortsSample(t, ports(t));
+  const std::vector<double> xs = Generate(ports, full_ms + kHour, interval_ms);
+  full_ms = FirstExhaustedSample(xs, leak_start_ms, interval_ms, full_ms);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t t = static_cast<int64_t>(i) * interval_ms;
+    HostSample s = PortsSample(t, xs[i]);
     if (rewrite) s = rewrite(s);
     run.Feed(s);
     const HostState st = run.host().state();
@@ -125,14 +152,19 @@ LeakRun RunLeak(const std::function<double(int64_t)>& ports, int64_t leak_start_
   return out;
 }
 
-// Hours flagged (any state but ok) per simulated week.
+// Hours flagged (any state but ok) per simulated week. `critical_ms`, if given, adds the time
+// spent critical (paged).
 double FalseAlarmHoursPerWeek(const std::function<double(int64_t)>& ports, int64_t span_ms,
-                              int64_t interval_ms, uint32_t capacity = kCapacity) {
+                              int64_t interval_ms, uint32_t capacity = kCapacity,
+                              int64_t* critical_ms = nullptr) {
   HostRun run;
   int64_t flagged_ms = 0;
   for (int64_t t = 0; t < span_ms; t += interval_ms) {
     run.Feed(PortsSample(t, ports(t), capacity));
     if (run.host().state() != HostState::kOk) flagged_ms += interval_ms;
+    if (critical_ms != nullptr && run.host().state() == HostState::kCritical) {
+      *critical_ms += interval_ms;
+    }
   }
   return static_cast<double>(flagged_ms) / kHour / (static_cast<double>(span_ms) / (7 * kDay));
 }
@@ -167,8 +199,9 @@ TEST(ScenarioBank, LinearLeakWhiteNoise) {
   EXPECT_LT(Quantile(stats.abs_error, 0.5), 0.10);
   EXPECT_LT(Quantile(stats.abs_error, 0.9), 0.25);
   EXPECT_EQ(stats.max_ok_returns, 0) << "no flapping";
-  // Nominal 95%; the target is >= 85% of a nominal 90% interval.
-  EXPECT_GE(stats.coverage(), 0.8);
+  // --- Calibrated intervals (the target): a nominal 90% interval of the first sample
+  // at the exhaustion threshold covers it in >= 85% of runs.
+  EXPECT_GE(stats.coverage(), 0.85);
 }
 
 TEST(ScenarioBank, LinearLeakAutocorrelatedNoise) {
@@ -185,10 +218,15 @@ TEST(ScenarioBank, LinearLeakAutocorrelatedNoise) {
   stats.Print("linear leak, AR(1) noise phi 0.95");
   EXPECT_EQ(stats.before, stats.runs);
   // Regression bounds at today's measured level, NOT the targets (interval coverage
-  // >= 85%, an early flag): the interval is widened by the residuals' lag-1 autocorrelation,
-  // which is not enough at phi 0.95, and the leak is flagged only by the at-risk margin (85%).
+  // >= 85% of a nominal 90%, an early flag). The interval itself is calibrated for this noise
+  // (trend_test: >= 85% at phi 0.95 on a whole segment), but here the level-shift test, whose
+  // noise comes from first differences, reads the wandering noise as steps: the fit restarts
+  // every few hours, the leak is flagged only by the at-risk margin (85%), and at that moment
+  // the trend holds 0-100 buckets (none in about a fifth of runs: no forecast, not covered).
+  // --- Calibrated intervals: measured 44% coverage, ETA error p50 80% (against the first sample
+  // at the threshold; 48% and 63% against the mean's arrival at capacity before).
   EXPECT_LT(Quantile(stats.share, 0.9), 0.9);
-  EXPECT_LT(Quantile(stats.abs_error, 0.5), 0.8);
+  EXPECT_LT(Quantile(stats.abs_error, 0.5), 1.0);
   EXPECT_GE(stats.coverage(), 0.4) << "the effective-sample-size interval (16% without it)";
 }
 
@@ -225,6 +263,8 @@ TEST(ScenarioBank, LeakOnADailyCycle) {
   // before 20% of its way, and the first day's rise (one daily cycle fits it better than a line,
   // peaking below capacity) is no alarm.
   EXPECT_LT(Quantile(stats.share, 0.9), 0.2);
+  // --- Calibrated intervals: the first flag comes a little later (p50 share 0.14, was 0.10):
+  // the season-adjusted growth's bounds count correlated offsets as fewer points.
   EXPECT_EQ(stats.max_ok_returns, 0) << "no flapping";
   EXPECT_EQ(Quantile(day1_alarm_hours, 1.0), 0) << "no day-1 false alarm";
 }
@@ -246,13 +286,16 @@ TEST(ScenarioBank, ClockSkewDuringALeak) {
     const Options options;
     Workspace ws;
     LeakRun r;
-    for (int64_t t = 0; t <= full; t += 2 * kMinute) {
-      HostSample s = PortsSample(t, base + rate * t / kHour + n2());
+    const std::vector<double> xs = Generate(
+        [&](int64_t t) { return base + rate * t / kHour + n2(); }, full + kHour, 2 * kMinute);
+    const int64_t exhausted = FirstExhaustedSample(xs, 0, 2 * kMinute, full);
+    for (int64_t t = 0; t <= exhausted; t += 2 * kMinute) {
+      HostSample s = PortsSample(t, xs[static_cast<size_t>(t / (2 * kMinute))]);
       if (t == ahead_at) s.unix_ms += 365 * kDay;
       if (t >= back_at) s.unix_ms -= kHour;
       ASSERT_TRUE(host.Update(s, t, options, &ws).ok());
       if (!r.flagged && host.state() != HostState::kOk) {
-        JudgeFirstFlag(&r, host.Describe(options, t).headline_fit, t, 0, full);
+        JudgeFirstFlag(&r, host.Describe(options, t).headline_fit, t, 0, exhausted);
       }
       ASSERT_EQ(host.last_seen_ms(), t);
     }
@@ -270,17 +313,18 @@ TEST(ScenarioBank, ClockSkewDuringALeak) {
 
 TEST(ScenarioBank, HealthyHostsFalseAlarms) {
   std::vector<double> flat, daily, weekly, resized;
+  int64_t page_ms = 0;  // time critical, over every run: the tiers' false pages
   for (int seed = 0; seed < Seeds(); ++seed) {
     Ar1 ar(0.03 * kCap, 0.9, seed);
-    flat.push_back(
-        FalseAlarmHoursPerWeek([&](int64_t) { return 0.4 * kCap + ar(); }, 7 * kDay, 4 * kMinute));
+    flat.push_back(FalseAlarmHoursPerWeek([&](int64_t) { return 0.4 * kCap + ar(); }, 7 * kDay,
+                                          4 * kMinute, kCapacity, &page_ms));
     Noise noise(0.01 * kCap, seed);
     daily.push_back(FalseAlarmHoursPerWeek(
         [&](int64_t t) {
           const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
           return 0.375 * kCap - 0.225 * kCap * std::cos(phase) + noise();
         },
-        7 * kDay, 2 * kMinute));
+        7 * kDay, 2 * kMinute, kCapacity, &page_ms));
     // Weekdays peak at 60%, the weekend (days 5, 6) at 25%; Monday (day 7) climbs back.
     weekly.push_back(FalseAlarmHoursPerWeek(
         [&](int64_t t) {
@@ -289,12 +333,17 @@ TEST(ScenarioBank, HealthyHostsFalseAlarms) {
           const double phase = 2 * M_PI * static_cast<double>(t % kDay) / kDay;
           return 0.15 * kCap + (peak - 0.15) * kCap * (0.5 - 0.5 * std::cos(phase)) + noise();
         },
-        8 * kDay, 2 * kMinute));
+        8 * kDay, 2 * kMinute, kCapacity, &page_ms));
   }
   PrintAlarms("flat 40%, AR(1) noise", flat);
   PrintAlarms("daily cycle 15->60%", daily);
   PrintAlarms("weekly cycle (quiet weekend)", weekly);
-  EXPECT_LT(Quantile(flat, 0.9), 0.5);
+  std::printf("BANK | %-34s | %3d | critical (paged) %.2f h in all of them\n",
+              "  (the three above: pages)", 3 * Seeds(), static_cast<double>(page_ms) / kHour);
+  EXPECT_EQ(page_ms, 0) << "a healthy host never pages";
+  // --- Calibrated intervals: the season-adjusted growth's bounds count the correlated offsets
+  // as fewer points, so a flat host with AR(1) noise is never flagged (was p90 0.07, max 1.2 h).
+  EXPECT_EQ(Quantile(flat, 1.0), 0);
   // The first day's rise is one daily cycle (no alarm); from the second day the seasonal
   // baseline (the highest of the earlier days at this time) explains every rise, the Monday after
   // a quiet weekend included (the weekdays of the week before stand over it).
@@ -469,6 +518,158 @@ TEST(ScenarioBank, ChurnPlateausStormsAndRamps) {
   EXPECT_GE(Quantile(ramp_lead_s, 0.1), 120);
 }
 
+// --- Tiers: the page (critical) and the ticket (drifting) ---------------------------------------
+// When a leak pages (both the 30-min and the 6-h window forecast full within the hour), how long
+// before the range is full (98%, exhausted); how long after a rise stops the page and the ticket
+// end; that a stopped leak is not flagged again. The healthy cases' false pages are counted in
+// HealthyHostsFalseAlarms.
+
+// The first time a leak ports(t) (sampled every 2 min from t = 0) pages, and when it reaches 98%.
+struct PageRun {
+  int64_t critical_at = -1;
+  int64_t full_at = -1;  // 98%: exhausted
+};
+
+PageRun RunUntilFull(const std::function<double(int64_t)>& ports, int64_t limit_ms) {
+  HostRun run;
+  PageRun out;
+  for (int64_t t = 0; t < limit_ms && out.full_at < 0; t += 2 * kMinute) {
+    const double x = ports(t);
+    run.Feed(PortsSample(t, x));
+    if (out.critical_at < 0 && run.host().state() == HostState::kCritical) out.critical_at = t;
+    if (x >= 0.98 * kCap) out.full_at = t;
+  }
+  return out;
+}
+
+TEST(ScenarioBankTiers, LeaksPageBeforeExhaustion) {
+  std::vector<double> slow_lead_min, steep_lead_min;
+  int slow_paged = 0, steep_paged = 0;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    std::mt19937_64 rng(seed + 1000);
+    // The bank's linear leaks: 1.5-4 %/h from 20%, 1% noise (a day or more to fill).
+    {
+      const double rate = std::uniform_real_distribution<double>(1.5, 4)(rng) / 100 * kCap;
+      Noise noise(0.01 * kCap, seed);
+      const PageRun r = RunUntilFull(
+          [&](int64_t t) { return 0.2 * kCap + rate * t / kHour + noise(); }, 3 * kDay);
+      if (r.critical_at >= 0 && r.full_at > r.critical_at) {
+        ++slow_paged;
+        slow_lead_min.push_back(static_cast<double>(r.full_at - r.critical_at) / kMinute);
+      }
+    }
+    // Steep rises after 6 quiet hours at 20-40%: 20-60 %/h (full in 1-4 h).
+    {
+      const double base = std::uniform_real_distribution<double>(0.2, 0.4)(rng) * kCap;
+      const double rate = std::uniform_real_distribution<double>(20, 60)(rng) / 100 * kCap;
+      Noise noise(0.01 * kCap, seed);
+      const int64_t rise = 6 * kHour;
+      const PageRun r = RunUntilFull(
+          [&](int64_t t) {
+            return base + (t < rise ? 0 : rate * static_cast<double>(t - rise) / kHour) + noise();
+          },
+          rise + 6 * kHour);
+      if (r.critical_at >= rise && r.full_at > r.critical_at) {
+        ++steep_paged;
+        steep_lead_min.push_back(static_cast<double>(r.full_at - r.critical_at) / kMinute);
+      }
+    }
+  }
+  std::printf("BANK | %-34s | %3d | paged before 98%% in %d; lead p10 %.0f min p50 %.0f min\n",
+              "page: linear leak 1.5-4 %/h", Seeds(), slow_paged, Quantile(slow_lead_min, 0.1),
+              Quantile(slow_lead_min, 0.5));
+  std::printf("BANK | %-34s | %3d | paged before 98%% in %d; lead p10 %.0f min p50 %.0f min\n",
+              "page: steep rise 20-60 %/h", Seeds(), steep_paged, Quantile(steep_lead_min, 0.1),
+              Quantile(steep_lead_min, 0.5));
+  // A slow leak's hour to full is the last 1.5-4% of its range, which the 30-min window, whose
+  // noise is as large as that rise, rarely bounds before 98% (exhausted, which pages too):
+  // regression bounds at today's level.
+  EXPECT_GE(slow_paged, Seeds() / 4);
+  EXPECT_GE(Quantile(slow_lead_min, 0.5), 10);
+  // A sudden rise pages in every run, late: the long window averages it with the quiet hours.
+  EXPECT_EQ(steep_paged, Seeds());
+  EXPECT_GE(Quantile(steep_lead_min, 0.1), 5);
+}
+
+TEST(ScenarioBankTiers, ResetAfterALeakStops) {
+  // A leak runs, is flagged, stops, and the level holds. Measured from the stop: when the page
+  // (critical) ends, when the host is ok again, and whether it is flagged again afterwards.
+  // The ticket's quick reset is compared with the slow rule alone (stop_evaluations unreachable).
+  std::vector<double> page_end_min, ok_min, ok_slow_min;
+  int reflagged = 0, reflagged_slow = 0, paged = 0, never_ok = 0;
+  Options slow;
+  slow.stop_evaluations = 1'000'000;
+  for (int seed = 0; seed < Seeds(); ++seed) {
+    std::mt19937_64 rng(seed + 2000);
+    // A slow leak: 2.5-4 %/h from 30% for 12 h (60-78%), then flat for 10 h (within the first
+    // day: past it the seasonal baseline judges the held level).
+    const double rate = std::uniform_real_distribution<double>(2.5, 4)(rng) / 100 * kCap;
+    const int64_t stop = 12 * kHour;
+    for (int variant = 0; variant < 2; ++variant) {
+      HostRun run(variant == 0 ? Options() : slow);
+      Noise noise(0.01 * kCap, seed);
+      int64_t last_flagged = -1, cleared_at = -1;
+      bool again = false;
+      for (int64_t t = 0; t < stop + 10 * kHour; t += 2 * kMinute) {
+        const double h = static_cast<double>(std::min(t, stop)) / kHour;
+        run.Feed(PortsSample(t, 0.3 * kCap + rate * h + noise()));
+        const bool flagged = run.host().state() != HostState::kOk;
+        if (flagged) {
+          if (cleared_at >= 0) again = true;
+          last_flagged = t;
+        } else if (t > stop && last_flagged >= 0 && cleared_at < 0) {
+          cleared_at = t;
+        }
+      }
+      if (cleared_at < 0) {
+        never_ok += variant == 0 ? 1 : 0;
+        continue;
+      }
+      (variant == 0 ? ok_min : ok_slow_min)
+          .push_back(static_cast<double>(cleared_at - stop) / kMinute);
+      if (again) ++(variant == 0 ? reflagged : reflagged_slow);
+    }
+    // A steep rise that pages: 30-45 %/h from 10%, stopping at 75-85%.
+    {
+      const double steep = std::uniform_real_distribution<double>(0.30, 0.45)(rng);
+      const double top = std::uniform_real_distribution<double>(0.75, 0.85)(rng);
+      const int64_t steep_stop = static_cast<int64_t>((top - 0.1) / steep * kHour);
+      HostRun run;
+      Noise noise(0.01 * kCap, seed);
+      int64_t last_critical = -1;
+      for (int64_t t = 0; t < steep_stop + 4 * kHour; t += 2 * kMinute) {
+        const double h = static_cast<double>(std::min(t, steep_stop)) / kHour;
+        run.Feed(PortsSample(t, (0.1 + steep * h) * kCap + noise()));
+        if (run.host().state() == HostState::kCritical) last_critical = t;
+      }
+      if (last_critical >= 0) {
+        ++paged;
+        page_end_min.push_back(static_cast<double>(last_critical - steep_stop) / kMinute);
+      }
+    }
+  }
+  std::printf(
+      "BANK | %-34s | %3d | ok again after the stop p50 %.0f min p90 %.0f min (slow rule alone "
+      "p50 %.0f p90 %.0f); never ok %d; flagged again %d (slow rule alone %d)\n",
+      "reset: leak 2.5-4 %/h stops at 60-78%", Seeds(), Quantile(ok_min, 0.5),
+      Quantile(ok_min, 0.9), Quantile(ok_slow_min, 0.5), Quantile(ok_slow_min, 0.9), never_ok,
+      reflagged, reflagged_slow);
+  std::printf(
+      "BANK | %-34s | %3d | paged in %d; page ends after the stop p50 %.0f min p90 "
+      "%.0f min max %.0f min\n",
+      "reset: rise 30-45 %/h stops at 75-85%", Seeds(), paged, Quantile(page_end_min, 0.5),
+      Quantile(page_end_min, 0.9),
+      page_end_min.empty() ? 0.0 : *std::max_element(page_end_min.begin(), page_end_min.end()));
+  EXPECT_EQ(never_ok, 0);
+  EXPECT_EQ(reflagged, 0) << "a stopped leak is not flagged again while it holds";
+  // Under 1% noise an hour bounds a 2.5-4 %/h slope only loosely: the quick reset seldom beats
+  // the slow rule here (it does on steeper rises); regression bounds at today's level.
+  EXPECT_LE(Quantile(ok_min, 0.9), Quantile(ok_slow_min, 0.9));
+  EXPECT_LE(Quantile(ok_min, 0.9), 110);
+  EXPECT_EQ(paged, Seeds());
+  EXPECT_LE(Quantile(page_end_min, 0.9), 16) << "a few 2-minute buckets";
+}
+
 // --- Soft resets and the trend of minima (envelope.h) ----------------------------------------
 
 TEST(ScenarioBank, SawtoothLeak) {
@@ -517,12 +718,15 @@ TEST(ScenarioBank, LeakWithADeployStepAndAGap) {
     int64_t full = 0;
     while (level(full) < kCap) full += kMinute;
     const int64_t gap_from = (step_at + full) / 2, gap_to = gap_from + 45 * kMinute;
+    const std::vector<double> xs =
+        Generate([&](int64_t t) { return level(t) + noise(); }, full + 2 * kMinute, 2 * kMinute);
+    full = FirstExhaustedSample(xs, step_at, 2 * kMinute, full);
     HostRun run;
     LeakRun r;
     HostState last = HostState::kOk;
     for (int64_t t = 0; t <= full; t += 2 * kMinute) {
       if (t >= gap_from && t < gap_to) continue;
-      run.Feed(PortsSample(t, level(t) + noise()));
+      run.Feed(PortsSample(t, xs[static_cast<size_t>(t / (2 * kMinute))]));
       const HostState st = run.host().state();
       if (r.flagged && st == HostState::kOk && last != HostState::kOk) ++r.ok_returns;
       last = st;

@@ -126,17 +126,22 @@ SeasonVerdict SeasonRing::Evaluate(uint32_t capacity, double threshold, int64_t 
     points->push_back({static_cast<double>(s - end) + 0.5, static_cast<double>(x) - b});
   }
   double rate = 0, low = -kInf, high = kInf, span_slots = 0;
+  // The forecast's interval (at interval_z; low/high are the test's, at confidence_z).
+  double interval_low = -kInf, interval_high = kInf;
   const size_t min_points = std::max<uint32_t>(options.season_min_points, 4);
   // A rise that began within the period shows as a growing offset: the slope of the offsets on
   // the window and its recent halves; the most confident one speaks.
   for (size_t len = points->size(); len >= min_points; len /= 2) {
     const Point* first = points->data() + (points->size() - len);
-    const SlopeEstimate e = HalfLagSlope(first, len, options.confidence_z, scratch);
+    const SlopeEstimate e =
+        HalfLagSlope(first, len, options.confidence_z, scratch, options.interval_z);
     if (!v.rate_valid || e.low > low) {
       v.rate_valid = true;
       rate = e.slope;
       low = e.low;
       high = e.high;
+      interval_low = e.interval_low;
+      interval_high = e.interval_high;
       span_slots = points->back().t - first->t + 1;
     }
   }
@@ -149,8 +154,8 @@ SeasonVerdict SeasonRing::Evaluate(uint32_t capacity, double threshold, int64_t 
     if (!v.rate_valid || level_low > low) {
       v.rate_valid = true;
       rate = v.offset / p;
-      low = level_low;
-      high = (v.offset + threshold) / p;
+      low = interval_low = level_low;
+      high = interval_high = (v.offset + threshold) / p;
       span_slots = p;
     }
   }
@@ -168,7 +173,8 @@ SeasonVerdict SeasonRing::Evaluate(uint32_t capacity, double threshold, int64_t 
       static_cast<double>(options.drift_horizon_ms) * std::max(1.0, options.leave_relax);
   const int64_t horizon =
       static_cast<int64_t>(std::ceil(horizon_ms / static_cast<double>(slot_ms)));
-  const double cap = static_cast<double>(capacity);
+  // Exhausted is declared at this utilisation: the forecast is of reaching it.
+  const double cap = options.exhausted_enter_utilization * static_cast<double>(capacity);
   auto first_crossing = [&](double r) {
     if (!std::isfinite(r)) return r > 0 ? 0.0 : kInf;
     for (int64_t u = newest_slot_; u <= newest_slot_ + horizon; ++u) {
@@ -182,8 +188,8 @@ SeasonVerdict SeasonRing::Evaluate(uint32_t capacity, double threshold, int64_t 
     return kInf;
   };
   v.eta_s = first_crossing(rate);
-  v.eta_early_s = first_crossing(high);
-  v.eta_late_s = first_crossing(low);
+  v.eta_early_s = first_crossing(interval_high);
+  v.eta_late_s = first_crossing(interval_low);
   return v;
 }
 

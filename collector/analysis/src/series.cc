@@ -23,6 +23,7 @@ struct Candidate {
   size_t len = 0;
   SlopeEstimate est;
   double level = 0;
+  size_t level_len = 0;  // the newest points the level (and rate) were measured on
   double span_buckets = 0;
   bool evidence = false;
   bool sustained = false;
@@ -227,6 +228,7 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
     }
   }
   fit_.segment_start_ms = segment_start_bucket_ * series.bucket_ms;
+  FitWindows(capacity, series, options, ws);  // the alerting tiers' windows (end of file)
   fit_.trend = Trend{};
   fit_.forecast = Forecast{};
   fit_.evidence = fit_.sustained = fit_.growing = fit_.seasonal = false;
@@ -266,7 +268,7 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
     Candidate& c = levels[level_count++];
     c.len = len;
     const Point* first = pts.data() + (n - len);
-    c.est = HalfLagSlope(first, len, options.confidence_z, &ws->scratch);
+    c.est = HalfLagSlope(first, len, options.confidence_z, &ws->scratch, options.interval_z);
     c.span_buckets = pts.back().t - first->t + 1;
     if (len < 2) break;
   }
@@ -282,6 +284,8 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
       history_.HighSince(last_ms_ - static_cast<int64_t>(ring_.size()) * series.bucket_ms);
 
   const double cap = static_cast<double>(capacity);
+  // Exhausted is declared at this utilisation: forecasts are of reaching it.
+  const double threshold = options.exhausted_enter_utilization * cap;
   const double horizon_s = static_cast<double>(options.drift_horizon_ms) / 1000.0;
   const double relax = options.leave_relax;
   int chosen = -1;
@@ -302,11 +306,14 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
     }
     const size_t level_len = levels[speaker].len;
     c.est = levels[speaker].est;
+    c.level_len = level_len;
     c.level =
         RobustLevelAt(pts.data() + (n - level_len), level_len, c.est.slope, t_now, &ws->scratch);
     if (capacity == 0 || c.est.slope <= 0) continue;
     const double pct = c.est.slope * buckets_per_hour / cap * 100;
-    const double eta_s = std::max(0.0, cap - c.level) / c.est.slope * bucket_s;
+    // The tests of drift use the mean's arrival at the exhaustion threshold (no noise margin:
+    // that is measured once, for the forecast reported).
+    const double eta_s = std::max(0.0, threshold - c.level) / c.est.slope * bucket_s;
     const double span_s = c.span_buckets * bucket_s;
     const bool long_enough = c.span_buckets >= min_span_buckets;
     // A rise that has not clearly passed a level the series already held (for a few buckets)
@@ -382,8 +389,7 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
   t.span_s = c.span_buckets * bucket_s;
   t.points = static_cast<uint32_t>(c.len);
   t.time_wait_per_hour =
-      HalfLagSlope(ws->time_wait.data() + (n - c.len), c.len, options.confidence_z, &ws->scratch)
-          .slope *
+      HalfLagSlope(ws->time_wait.data() + (n - c.len), c.len, 0, &ws->scratch).slope *
       buckets_per_hour;
 
   Forecast& f = fit_.forecast;
@@ -400,11 +406,37 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
     f.eta_early_s = season.eta_early_s;
     f.eta_late_s = season.eta_late_s;
   } else if (capacity > 0 && t.per_hour > 0) {
-    const double room = std::max(0.0, cap - t.level);
+    // The first peak that crosses the threshold, not the mean: the series' noise around the
+    // line (its spread, and how fast it wanders) sets how far below the
+    // threshold the mean is when a peak first reaches it (FirstPassageMargin), at the median for
+    // the ETA and at the interval's tails for its bounds. The bounds tilt the line about the
+    // points' mean time (where its level is best known) to the rate's interval bounds, and move
+    // it by the level's own error.
+    const size_t len = std::max<size_t>(c.level_len, 1);
+    const ResidualNoise noise = MeasureResidualNoise(pts.data() + (n - len), len, c.est.slope,
+                                                     c.level, t_now, &ws->scratch);
+    const double z = options.interval_z;
+    const double tail = 0.5 * std::erfc(z / std::sqrt(2.0));  // one side of the interval
+    const double level_center = c.level + c.est.slope * (noise.t_center - t_now);
+    // Buckets from now until the line through (t_center, level) with `slope` reaches `target`.
+    auto eta_s = [&](double slope, double level, double target) {
+      if (!(slope > 0)) return kNever;
+      if (!std::isfinite(slope)) return 0.0;
+      const double t_cross = noise.t_center + (target - level) / slope;
+      return std::max(0.0, t_cross - t_now) * bucket_s;
+    };
+    f.peak_margin = FirstPassageMargin(noise.sigma, noise.step_sigma, c.est.slope, 0.5);
     f.finite = true;
-    f.eta_s = room / t.per_hour * 3600;
-    f.eta_early_s = t.per_hour_high > 0 ? room / t.per_hour_high * 3600 : kNever;
-    f.eta_late_s = t.per_hour_low > 0 ? room / t.per_hour_low * 3600 : kNever;
+    f.eta_s = eta_s(c.est.slope, level_center, threshold - f.peak_margin);
+    const double high = c.est.interval_high, low = c.est.interval_low;
+    f.eta_early_s =
+        eta_s(high, level_center + z * noise.level_se,
+              threshold - FirstPassageMargin(noise.sigma, noise.step_sigma, high, tail));
+    f.eta_late_s =
+        eta_s(low, level_center - z * noise.level_se,
+              threshold - FirstPassageMargin(noise.sigma, noise.step_sigma, low, 1 - tail));
+    f.eta_early_s = std::min(f.eta_early_s, f.eta_s);
+    f.eta_late_s = std::max(f.eta_late_s, f.eta_s);
   }
 }
 
@@ -418,18 +450,17 @@ size_t TrackedSeries::MemoryBytes() const {
 void TrackedSeries::RecordReset(const Point* pts, size_t n, int64_t from_bucket, int64_t to_bucket,
                                 Boundary end, const SeriesOptions& series, const Options& options,
                                 Workspace* ws) {
-  // The verdict before the reset, for the settling test: a sustained fit within leave_evaluations
-  // buckets of the segment's end (the host would still be drifting on it), after a run of them
+  // The verdict before the reset, for the settling test: a sustained fit within 2 buckets of the
+  // segment's end (a rise that had already stopped, and whose kink is then found as a step, is
+  // no verdict to carry; nor is one the recent window shows stopped), after a run of them
   // (gaps under leave_evaluations buckets) of at least 4 * min_dwell_ms (1 h). Noise that
   // happens to read as drift for a while, and resets often (correlated noise), is not held:
   // measured, without that run the hold kept such a host drifting up to 105 h a week. A fit that
   // was itself settling (no fit, or held after an earlier reset) carries nothing new: the one
   // before it still speaks.
   if (!fit_.settling) {
-    carry_sustained_ =
-        sustained_ms_ >=
-            (to_bucket - static_cast<int64_t>(options.leave_evaluations)) * series.bucket_ms &&
-        sustained_ms_ - sustained_run_ms_ >= 4 * options.min_dwell_ms;
+    carry_sustained_ = sustained_ms_ >= (to_bucket - 2) * series.bucket_ms &&
+                       sustained_ms_ - sustained_run_ms_ >= 4 * options.min_dwell_ms;
     carried_ = carry_sustained_;
     carry_per_hour_low_ = sustained_per_hour_low_;
     carry_span_ms_ = sustained_span_ms_;
@@ -460,6 +491,11 @@ void TrackedSeries::ApplySoftReset(uint32_t capacity, const SeriesOptions& serie
     // What a later reset carries: the rate (on the whole segment: the suffix the fit reports is
     // the most confidently fast of several, biased up), and how long it has been shown, across
     // the soft resets it came through.
+    // A rise the recent window shows stopped (the tiers' rule) is no verdict to carry.
+    const WindowForecast& w = fit_.recent_window;
+    const double rise =
+        std::max(fit_.trend.per_hour, fit_.long_window.valid ? fit_.long_window.per_hour : 0.0);
+    if (w.valid && w.per_hour_high < 0.5 * rise) return;
     // A run of sustained refits (one bucket apart, or across a settled reset).
     if (last_ms_ - sustained_ms_ >
             static_cast<int64_t>(options.leave_evaluations) * series.bucket_ms &&
@@ -468,11 +504,18 @@ void TrackedSeries::ApplySoftReset(uint32_t capacity, const SeriesOptions& serie
     }
     carried_ = false;
     sustained_ms_ = last_ms_;
+    // The new segment speaks for itself again: the carried verdict has done its work.
+    carry_sustained_ = false;
     const std::vector<Point>& pts = ws->ports;
     sustained_per_hour_low_ =
         fit_.minima ? fit_.trend.per_hour_low
                     : HalfLagSlope(pts.data(), pts.size(), options.confidence_z, &ws->scratch).low *
                           3'600'000.0 / static_cast<double>(series.bucket_ms);
+    // Unbounded (too few points on the whole segment): the fit's own bound, else half its rate.
+    if (!std::isfinite(sustained_per_hour_low_)) {
+      sustained_per_hour_low_ = std::isfinite(fit_.trend.per_hour_low) ? fit_.trend.per_hour_low
+                                                                       : 0.5 * fit_.trend.per_hour;
+    }
     const int64_t since = chain_start_ms_ == kNoChain ? fit_.segment_start_ms : chain_start_ms_;
     sustained_span_ms_ = std::max(fit_.trend.span_s * 1000, static_cast<double>(last_ms_ - since));
     return;
@@ -487,7 +530,7 @@ void TrackedSeries::ApplySoftReset(uint32_t capacity, const SeriesOptions& serie
     return;
   }
   const bool young = static_cast<double>(last_ms_ - fit_.segment_start_ms) < carry_span_ms_;
-  if (!young) return;
+  if (!young || !(carry_per_hour_low_ > 0)) return;  // nothing to compare with
   // Clearly slower: the two rates' intervals do not overlap. Measured on the whole new segment,
   // not on the suffix the fit reports (the slowest of several recent suffixes would often look
   // slower than a leak that goes on), and at twice the z: the test is repeated every bucket
@@ -495,7 +538,17 @@ void TrackedSeries::ApplySoftReset(uint32_t capacity, const SeriesOptions& serie
   const std::vector<Point>& pts = ws->ports;
   const SlopeEstimate e =
       HalfLagSlope(pts.data(), pts.size(), 2 * options.confidence_z, &ws->scratch);
-  const double per_hour_high = e.high * 3'600'000.0 / static_cast<double>(series.bucket_ms);
+  double high = e.high;
+  if (!std::isfinite(high) && pts.size() >= 4) {
+    // Too few pairs for the rank bound at that z: the normal one from the noise of first
+    // differences (a median of m pair slopes over `lag` buckets: 1.25 * sqrt(2) sigma / lag /
+    // sqrt(m)), so a rise that clearly stopped ends the hold within min_fit_points buckets.
+    const size_t lag = (pts.size() + 1) / 2, pairs = pts.size() - lag;
+    const double sigma = DifferenceNoise(pts.data(), pts.size(), &ws->scratch);
+    high = e.slope + 2 * options.confidence_z * 1.25 * std::sqrt(2.0) * sigma /
+                         static_cast<double>(lag) / std::sqrt(static_cast<double>(pairs));
+  }
+  const double per_hour_high = high * 3'600'000.0 / static_cast<double>(series.bucket_ms);
   fit_.settling = per_hour_high >= carry_per_hour_low_;
 }
 
@@ -541,6 +594,128 @@ void TrackedSeries::ApplyMinima(uint32_t capacity, const SeriesOptions& series,
     fit_.forecast.eta_early_s = v.eta_early_s;
     fit_.forecast.eta_late_s = v.eta_late_s;
   }
+}
+
+// --- Tiers: the page's and the ticket's windows ------------------------------------------------
+// Fixed windows of the newest buckets, read by HostAnalyzer's page (critical: the short and the
+// long window both forecast exhaustion within the hour) and ticket (drifting clears once the
+// recent window shows the growth stopped). Kept apart from the segment fit above: the windows do
+// not choose among suffixes, so each says only what its own span shows.
+
+void TrackedSeries::FitWindows(uint32_t capacity, const SeriesOptions& series,
+                               const Options& options, Workspace* ws) {
+  fit_.short_window = fit_.long_window = fit_.recent_window = WindowForecast{};
+  const std::vector<Point>& pts = ws->ports;
+  const double bucket_ms = static_cast<double>(series.bucket_ms);
+  const double bucket_s = bucket_ms / 1000.0;
+  const double buckets_per_hour = 3600.0 / bucket_s;
+  const size_t min_points = std::max<size_t>(options.window_min_points, 4);
+  const double t_now =
+      static_cast<double>(last_ms_ - newest_bucket_ * series.bucket_ms) / bucket_ms;
+  const double cap = static_cast<double>(capacity);
+  // A window of `ms` is that many closed buckets (at least min_points), whose points sit at
+  // t = -k + 0.5 .. -0.5.
+  auto buckets_of = [&](int64_t ms) {
+    return std::max<double>(static_cast<double>(min_points),
+                            std::ceil(static_cast<double>(ms) / bucket_ms));
+  };
+  auto eta = [&](WindowForecast* w, double level) {
+    if (capacity > 0 && w->per_hour > 0) {
+      w->eta_s = std::max(0.0, cap - level) / w->per_hour * 3600;
+    }
+  };
+  // Short and recent: the split-halves slope on the segment's newest buckets. They start at the
+  // last change point, so after a step they see the new, flat level, not the jump.
+  auto slope_window = [&](int64_t ms, WindowForecast* w) -> double {
+    const double from = -buckets_of(ms);
+    const auto first = std::lower_bound(pts.begin(), pts.end(), from,
+                                        [](const Point& p, double t) { return p.t < t; });
+    const size_t len = static_cast<size_t>(pts.end() - first);
+    if (len < min_points) return -1;
+    const size_t offset = static_cast<size_t>(first - pts.begin());
+    const SlopeEstimate e = HalfLagSlope(&*first, len, options.confidence_z, &ws->scratch);
+    w->valid = true;
+    w->per_hour = e.slope * buckets_per_hour;
+    w->per_hour_low = e.low * buckets_per_hour;
+    w->per_hour_high = e.high * buckets_per_hour;
+    w->time_wait_per_hour =
+        HalfLagSlope(ws->time_wait.data() + offset, len, options.confidence_z, &ws->scratch).slope *
+        buckets_per_hour;
+    w->span_s = (pts.back().t - first->t + 1) * bucket_s;
+    w->points = static_cast<uint32_t>(len);
+    return RobustLevelAt(&*first, len, e.slope, t_now, &ws->scratch);
+  };
+  double level = slope_window(options.short_window_ms, &fit_.short_window);
+  if (fit_.short_window.valid && fit_.short_window.per_hour > 0) {
+    // Stalled: the newest few buckets against the line of the window's older buckets, carried
+    // forward. A running rise keeps them on it; a rise that stopped k buckets ago leaves them
+    // short by about k times its slope, which the slope of the whole window, half of whose pairs
+    // must be flat before it turns, shows only much later. Against the noise (from first
+    // differences) of their median plus the extrapolated line's own error.
+    const size_t len = fit_.short_window.points;
+    const Point* first = pts.data() + (pts.size() - len);
+    const size_t m = std::clamp<size_t>(len / 4, 2, 4);
+    const double slope = HalfLagSlope(first, len - m, options.confidence_z, &ws->scratch).slope;
+    const double at_zero = RobustLevelAt(first, len - m, slope, 0, &ws->scratch);
+    const double noise = DifferenceNoise(first, len, &ws->scratch);
+    ws->scratch.resize(m);
+    for (size_t i = 0; i < m; ++i) {
+      const Point& p = first[len - m + i];
+      ws->scratch[i] = at_zero + slope * p.t - p.x;
+    }
+    const double shortfall = MedianInPlace(ws->scratch.data(), m);
+    fit_.short_window.stalled =
+        slope > 0 && shortfall > 3 * noise * std::sqrt(1.5708 / static_cast<double>(m) + 0.1);
+  }
+  slope_window(options.recent_window_ms, &fit_.recent_window);
+
+  // Long: the ring's newest buckets, across change points. A change point restarts the segment,
+  // which would leave the long window as short as the short one right after a step; read across
+  // it, a step up is one jump averaged over the whole window, a burst that came back is nothing.
+  std::vector<Point>& lp = ws->windows;
+  std::vector<double>& ltw = ws->windows_tw;
+  lp.clear();
+  ltw.clear();
+  const int64_t k = std::min<int64_t>(static_cast<int64_t>(buckets_of(options.long_window_ms)),
+                                      static_cast<int64_t>(ring_.size()) - 1);
+  for (int64_t b = newest_bucket_ - k; b < newest_bucket_; ++b) {
+    const Slot& slot = SlotFor(b);
+    if (slot.ports == kMissing) continue;
+    lp.push_back({static_cast<double>(b - newest_bucket_) + 0.5, static_cast<double>(slot.ports)});
+    ltw.push_back(static_cast<double>(slot.time_wait));
+  }
+  const size_t n = lp.size();
+  // At least twice the short window, or it would only repeat the short window's view.
+  if (n < min_points || lp.back().t - lp.front().t + 1 < 2 * buckets_of(options.short_window_ms)) {
+    if (fit_.short_window.valid) eta(&fit_.short_window, level);
+    if (fit_.recent_window.valid) eta(&fit_.recent_window, level);
+    return;
+  }
+  // The average rise between the window's ends, each end the median of a few buckets so one spike
+  // does not move it (the burn rate of the window).
+  const size_t end =
+      std::clamp<size_t>(n / 4, 1, std::max<size_t>(options.shift_window_buckets, 1));
+  auto end_median = [&](size_t from, bool time_wait) {
+    ws->scratch.resize(end);
+    for (size_t i = 0; i < end; ++i) ws->scratch[i] = time_wait ? ltw[from + i] : lp[from + i].x;
+    return MedianInPlace(ws->scratch.data(), end);
+  };
+  const double old_x = end_median(0, false), new_x = end_median(n - end, false);
+  const double old_tw = end_median(0, true), new_tw = end_median(n - end, true);
+  const double dt = lp[n - end / 2 - 1].t - lp[(end - 1) / 2].t;
+  WindowForecast& w = fit_.long_window;
+  w.valid = dt > 0;
+  if (w.valid) {
+    w.per_hour = (new_x - old_x) / dt * buckets_per_hour;
+    w.time_wait_per_hour = (new_tw - old_tw) / dt * buckets_per_hour;
+  }
+  w.span_s = (lp.back().t - lp.front().t + 1) * bucket_s;
+  w.points = static_cast<uint32_t>(n);
+  // Every window forecasts from the same level: the short window's, else the newest buckets'.
+  if (!fit_.short_window.valid) level = new_x;
+  eta(&fit_.short_window, level);
+  eta(&fit_.recent_window, level);
+  eta(&w, level);
 }
 
 }  // namespace portwatch::analysis

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <vector>
 
 namespace portwatch::analysis {
 namespace {
@@ -44,8 +47,48 @@ TEST_F(TrackedSeriesTest, MeasuresALinearRiseAndForecastsExhaustion) {
   // bucket starts, so the level may lag by half a bucket's rise (5 ports, 30 s of forecast).
   EXPECT_NEAR(f.trend.level, 2200, 5.01);
   ASSERT_TRUE(f.forecast.finite);
-  EXPECT_NEAR(f.forecast.eta_s, (16384.0 - 2200) / 600 * 3600, 30.1);
+  // Exhausted is declared at 98% of the range: the forecast is of reaching it. Without noise the
+  // first peak is the mean.
+  EXPECT_EQ(f.forecast.peak_margin, 0);
+  EXPECT_NEAR(f.forecast.eta_s, (0.98 * 16384 - 2200) / 600 * 3600, 30.1);
   EXPECT_EQ(f.level_shifts, 0u);
+}
+
+TEST_F(TrackedSeriesTest, ForecastsTheFirstPeakAheadOfTheMeanByAboutTheNoise) {
+  // +600 ports per hour with white noise of sd 150, a sample a minute for six hours: a sample
+  // first reaches the threshold while the mean is still one to two sd below it.
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> noise(0, 150);
+  TrackedSeries s(options_.host.window_buckets);
+  for (int64_t i = 0; i <= 360; ++i) {
+    const double x = 1000 + 10.0 * static_cast<double>(i) + noise(rng);
+    if (s.Add(i * kMinute, static_cast<uint32_t>(x), 0, options_.host, options_) ==
+        TrackedSeries::AddResult::kBucketClosed) {
+      s.Refit(16384, options_.host, options_, &ws_);
+    }
+  }
+  const SeriesFit& f = s.fit();
+  ASSERT_TRUE(f.forecast.finite);
+  const double threshold = 0.98 * 16384;
+  const double mean_eta_s = (threshold - f.trend.level) / f.trend.per_hour * 3600;
+  EXPECT_GT(f.forecast.peak_margin, 1.0 * 150);
+  EXPECT_LT(f.forecast.peak_margin, 3.0 * 150);
+  EXPECT_NEAR(mean_eta_s - f.forecast.eta_s, f.forecast.peak_margin / f.trend.per_hour * 3600, 60);
+  EXPECT_LT(f.forecast.eta_early_s, f.forecast.eta_s);
+  EXPECT_GT(f.forecast.eta_late_s, f.forecast.eta_s);
+  // Where the simulated series itself first reaches the threshold, continued from here: the
+  // median forecast is within the spread of first passages.
+  std::vector<double> first;
+  for (int run = 0; run < 200; ++run) {
+    for (int64_t i = 361;; ++i) {
+      if (1000 + 10.0 * static_cast<double>(i) + noise(rng) >= threshold) {
+        first.push_back(static_cast<double>(i - 360) * 60);
+        break;
+      }
+    }
+  }
+  std::sort(first.begin(), first.end());
+  EXPECT_NEAR(f.forecast.eta_s, first[first.size() / 2], 0.05 * first[first.size() / 2]);
 }
 
 TEST_F(TrackedSeriesTest, MemoryIsBoundedByTheWindowNotByHowLongItRuns) {

@@ -27,54 +27,196 @@ double MedianInPlace(double* values, size_t n) {
   return (lower + upper) / 2;
 }
 
-SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<double>* scratch) {
+double LongRunFactor(const double* values, size_t n, size_t* lags_out) {
+  if (lags_out != nullptr) *lags_out = 0;
+  if (n < 8) return 1;
+  double mean = 0;
+  for (size_t i = 0; i < n; ++i) mean += values[i];
+  mean /= static_cast<double>(n);
+  double g0 = 0;
+  for (size_t i = 0; i < n; ++i) g0 += (values[i] - mean) * (values[i] - mean);
+  if (!(g0 > 0)) return 1;
+  auto rho = [&](size_t k) {
+    double g = 0;
+    for (size_t i = 0; i + k < n; ++i) g += (values[i] - mean) * (values[i + k] - mean);
+    return g / g0;
+  };
+  // Geyer's initial positive sequence: autocorrelations summed in neighbouring pairs while a pair
+  // is positive. The whole sum of sample autocorrelations of centred data is 0, so it must stop
+  // where the correlation has died out; pairs make that stop robust to one noisy lag.
+  const size_t max_lag = n / 4;
+  double sum = 0;
+  size_t lags = 0;
+  // The first pair must be clearly positive (one standard error of a pair of independent
+  // values' autocorrelations, sqrt(2 / n)): on a short window a pair positive by chance, then
+  // corrected for the mean's bias below, would double the factor of independent noise.
+  const double first_pair_min = std::sqrt(2.0 / static_cast<double>(n));
+  for (size_t k = 1; k + 1 <= max_lag; k += 2) {
+    const double pair = rho(k) + rho(k + 1);
+    if (!(pair > (k == 1 ? first_pair_min : 0))) break;
+    sum += pair;
+    lags = k + 1;
+  }
+  if (lags_out != nullptr) *lags_out = lags;
+  const double nn = static_cast<double>(n);
+  // The mean was estimated on the same values: each sample autocovariance is low by about the
+  // long-run variance over n, and so is the variance. Undo it for the lags summed.
+  const double raw = 1 + 2 * sum;
+  const double a = raw / (1 - (2 * static_cast<double>(lags) + 1) / nn);
+  return std::clamp(a / (1 + a / nn), 1.0, nn);
+}
+
+double StudentQuantile(double z, double dof) {
+  const double v = std::max(1.0, dof);
+  const double z2 = z * z;
+  const double z3 = z2 * z, z5 = z3 * z2, z7 = z5 * z2;
+  return z + (z3 + z) / (4 * v) + (5 * z5 + 16 * z3 + 3 * z) / (96 * v * v) +
+         (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * v * v * v);
+}
+
+SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<double>* scratch,
+                           double interval_z) {
   SlopeEstimate out;
+  if (interval_z <= 0) interval_z = z;
   if (n < 2) {
-    out.low = -kInf;
-    out.high = kInf;
+    out.low = out.interval_low = -kInf;
+    out.high = out.interval_high = kInf;
     return out;
   }
   const size_t lag = (n + 1) / 2;
   const size_t m = n - lag;
-  scratch->resize(m);
+  scratch->resize(2 * m);
   double* s = scratch->data();
+  double* sign = s + m;
   for (size_t i = 0; i < m; ++i) {
     s[i] = (points[i + lag].x - points[i].x) / (points[i + lag].t - points[i].t);
+    sign[i] = s[i];  // in time order: the selections below reorder s
   }
   out.pairs = m;
   // The median first: it partitions the slopes around the middle, so each bound is then
-  // selected within its own half, which halves the work of two more full selections.
+  // selected within its own half, which halves the work of more full selections.
   out.slope = MedianInPlace(s, m);
-  // Neighbouring pair slopes share the noise's autocorrelation: the m slopes are worth
-  // m (1 - rho) / (1 + rho) independent ones (rho: lag-1 autocorrelation of the residuals from
-  // the median line), so the rank interval widens by sqrt((1 + rho) / (1 - rho)).
-  double rho = 0;
-  {
-    double intercept_sum = 0;
-    for (size_t i = 0; i < n; ++i) intercept_sum += points[i].x - out.slope * points[i].t;
-    const double mean = intercept_sum / static_cast<double>(n);
-    double num = 0, den = 0, prev = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const double r = points[i].x - out.slope * points[i].t - mean;
-      den += r * r;
-      if (i > 0) num += r * prev;
-      prev = r;
-    }
-    if (den > 0) rho = std::clamp(num / den, 0.0, 0.95);
+  if (!(z > 0)) {  // the slope alone was asked for
+    out.low = out.interval_low = -kInf;
+    out.high = out.interval_high = kInf;
+    return out;
   }
-  const double half_width = z * std::sqrt(static_cast<double>(m) * (1 + rho) / (1 - rho)) / 2;
-  const double low_rank = std::floor(static_cast<double>(m) / 2 - half_width);
-  if (low_rank < 0) {
-    out.low = -kInf;
-    out.high = kInf;
-  } else {
+  // The interval counts pair slopes on either side of the median. Neighbouring pair slopes share
+  // the noise's autocorrelation, so their signs do too: m signs are worth m / f independent ones,
+  // f measured on the signs at every lag the correlation lasts (a lag-1 estimate misses most of
+  // a slowly wandering noise's). Signs are robust to wild points, as the median is.
+  for (size_t i = 0; i < m; ++i) {
+    sign[i] = sign[i] > out.slope ? 1.0 : (sign[i] < out.slope ? -1.0 : 0.0);
+  }
+  size_t lags = 0;
+  out.ess_factor = LongRunFactor(sign, m, &lags);
+  const double mm = static_cast<double>(m);
+  // Few effective pairs: Student's t for them, not the normal quantile. The factor itself is
+  // estimated from 2K + 1 autocorrelations of m values, which leaves about m / (2K + 1) degrees
+  // of freedom; the fewer of the two speaks.
+  const double dof =
+      std::max(1.0, std::min(mm / out.ess_factor - 1, mm / (2 * static_cast<double>(lags) + 1)));
+  const size_t mid = m / 2;  // s[mid] is in place; smaller ranks lie before it
+  // Lower ranks already selected partition the lower half further: select the next one only in
+  // what lies above it (and likewise for the upper bounds).
+  size_t lower_done = 0, upper_done = m - 1;
+  auto bounds = [&](double zq, double* low, double* high) {
+    const double half_width = StudentQuantile(zq, dof) * std::sqrt(mm * out.ess_factor) / 2;
+    const double low_rank = std::floor(mm / 2 - half_width);
+    if (low_rank < 0) {
+      *low = -kInf;
+      *high = kInf;
+      return;
+    }
     const size_t lo = static_cast<size_t>(low_rank);
-    const size_t mid = m / 2;  // s[mid] is in place; smaller ranks lie before it
-    out.low = lo < mid ? KthSmallest(s, mid, lo) : s[mid];
+    if (lo >= mid) {
+      *low = s[mid];
+    } else {
+      const size_t from = lo >= lower_done ? lower_done : 0;
+      *low = KthSmallest(s + from, mid - from, lo - from);
+      lower_done = lo + 1;
+    }
     const size_t hi = m - 1 - lo;
-    out.high = hi > mid ? KthSmallest(s + mid + 1, m - mid - 1, hi - mid - 1) : s[mid];
+    if (hi <= mid) {
+      *high = s[mid];
+    } else {
+      const size_t to = hi <= upper_done ? upper_done + 1 : m;
+      *high = KthSmallest(s + mid + 1, to - mid - 1, hi - mid - 1);
+      upper_done = hi - 1;
+    }
+  };
+  // The wider (larger z) first, so the narrower one selects inside what it left.
+  if (z >= interval_z) {
+    bounds(z, &out.low, &out.high);
+    bounds(interval_z, &out.interval_low, &out.interval_high);
+  } else {
+    bounds(interval_z, &out.interval_low, &out.interval_high);
+    bounds(z, &out.low, &out.high);
   }
   return out;
+}
+
+ResidualNoise MeasureResidualNoise(const Point* points, size_t n, double slope,
+                                   double level_at_t_now, double t_now,
+                                   std::vector<double>* scratch) {
+  ResidualNoise out;
+  if (n == 0) return out;
+  double t_sum = 0;
+  for (size_t i = 0; i < n; ++i) t_sum += points[i].t;
+  out.t_center = t_sum / static_cast<double>(n);
+  const size_t all = n;
+  // The noise's spread and correlation are local properties: the newest kNoisePoints tell them,
+  // which bounds the cost on a full window. The level's error counts every point.
+  constexpr size_t kNoisePoints = 256;
+  if (n > kNoisePoints) {
+    points += n - kNoisePoints;
+    n = kNoisePoints;
+  }
+  scratch->resize(2 * n);
+  double* r = scratch->data();
+  double* work = r + n;
+  for (size_t i = 0; i < n; ++i) {
+    r[i] = points[i].x - (level_at_t_now + slope * (points[i].t - t_now));
+    work[i] = r[i];
+  }
+  const double center = MedianInPlace(work, n);
+  for (size_t i = 0; i < n; ++i) work[i] = std::fabs(r[i] - center);
+  out.sigma = 1.4826 * MedianInPlace(work, n);
+  if (n >= 3) {
+    for (size_t i = 0; i + 1 < n; ++i) work[i] = r[i + 1] - r[i];
+    const double step_center = MedianInPlace(work, n - 1);
+    for (size_t i = 0; i + 1 < n; ++i) work[i] = std::fabs(r[i + 1] - r[i] - step_center);
+    out.step_sigma = 1.4826 * MedianInPlace(work, n - 1) / std::sqrt(2.0);
+  }
+  out.ess_factor = LongRunFactor(r, n);
+  // The level is a median of the residual intercepts: sqrt(pi / 2) times a mean's error, over
+  // the n / f effective points.
+  out.level_se = 1.2533 * out.sigma * std::sqrt(out.ess_factor / static_cast<double>(all));
+  return out;
+}
+
+namespace {
+
+// The u with 1 - Phi(u) = q, for 0 < q < 1: Abramowitz & Stegun 26.2.23 (error below 4.5e-4),
+// a closed form, since this runs three times a refit.
+double UpperTailQuantile(double q) {
+  const bool upper = q <= 0.5;
+  const double p = upper ? q : 1 - q;
+  const double t = std::sqrt(-2 * std::log(p));
+  const double u = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) /
+                           (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t);
+  return upper ? u : -u;
+}
+
+}  // namespace
+
+double FirstPassageMargin(double sigma, double step_sigma, double rate, double p) {
+  if (!(sigma > 0) || !(step_sigma > 0) || !(rate > 0) || !(p > 0) || !(p < 1)) return 0;
+  // The tail probability 1 - Phi(u) the up-crossings need, then u.
+  const double tail = -std::log(1 - p) * rate * std::sqrt(M_PI) / step_sigma;
+  constexpr double kLow = -4, kHigh = 8;
+  if (tail >= 1) return kLow * sigma;
+  return std::clamp(UpperTailQuantile(tail), kLow, kHigh) * sigma;
 }
 
 double RobustLevelAt(const Point* points, size_t n, double slope, double t_at,

@@ -8,33 +8,11 @@
 #include <set>
 
 #include "portwatch/policy/default_policy.h"
+#include "src/settings_test_util.h"
 #include "src/ui/status_pages.h"
 
 namespace portwatch::collector::ui {
 namespace {
-
-Report LinuxReport(int64_t syncookies, uint64_t overflows) {
-  Report r;
-  r.has_config = true;
-  r.config.os_version = "Linux 6.1.0-18-amd64";
-  auto add = [&](const std::string& key, int64_t value) {
-    ConfigValue c;
-    c.key = key;
-    c.present = true;
-    c.int_value = value;
-    r.config.values.push_back(c);
-  };
-  add("net.ipv4.tcp_syncookies", syncookies);
-  add("net.ipv4.tcp_max_syn_backlog", 64);
-  ConfigValue range;
-  range.key = "net.ipv4.ip_local_port_range";
-  range.present = true;
-  range.type = ConfigValue::Type::kString;
-  range.string_value = "32768 60999";
-  r.config.values.push_back(range);
-  r.events.counters.push_back({"TcpExt.ListenOverflows", overflows, 0});
-  return r;
-}
 
 int Rank(const std::string& severity) {
   return severity == "critical" ? 2 : severity == "warning" ? 1 : 0;
@@ -44,10 +22,10 @@ TEST(LiveStatusSource, FleetCarriesThePolicyAuditWorstFirstAndBounded) {
   PolicyMonitor policy(policy::DefaultPolicy());
   const std::string evil = "<img src=x onerror=alert(1)>";
   for (const std::string& host : {std::string("a1"), evil, std::string("z9")}) {
-    policy.OnReport(host, LinuxReport(0, 0));
-    policy.OnReport(host, LinuxReport(0, 50));  // rising overflows: evidence for a second rule
+    policy.OnReport(host, LinuxPolicyReport(0, 0));
+    policy.OnReport(host, LinuxPolicyReport(0, 50));  // rising overflows: evidence for a second rule
   }
-  policy.OnReport("fine", LinuxReport(1, 0));
+  policy.OnReport("fine", LinuxPolicyReport(1, 0));
   policy.Tick();
   const PolicyResults& results = *policy.Results();
   ASSERT_GE(results.violations.size(), 6u);

@@ -246,6 +246,8 @@ struct Report {
 };
 
 enum class OsKind : uint8_t { kUnknown = 0, kLinux = 1, kWindows = 2 };
+/// "linux", "windows" or "unknown": the `os` label of metrics, policies and the agent's JSON.
+std::string_view OsKindName(OsKind os);
 
 /// What an agent says about itself when its stream opens.
 struct AgentHello {

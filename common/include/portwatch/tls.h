@@ -84,6 +84,12 @@ PeerIdentity IdentifyPeer(const grpc::AuthContext& auth);
 /// The notAfter (Unix seconds) of a verified peer's certificate, 0 if there is none.
 int64_t PeerCertificateNotAfterUnix(const grpc::AuthContext& auth);
 
+/// True when the peer's certificate is one `revocations` lists (or there is no certificate to
+/// check: a peer without one cannot be shown not to be revoked). `why` gets a sentence for the
+/// log naming the serial. The ingest streams and the query calls both ask this.
+bool PeerCertificateRevoked(const grpc::AuthContext& auth, const RevocationList& revocations,
+                            std::string* why);
+
 /// The host name of a verified agent peer (IdentifyPeer's name for kAgent), else empty.
 std::string PeerHostName(const grpc::AuthContext& auth);
 

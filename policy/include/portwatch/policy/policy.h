@@ -23,7 +23,6 @@ inline constexpr int kSeverityCount = 3;
 const char* SeverityName(Severity s);
 /// Parses SeverityName's output; false on anything else.
 bool ParseSeverity(const std::string& text, Severity* out);
-const char* OsKindName(OsKind os);
 
 /// How a condition compares its subject.
 enum class Op : uint8_t {

@@ -118,6 +118,13 @@ struct HostStatus {
   std::string churn_process;
   bool churn_process_inferred = false;
 
+  // --- Tiers ---
+  /// Critical from the trend's page: a series' short and long windows both forecast exhaustion
+  /// within Options::critical_eta_ms (SeriesFit::short_window, long_window show them).
+  bool trend_page = false;
+  /// The series that paged: "" the host's range, else a destination "ip:port".
+  std::string page_key;
+
   // --- Agent clock ---
   int64_t clock_skew_ms = 0;       ///< agent time minus receipt time of the latest report
   uint64_t clock_corrections = 0;  ///< reports whose agent time was replaced or re-based
@@ -226,6 +233,13 @@ class HostAnalyzer {
   bool silent_ = false;
   int64_t silent_since_ms_ = 0;
 
+  bool trend_page_ = false;  // critical from the short and long windows (Evaluate)
+  uint32_t page_leave_streak_ = 0;
+  std::string page_key_;
+  std::string page_reason_;
+  uint32_t stop_streak_ = 0;    // host buckets in which the recent window shows growth stopped
+  bool left_drifting_ = false;  // drifting ended on evidence still held: entry needs new growth
+  uint32_t quiet_streak_ = 0;   // host buckets without any evidence since then
   bool drifting_ = false;
   int64_t drifting_since_ms_ = 0;
   uint32_t enter_streak_ = 0;

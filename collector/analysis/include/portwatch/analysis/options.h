@@ -40,9 +40,14 @@ struct Options {
   uint32_t min_fit_points = 12;
   /// ...covering at least this much time.
   int64_t min_fit_span_ms = 20 * 60'000;
-  /// Normal quantile for the slope's confidence bounds (1.96: a two-sided 95% interval, so
-  /// "significantly rising" is a one-sided 97.5% test).
+  /// Normal quantile of the significance test of a rise: the slope's lower bound at it must be
+  /// above 0 (1.96: a one-sided 97.5% test). It keeps its own z, apart from the forecast's
+  /// interval: a wider test keeps false alarms down, and the interval is what an operator reads.
+  /// Both are calibrated for autocorrelated noise (effective sample size, Student's t).
   double confidence_z = 1.96;
+  /// Normal quantile of the reported forecast interval (eta_early_s, eta_late_s) and of the
+  /// season-adjusted forecast's: 1.645, a nominal 90% interval.
+  double interval_z = 1.645;
 
   // --- Drifting ---------------------------------------------------------------------------------
   /// Only exhaustion forecast within this horizon is drift.
@@ -62,6 +67,35 @@ struct Options {
   uint32_t leave_evaluations = 10;
   /// A host stays at least this long in drifting, critical or exhausted once it got there.
   int64_t min_dwell_ms = 15 * 60'000;
+
+  // --- Tiers: page (critical) and ticket (drifting), as multiwindow burn-rate alerts -----------
+  /// The page's short window: the newest buckets within this span, after the last change point
+  /// (a step is a new level, not growth). Critical needs it, and the long window, to forecast
+  /// exhaustion within critical_eta_ms; it is short so that the page clears within a few buckets
+  /// of a rise stopping. 30 minutes is the Site Reliability Workbook's short window for a 6-hour
+  /// page window (1/12), and the shortest that holds enough 2-minute buckets (15) for a robust
+  /// slope; a detail series' 5-minute buckets give it 6.
+  int64_t short_window_ms = 30 * 60'000;
+  /// The page's long window: the newest buckets within this span, across change points. Its rate
+  /// is the average rise over the window (newest level minus oldest, from medians of a few
+  /// buckets), as a burn rate is: a burst or a step up is diluted over 6 hours instead of
+  /// restarting the window, so neither pages unless it is many times the room left.
+  int64_t long_window_ms = 6 * 3'600'000LL;
+  /// The ticket's recent window: drifting clears once the growth over this span (after the last
+  /// change point) is significantly below half the rise that raised it: the rise has stopped.
+  /// An hour: long enough to bound the slope of a 1.5-4 %/h leak under 1% noise tightly enough
+  /// to tell it from a stopped one, short enough to clear about an hour after it stopped.
+  int64_t recent_window_ms = 3'600'000;
+  /// Fewest buckets a window needs before it forecasts.
+  uint32_t window_min_points = 6;
+  /// The trend's page (critical) ends after this many consecutive host buckets in which either
+  /// page window forecasts no exhaustion within critical_eta_ms * leave_relax: hysteresis of
+  /// both time and level, so an ETA hovering at the hour does not page and clear every bucket.
+  uint32_t critical_leave_evaluations = 2;
+  /// Drifting ends after this many consecutive host buckets in which the recent window shows the
+  /// growth stopped (no min_dwell_ms): the quick reset. The slow rule (leave_evaluations without
+  /// sustained evidence, and min_dwell_ms) still applies when the window cannot tell.
+  uint32_t stop_evaluations = 3;
 
   // --- Seasonal baseline (season.h) ----------------------------------------------------------
   /// The period of the season: a day. The baseline at a time of day is the highest of the up to
@@ -101,7 +135,8 @@ struct Options {
   double exhausted_leave_utilization = 0.95;
   /// A host stays critical this long after the last increase of a critical counter.
   int64_t critical_hold_ms = 15 * 60'000;
-  /// A drifting host whose forecast is closer than this is critical (0 disables).
+  /// A host whose short and long windows both forecast exhaustion closer than this is critical
+  /// (the trend's page; 0 disables it).
   int64_t critical_eta_ms = 3'600'000;
   /// No sample for this long (collector clock) makes a host silent.
   int64_t silent_after_ms = 5 * 60'000;

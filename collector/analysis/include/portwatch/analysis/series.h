@@ -29,12 +29,34 @@ struct Trend {
   uint32_t points = 0;            ///< buckets the trend was measured on
 };
 
-/// When the series reaches its capacity if it keeps growing at the trend's rate.
+/// When the series first reaches the exhaustion threshold (`exhausted_enter_utilization` of its
+/// capacity) if it keeps growing at the trend's rate: the first peak of the series with its
+/// noise, not the mean's arrival. The bounds are a nominal `interval_z` (90%) interval.
 struct Forecast {
   bool finite = false;          ///< growth is positive: exhaustion is forecast
-  double eta_s = kNever;        ///< seconds from the newest sample to exhaustion
-  double eta_early_s = kNever;  ///< at the upper growth bound
-  double eta_late_s = kNever;   ///< at the lower growth bound (never if it is <= 0)
+  double eta_s = kNever;        ///< seconds from the newest sample to the first crossing (median)
+  double eta_early_s = kNever;  ///< early bound: upper growth bound, a high peak
+  double eta_late_s = kNever;   ///< late bound: lower growth bound (never if it is <= 0)
+  /// How far below the threshold the trend's mean is expected to be when a peak first reaches it
+  /// (ports; 0 for the season-adjusted forecast, whose baseline is already a peak).
+  double peak_margin = 0;
+};
+
+/// Growth and forecast over one fixed window of the newest buckets: what the alerting tiers
+/// (Options::short_window_ms, long_window_ms, recent_window_ms) read.
+struct WindowForecast {
+  bool valid = false;             ///< the window holds at least window_min_points buckets
+  double per_hour = 0;            ///< growth, ports per hour
+  double per_hour_low = -kNever;  ///< confidence bounds (short and recent windows; +-inf when
+  double per_hour_high = kNever;  ///< too few points, and for the long window's average)
+  double time_wait_per_hour = 0;  ///< growth of the TIME_WAIT count over the same buckets
+  double eta_s = kNever;          ///< from the newest level at per_hour; never unless it grows
+  double span_s = 0;              ///< time the window's buckets cover
+  uint32_t points = 0;            ///< buckets in the window
+  /// Short window only: the newest few buckets fall clearly (3 standard errors of their median)
+  /// below the window's line: the rise stopped within the last few buckets, before the slope
+  /// itself, which needs half the window to turn, shows it.
+  bool stalled = false;
 };
 
 /// The latest evaluation of a series.
@@ -68,6 +90,15 @@ struct SeriesFit {
   /// troughs rise across releases, the forecast where the line of the peaks reaches capacity.
   bool minima = false;
   uint32_t troughs = 0;  ///< troughs the trend of minima was measured on
+
+  // --- Tiers (see Options::short_window_ms) ---
+  /// The page's short window: split-halves slope on the newest buckets after the last change
+  /// point. Its level at the newest sample is the level every window forecasts from.
+  WindowForecast short_window;
+  /// The page's long window: the average rise over the newest buckets, across change points.
+  WindowForecast long_window;
+  /// The ticket's recent window: split-halves slope after the last change point.
+  WindowForecast recent_window;
 };
 
 /// Reused buffers, so refits do not allocate in steady state. One per thread.
@@ -76,7 +107,9 @@ struct Workspace {
   std::vector<Point> time_wait;
   std::vector<Point> season;
   std::vector<double> scratch;
-  std::vector<Point> envelope;  ///< held lows and highs of segments (envelope.h)
+  std::vector<Point> envelope;     ///< held lows and highs of segments (envelope.h)
+  std::vector<Point> windows;      // the long window's ports (FitWindows)
+  std::vector<double> windows_tw;  // and TIME_WAIT
 };
 
 /// A bucketed series with change-point tracking and a trend fit refreshed when a bucket closes.
@@ -134,6 +167,10 @@ class TrackedSeries {
   // The trend of minima (a sawtooth): replaces the verdict, trend and forecast when valid.
   void ApplyMinima(uint32_t capacity, const SeriesOptions& series, const Options& options,
                    Workspace* ws);
+  // The alerting tiers' windows (SeriesFit::short_window, long_window, recent_window), from the
+  // gathered segment points and, for the long window, the ring itself.
+  void FitWindows(uint32_t capacity, const SeriesOptions& series, const Options& options,
+                  Workspace* ws);
 
   std::vector<Slot> ring_;
   int64_t newest_bucket_ = kNoBucket;

@@ -16,20 +16,67 @@ struct Point {
 };
 
 /// A slope (value units per bucket) and its confidence bounds. `low`/`high` are -inf/+inf when
-/// there are too few points to bound it at the requested confidence.
+/// there are too few (effective) points to bound it at the requested confidence.
 struct SlopeEstimate {
   double slope = 0;
-  double low = 0;
+  double low = 0;  ///< bounds at the test's z (HalfLagSlope's `z`)
   double high = 0;
+  double interval_low = 0;  ///< bounds at the interval's z (`interval_z`; the test's if 0)
+  double interval_high = 0;
   size_t pairs = 0;
+  /// How many pair slopes count as one independent one (>= 1): the variance inflation of the
+  /// pair slopes' signs from their autocorrelation (LongRunFactor).
+  double ess_factor = 1;
 };
 
 /// Split-halves Sen slope: pairs point i with point i + ceil(n/2) (disjoint pairs, one from each
-/// half), and takes the median of the pairs' slopes. Under independent noise the pair slopes are
-/// independent draws around the true slope, so the order statistics at ranks (m -/+ z*sqrt(m))/2
-/// of the m pair slopes bound the median (the sign-test interval). Robust to outliers in up to a
-/// quarter of the points. `scratch` is reused to avoid allocating.
-SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<double>* scratch);
+/// half), and takes the median of the pairs' slopes. The order statistics at ranks
+/// (m -/+ t*sqrt(m f))/2 of the m pair slopes bound the median (the sign-test interval), f being
+/// the pair slopes' signs' long-run variance factor (1 under independent noise; larger under
+/// autocorrelated noise, measured at as many lags as it lasts) and t the Student quantile for
+/// the m / f effective pairs at the normal quantile z. Robust to outliers in up to a quarter of
+/// the points. `scratch` is reused to avoid allocating. O(n) plus O(m) per lag the correlation
+/// lasts. With `z` <= 0 only the slope is computed (the bounds are -inf/+inf).
+SlopeEstimate HalfLagSlope(const Point* points, size_t n, double z, std::vector<double>* scratch,
+                           double interval_z = 0);
+
+/// The long-run variance factor of a series: 1 + 2 * sum of its autocorrelations, summed while
+/// they stay positive (up to lag n / 4), corrected for the bias of a mean estimated on the same
+/// n values (which pulls every sample autocorrelation down by about f / n). 1 for independent
+/// values; (1 + phi) / (1 - phi) for AR(1) noise. Clamped to [1, n]. O(n) per lag summed.
+/// `lags`, if given, receives how many lags were summed.
+double LongRunFactor(const double* values, size_t n, size_t* lags = nullptr);
+
+/// Student's t quantile with `dof` degrees of freedom at the probability of the normal quantile
+/// `z` (Cornish-Fisher expansion; within 1% from 3 degrees of freedom, conservative below).
+double StudentQuantile(double z, double dof);
+
+/// The noise around a fitted line, for forecasts: its robust standard deviation (MAD of the
+/// residuals), the noise of its one-bucket steps (how fast it wanders), its long-run factor and
+/// the standard error of the line's level at the points' mean time.
+struct ResidualNoise {
+  double sigma = 0;
+  double step_sigma = 0;  ///< MAD of the residuals' first differences / sqrt(2): sigma if white
+  double ess_factor = 1;
+  double level_se = 0;
+  double t_center = 0;  ///< mean time of the points (the pivot of the line's slope bounds)
+};
+
+/// Residuals of `points` from the line with `slope` through `level_at_t_now` at `t_now`.
+ResidualNoise MeasureResidualNoise(const Point* points, size_t n, double slope,
+                                   double level_at_t_now, double t_now,
+                                   std::vector<double>* scratch);
+
+/// The first passage of a noisy rising series over a threshold. The mean rises `rate` per bucket;
+/// the noise has standard deviation `sigma` and one-bucket steps of `step_sigma` (as in
+/// ResidualNoise). Returns the distance below the threshold at which the mean stands when the
+/// series has first crossed it with probability `p`. The noise up-crosses a level u sigma above
+/// its mean about step_sigma / (sigma sqrt(pi)) * phi(u) times a bucket (the first-order Rice
+/// rate of a sampled Gaussian process), so the expected number of up-crossings before the mean
+/// is d below is step_sigma / (rate sqrt(pi)) * (1 - Phi(d / sigma)); it equals -ln(1 - p).
+/// Negative when a crossing is likely only after the mean reaches the threshold (a fast rise,
+/// little noise); 0 without noise. Bounded to [-4, 8] sigma.
+double FirstPassageMargin(double sigma, double step_sigma, double rate, double p);
 
 /// The robust line's value at `t_at`: median of (x - slope * t), plus slope * t_at.
 double RobustLevelAt(const Point* points, size_t n, double slope, double t_at,
