@@ -433,7 +433,12 @@ void HostAnalyzer::Evaluate(int64_t unix_ms, bool host_refit, const Options& opt
     // Drifting (the ticket): enters on evidence from a series still growing; leaves slowly
     // (leave_evaluations without sustained evidence, and min_dwell_ms), or quickly once the
     // recent window has shown the growth stopped for stop_evaluations buckets in a row.
-    if (!drifting_) {
+    // Soft reset: while the host series settles after a change point or a gap, "no verdict" is
+    // not "no drift": no streak moves unless some series has a verdict (sustained, or its recent
+    // window shows the growth stopped).
+    if (ports_.fit().settling && !sustained && !stopped) {
+      // hold
+    } else if (!drifting_) {
       // The fit has caught up (no evidence for as long as the recent window, so nothing of the
       // old evidence is left in it): the usual rules again.
       quiet_streak_ = any_evidence ? 0 : quiet_streak_ + 1;
@@ -599,6 +604,10 @@ HostStatus HostAnalyzer::Describe(const Options& options, int64_t now_unix_ms) c
   }
   if (fit->trend.valid) {
     line += ", " + FormatRate(fit->trend.pct_per_hour);
+    // A sawtooth rises faster than that between releases: say which rate this is.
+    if (fit->minima) {
+      line += " net (troughs rising across " + std::to_string(fit->troughs - 1) + " releases)";
+    }
     if (fit->sustained && fit->forecast.finite) {
       line += ", full in " + FormatDuration(fit->forecast.eta_s);
     }

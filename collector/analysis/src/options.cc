@@ -62,6 +62,9 @@ Status Options::Validate() const {
   if (!(season_max_extrapolation > 0)) {
     return Bad("season_max_extrapolation must be positive (e.g. 6)");
   }
+  if (!(minima_max_extrapolation > 0)) {
+    return Bad("minima_max_extrapolation must be positive (e.g. 3)");
+  }
   if (min_fit_points < 8) return Bad("min_fit_points must be at least 8 to bound a slope");
   if (!(confidence_z > 0)) return Bad("confidence_z must be positive (1.96 for 95%)");
   if (!(interval_z > 0)) return Bad("interval_z must be positive (1.645 for a 90% interval)");

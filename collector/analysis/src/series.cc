@@ -101,6 +101,10 @@ TrackedSeries::AddResult TrackedSeries::Add(int64_t unix_ms, uint32_t ports, uin
       // A long silence may hide a reboot or a redeploy: what came before says little about the
       // trend after, so the fit starts again.
       if ((bucket - newest_bucket_) * series.bucket_ms > options.gap_reset_ms) {
+        // A soft reset: the segment that ended is remembered at the next refit.
+        if (!pending_gap_) pending_from_bucket_ = segment_start_bucket_;
+        pending_gap_ = true;
+        pending_to_bucket_ = newest_bucket_ + 1;
         segment_start_bucket_ = bucket;
       }
       result = AddResult::kBucketClosed;
@@ -125,27 +129,45 @@ TrackedSeries::AddResult TrackedSeries::Add(int64_t unix_ms, uint32_t ports, uin
 }
 
 void TrackedSeries::Gather(Workspace* ws) const {
-  ws->ports.clear();
-  ws->time_wait.clear();
+  GatherRange(segment_start_bucket_, newest_bucket_, &ws->ports, &ws->time_wait);
+}
+
+void TrackedSeries::GatherRange(int64_t from, int64_t to, std::vector<Point>* ports,
+                                std::vector<Point>* time_wait) const {
+  ports->clear();
+  if (time_wait != nullptr) time_wait->clear();
   const int64_t oldest = newest_bucket_ - static_cast<int64_t>(ring_.size()) + 1;
-  const int64_t from = std::max(oldest, segment_start_bucket_);
+  from = std::max(oldest, from);
+  to = std::min(to, newest_bucket_);
   const int64_t n = static_cast<int64_t>(ring_.size());
   // One division for the first slot, then a wrapping index: this loop runs over the whole ring.
   size_t slot_index = static_cast<size_t>(((from % n) + n) % n);
-  for (int64_t b = from; b < newest_bucket_; ++b) {
+  for (int64_t b = from; b < to; ++b) {
     const Slot& slot = ring_[slot_index];
     if (++slot_index == ring_.size()) slot_index = 0;
     if (slot.ports == kMissing) continue;
     // A bucket's mean stands for its middle.
     const double t = static_cast<double>(b - newest_bucket_) + 0.5;
-    ws->ports.push_back({t, static_cast<double>(slot.ports)});
-    ws->time_wait.push_back({t, static_cast<double>(slot.time_wait)});
+    ports->push_back({t, static_cast<double>(slot.ports)});
+    if (time_wait != nullptr) time_wait->push_back({t, static_cast<double>(slot.time_wait)});
   }
 }
 
 void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const Options& options,
                           Workspace* ws) {
   if (newest_bucket_ == kNoBucket) return;
+  if (pending_gap_) {
+    pending_gap_ = false;
+    GatherRange(pending_from_bucket_, pending_to_bucket_, &ws->ports, nullptr);
+    RecordReset(ws->ports.data(), ws->ports.size(), pending_from_bucket_, pending_to_bucket_,
+                Boundary::kGap, series, options, ws);
+  }
+  FitSegment(capacity, series, options, ws);
+  ApplySoftReset(capacity, series, options, ws);
+}
+
+void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
+                               const Options& options, Workspace* ws) {
   Gather(ws);
   std::vector<Point>& pts = ws->ports;
 
@@ -162,6 +184,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
            DifferenceNoise(pts.data() + (pts.size() - noise_n), noise_n, &ws->scratch) *
            MedianDifferenceError(m),
        options.shift_min_fraction * capacity, static_cast<double>(options.shift_min_ports)});
+  shift_threshold_ = shift_threshold;
   if (m > 0 && pts.size() >= 2 * m) {
     const size_t c = pts.size() - m;
     // The trend before the candidate, so a steady rise is not mistaken for a step.
@@ -177,6 +200,7 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
       // before the candidate reaches it: the step itself is the largest jump in its direction
       // near the candidate.
       const size_t step = LocateStep(pts.data(), pts.size(), c, m, shift.size > 0);
+      const int64_t ended_from_bucket = segment_start_bucket_;
       segment_start_bucket_ = newest_bucket_ + static_cast<int64_t>(std::floor(pts[step].t));
       // A step made of TIME_WAIT is a churn storm starting or ending, not a deploy: it still
       // starts a new segment (the level is new), but is counted apart, and the host's churn
@@ -192,6 +216,11 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
                                            tw_slope, 0, &ws->scratch);
       const bool churn_step =
           tw.size * shift.size > 0 && std::fabs(tw.size) >= 0.5 * std::fabs(shift.size);
+      // A soft reset: what the ended segment held is remembered (envelope.h).
+      RecordReset(
+          pts.data(), step, ended_from_bucket, segment_start_bucket_,
+          churn_step ? Boundary::kChurn : (shift.size > 0 ? Boundary::kUp : Boundary::kDown),
+          series, options, ws);
       pts.erase(pts.begin(), pts.begin() + static_cast<std::ptrdiff_t>(step));
       ws->time_wait.erase(ws->time_wait.begin(),
                           ws->time_wait.begin() + static_cast<std::ptrdiff_t>(step));
@@ -249,6 +278,10 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
   std::array<double, kMaxLevels> held_high{};
   for (size_t k = 0; k < level_count; ++k) prefix_ends[k] = n - levels[k].len;
   HeldHighs(pts.data(), prefix_ends.data(), level_count, m, held_high.data());
+  // Soft reset: the highs held by segments a reset ended within the window still count (a
+  // return to a level held before a downward step is no new high).
+  const double carried_high =
+      history_.HighSince(last_ms_ - static_cast<int64_t>(ring_.size()) * series.bucket_ms);
 
   const double cap = static_cast<double>(capacity);
   // Exhausted is declared at this utilisation: forecasts are of reaching it.
@@ -286,7 +319,8 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
     // A rise that has not clearly passed a level the series already held (for a few buckets)
     // earlier in the segment, and came back from, repeats a known cycle: not evidence of a
     // leak. A leak's level is the highest it has been.
-    const bool new_high = c.len == n || recent_level > held_high[k] + shift_threshold;
+    const bool new_high = (c.len == n || recent_level > held_high[k] + shift_threshold) &&
+                          recent_level > carried_high + shift_threshold;
     c.evidence = long_enough && new_high && c.est.low > 0 && pct >= options.min_growth_pct_per_h &&
                  eta_s <= horizon_s && eta_s <= max_extrapolation * span_s;
     c.sustained = long_enough && pct >= options.min_growth_pct_per_h / relax &&
@@ -407,7 +441,159 @@ void TrackedSeries::Refit(uint32_t capacity, const SeriesOptions& series, const 
 }
 
 size_t TrackedSeries::MemoryBytes() const {
-  return sizeof(*this) + ring_.capacity() * sizeof(Slot) + season_.MemoryBytes();
+  return sizeof(*this) + ring_.capacity() * sizeof(Slot) + season_.MemoryBytes() +
+         history_.MemoryBytes();
+}
+
+// --- Soft resets and the trend of minima (envelope.h) -------------------------------------------
+
+void TrackedSeries::RecordReset(const Point* pts, size_t n, int64_t from_bucket, int64_t to_bucket,
+                                Boundary end, const SeriesOptions& series, const Options& options,
+                                Workspace* ws) {
+  // The verdict before the reset, for the settling test: a sustained fit within 2 buckets of the
+  // segment's end (a rise that had already stopped, and whose kink is then found as a step, is
+  // no verdict to carry; nor is one the recent window shows stopped), after a run of them
+  // (gaps under leave_evaluations buckets) of at least 4 * min_dwell_ms (1 h). Noise that
+  // happens to read as drift for a while, and resets often (correlated noise), is not held:
+  // measured, without that run the hold kept such a host drifting up to 105 h a week. A fit that
+  // was itself settling (no fit, or held after an earlier reset) carries nothing new: the one
+  // before it still speaks.
+  if (!fit_.settling) {
+    carry_sustained_ = sustained_ms_ >= (to_bucket - 2) * series.bucket_ms &&
+                       sustained_ms_ - sustained_run_ms_ >= 4 * options.min_dwell_ms;
+    carried_ = carry_sustained_;
+    carry_per_hour_low_ = sustained_per_hour_low_;
+    carry_span_ms_ = sustained_span_ms_;
+    // A reset the verdict is carried across continues the chain; any other starts a new one.
+    if (!carry_sustained_) chain_start_ms_ = to_bucket * series.bucket_ms;
+    if (carry_sustained_ && chain_start_ms_ == kNoChain)
+      chain_start_ms_ = from_bucket * series.bucket_ms;
+  }
+  const HeldRange r = HeldRangeOf(pts, n, options.shift_window_buckets, &ws->envelope);
+  if (!r.valid) return;
+  SegmentRecord rec;
+  rec.start_ms = from_bucket * series.bucket_ms;
+  rec.end_ms = to_bucket * series.bucket_ms;
+  rec.low_ms = static_cast<int64_t>((static_cast<double>(newest_bucket_) + r.low_t) *
+                                    static_cast<double>(series.bucket_ms));
+  rec.low = static_cast<float>(r.low);
+  rec.high = static_cast<float>(r.high);
+  rec.end = end;
+  history_.Record(rec);
+}
+
+void TrackedSeries::ApplySoftReset(uint32_t capacity, const SeriesOptions& series,
+                                   const Options& options, Workspace* ws) {
+  fit_.settling = fit_.minima = false;
+  fit_.troughs = 0;
+  if (!history_.empty()) ApplyMinima(capacity, series, options, ws);
+  if (fit_.sustained) {
+    // What a later reset carries: the rate (on the whole segment: the suffix the fit reports is
+    // the most confidently fast of several, biased up), and how long it has been shown, across
+    // the soft resets it came through.
+    // A rise the recent window shows stopped (the tiers' rule) is no verdict to carry.
+    const WindowForecast& w = fit_.recent_window;
+    const double rise =
+        std::max(fit_.trend.per_hour, fit_.long_window.valid ? fit_.long_window.per_hour : 0.0);
+    if (w.valid && w.per_hour_high < 0.5 * rise) return;
+    // A run of sustained refits (one bucket apart, or across a settled reset).
+    if (last_ms_ - sustained_ms_ >
+            static_cast<int64_t>(options.leave_evaluations) * series.bucket_ms &&
+        !carried_) {
+      sustained_run_ms_ = last_ms_;
+    }
+    carried_ = false;
+    sustained_ms_ = last_ms_;
+    // The new segment speaks for itself again: the carried verdict has done its work.
+    carry_sustained_ = false;
+    const std::vector<Point>& pts = ws->ports;
+    sustained_per_hour_low_ =
+        fit_.minima ? fit_.trend.per_hour_low
+                    : HalfLagSlope(pts.data(), pts.size(), options.confidence_z, &ws->scratch).low *
+                          3'600'000.0 / static_cast<double>(series.bucket_ms);
+    // Unbounded (too few points on the whole segment): the fit's own bound, else half its rate.
+    if (!std::isfinite(sustained_per_hour_low_)) {
+      sustained_per_hour_low_ = std::isfinite(fit_.trend.per_hour_low) ? fit_.trend.per_hour_low
+                                                                       : 0.5 * fit_.trend.per_hour;
+    }
+    const int64_t since = chain_start_ms_ == kNoChain ? fit_.segment_start_ms : chain_start_ms_;
+    sustained_span_ms_ = std::max(fit_.trend.span_s * 1000, static_cast<double>(last_ms_ - since));
+    return;
+  }
+  if (history_.empty()) return;  // never reset
+  // Settling: no fit yet after the reset; or the fit before it was sustained and the new segment
+  // is still younger than that segment was, and not clearly slower than it (a deploy step or a
+  // gap in a leak that goes on).
+  if (!carry_sustained_) return;  // nothing to hold
+  if (!fit_.trend.valid) {
+    fit_.settling = true;
+    return;
+  }
+  const bool young = static_cast<double>(last_ms_ - fit_.segment_start_ms) < carry_span_ms_;
+  if (!young || !(carry_per_hour_low_ > 0)) return;  // nothing to compare with
+  // Clearly slower: the two rates' intervals do not overlap. Measured on the whole new segment,
+  // not on the suffix the fit reports (the slowest of several recent suffixes would often look
+  // slower than a leak that goes on), and at twice the z: the test is repeated every bucket
+  // while the segment grows, and one false "slower" would end the hold.
+  const std::vector<Point>& pts = ws->ports;
+  const SlopeEstimate e =
+      HalfLagSlope(pts.data(), pts.size(), 2 * options.confidence_z, &ws->scratch);
+  double high = e.high;
+  if (!std::isfinite(high) && pts.size() >= 4) {
+    // Too few pairs for the rank bound at that z: the normal one from the noise of first
+    // differences (a median of m pair slopes over `lag` buckets: 1.25 * sqrt(2) sigma / lag /
+    // sqrt(m)), so a rise that clearly stopped ends the hold within min_fit_points buckets.
+    const size_t lag = (pts.size() + 1) / 2, pairs = pts.size() - lag;
+    const double sigma = DifferenceNoise(pts.data(), pts.size(), &ws->scratch);
+    high = e.slope + 2 * options.confidence_z * 1.25 * std::sqrt(2.0) * sigma /
+                         static_cast<double>(lag) / std::sqrt(static_cast<double>(pairs));
+  }
+  const double per_hour_high = high * 3'600'000.0 / static_cast<double>(series.bucket_ms);
+  fit_.settling = per_hour_high >= carry_per_hour_low_;
+}
+
+void TrackedSeries::ApplyMinima(uint32_t capacity, const SeriesOptions& series,
+                                const Options& options, Workspace* ws) {
+  // The open segment: ws->ports still holds its points (FitSegment cut them at the change point).
+  const std::vector<Point>& pts = ws->ports;
+  const size_t m = std::max<size_t>(options.shift_window_buckets, 1);
+  OpenSegment open;
+  if (pts.size() >= m) {
+    const HeldRange r = HeldRangeOf(pts.data(), pts.size(), m, &ws->envelope);
+    open.has_range = r.valid;
+    open.low = r.low;
+    open.low_ms = static_cast<int64_t>((static_cast<double>(newest_bucket_) + r.low_t) *
+                                       static_cast<double>(series.bucket_ms));
+    ws->scratch.resize(m);
+    for (size_t i = 0; i < m; ++i) ws->scratch[i] = pts[pts.size() - m + i].x;
+    open.recent_level = MedianInPlace(ws->scratch.data(), m);
+  }
+  const int64_t window_ms = static_cast<int64_t>(ring_.size()) * series.bucket_ms;
+  const MinimaVerdict v =
+      history_.Evaluate(open, capacity, shift_threshold_, last_ms_ - window_ms, last_ms_, options);
+  if (v.valid) {
+    // A sawtooth: each tooth's own fit measures its gross rise; the troughs measure the net
+    // growth, and they speak instead, in both directions (evidence and its absence).
+    fit_.minima = true;
+    fit_.troughs = v.teeth;
+    fit_.seasonal = false;
+    fit_.evidence = v.evidence;
+    fit_.sustained = v.sustained;
+    Trend& t = fit_.trend;
+    t.valid = true;
+    t.level = v.level;
+    t.per_hour = v.per_hour;
+    t.per_hour_low = v.per_hour_low;
+    t.per_hour_high = v.per_hour_high;
+    t.pct_per_hour = v.per_hour / static_cast<double>(capacity) * 100;
+    t.span_s = v.span_s;
+    t.points = v.teeth;
+    fit_.growing = t.per_hour_low > 0 && t.pct_per_hour >= options.min_growth_pct_per_h;
+    fit_.forecast.finite = std::isfinite(v.eta_s);
+    fit_.forecast.eta_s = v.eta_s;
+    fit_.forecast.eta_early_s = v.eta_early_s;
+    fit_.forecast.eta_late_s = v.eta_late_s;
+  }
 }
 
 // --- Tiers: the page's and the ticket's windows ------------------------------------------------

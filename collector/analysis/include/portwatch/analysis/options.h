@@ -121,6 +121,13 @@ struct Options {
   /// A gap in the data longer than this restarts the trend (the host may have rebooted).
   int64_t gap_reset_ms = 30 * 60'000;
 
+  // --- Soft resets and the trend of minima (envelope.h) ------------------------------------
+  /// A sawtooth's trend of minima (troughs rising across at least three teeth separated by
+  /// downward steps) may forecast at most this multiple of the time from its first trough: the
+  /// repeated teeth show the net growth, so it may reach further than a raw trend (3: a leak is
+  /// called at about a quarter of its way, once its third trough is seen).
+  double minima_max_extrapolation = 3;
+
   // --- Exhausted, critical, silent -------------------------------------------------------------
   /// Utilisation (host ports, or a destination's 4-tuples) at which the host is exhausted at once.
   double exhausted_enter_utilization = 0.98;

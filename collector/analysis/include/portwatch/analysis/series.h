@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "portwatch/analysis/envelope.h"
 #include "portwatch/analysis/options.h"
 #include "portwatch/analysis/season.h"
 #include "portwatch/analysis/trend.h"
@@ -79,6 +80,17 @@ struct SeriesFit {
   double season_offset = 0;
   uint32_t season_days = 0;  ///< earlier days that baseline was made of (up to 7)
 
+  // --- Soft resets and the trend of minima (envelope.h) ---
+  /// A change point or a gap restarted the fit while the series had been showing sustained
+  /// drift for at least an hour, and the new segment cannot speak yet: too short to fit, or
+  /// younger than the run that drift was shown over and not clearly slower than its rate. The
+  /// host's drifting decision holds meanwhile.
+  bool settling = false;
+  /// The trend and forecast are the trend of minima (a sawtooth): the net rate at which the
+  /// troughs rise across releases, the forecast where the line of the peaks reaches capacity.
+  bool minima = false;
+  uint32_t troughs = 0;  ///< troughs the trend of minima was measured on
+
   // --- Tiers (see Options::short_window_ms) ---
   /// The page's short window: split-halves slope on the newest buckets after the last change
   /// point. Its level at the newest sample is the level every window forecasts from.
@@ -95,6 +107,7 @@ struct Workspace {
   std::vector<Point> time_wait;
   std::vector<Point> season;
   std::vector<double> scratch;
+  std::vector<Point> envelope;     ///< held lows and highs of segments (envelope.h)
   std::vector<Point> windows;      // the long window's ports (FitWindows)
   std::vector<double> windows_tw;  // and TIME_WAIT
 };
@@ -136,6 +149,24 @@ class TrackedSeries {
   Slot& SlotFor(int64_t bucket);
   // Closed buckets after the segment start, as points with t relative to the newest bucket.
   void Gather(Workspace* ws) const;
+  // Buckets [from, to) that hold data (within the ring), as points like Gather's.
+  void GatherRange(int64_t from, int64_t to, std::vector<Point>* ports,
+                   std::vector<Point>* time_wait) const;
+  // The change points, the trend and the forecast of the current segment.
+  void FitSegment(uint32_t capacity, const SeriesOptions& series, const Options& options,
+                  Workspace* ws);
+
+  // --- Soft resets (envelope.h) ---
+  // Remembers the segment [from_bucket, to_bucket) that a reset ended (`pts`: its points) and
+  // the verdict it had.
+  void RecordReset(const Point* pts, size_t n, int64_t from_bucket, int64_t to_bucket, Boundary end,
+                   const SeriesOptions& series, const Options& options, Workspace* ws);
+  // After FitSegment: the trend of minima and the settling state.
+  void ApplySoftReset(uint32_t capacity, const SeriesOptions& series, const Options& options,
+                      Workspace* ws);
+  // The trend of minima (a sawtooth): replaces the verdict, trend and forecast when valid.
+  void ApplyMinima(uint32_t capacity, const SeriesOptions& series, const Options& options,
+                   Workspace* ws);
   // The alerting tiers' windows (SeriesFit::short_window, long_window, recent_window), from the
   // gathered segment points and, for the long window, the ring itself.
   void FitWindows(uint32_t capacity, const SeriesOptions& series, const Options& options,
@@ -152,6 +183,28 @@ class TrackedSeries {
   uint32_t last_time_wait_ = 0;
   SeasonRing season_;
   SeriesFit fit_;
+
+  // --- Soft resets (envelope.h) ---
+  SegmentHistory history_;
+  // A gap reset found by Add, recorded at the next refit: [from, to) buckets.
+  bool pending_gap_ = false;
+  int64_t pending_from_bucket_ = 0;
+  int64_t pending_to_bucket_ = 0;
+  // The smallest level change above noise at the last refit (ports).
+  double shift_threshold_ = 0;
+  // The last sustained verdict: when, its rate's lower bound, how long it had been shown.
+  int64_t sustained_ms_ = std::numeric_limits<int64_t>::min() / 2;
+  double sustained_per_hour_low_ = 0;
+  double sustained_span_ms_ = 0;
+  int64_t sustained_run_ms_ = 0;  // start of the run of sustained verdicts that ended there
+  bool carried_ = false;          // the last reset carried a verdict (the run goes on)
+  // Start of the segments the last sustained verdict was carried across (kNoChain: the segment).
+  static constexpr int64_t kNoChain = std::numeric_limits<int64_t>::min();
+  int64_t chain_start_ms_ = kNoChain;
+  // What the last reset carried of it.
+  bool carry_sustained_ = false;
+  double carry_per_hour_low_ = 0;
+  double carry_span_ms_ = 0;
 };
 
 }  // namespace portwatch::analysis
