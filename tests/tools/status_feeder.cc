@@ -25,11 +25,11 @@ namespace {
 
 constexpr char kHostile[] = "<script>alert('pw')</script><b>x</b>";
 
-pw::Report MakeReport(uint64_t seq, uint32_t ports, uint32_t usable, const std::string& process,
-                      const std::string& dest, bool hostile) {
+pw::Report MakeReport(uint64_t seq, int64_t collected_unix_ms, uint32_t ports, uint32_t usable,
+                      const std::string& process, const std::string& dest, bool hostile) {
   pw::Report r;
   r.sequence = seq;
-  r.collected_unix_ms = pw::NowUnixMs();
+  r.collected_unix_ms = collected_unix_ms;
   auto& s = r.sockets;
   s.ephemeral_range = pw::PortRange{40000, static_cast<uint16_t>(40000 + usable - 1)};
   s.ephemeral_ports_usable = usable;
@@ -113,6 +113,12 @@ int main(int argc, char** argv) {
   // collector recognises a report it stored by instance and sequence); a few times at most.
   int reconnects = 0;
   uint32_t i = 0;
+  // Each report is dated on its schedule (one interval after the one before), not when it was
+  // sent: the port count is a function of the report's number, so a stall of this process (a
+  // loaded machine) must not read as a pause in the leak, nor timing jitter as a wandering rate.
+  // The schedule runs behind the real clock (each send also waits for its ack), which the
+  // collector accepts as it does a spooled backlog.
+  const int64_t first_ms = pw::NowUnixMs();
   while (i < reports) {
     grpc::ClientContext ctx;
     auto stream = stub->Stream(&ctx);
@@ -124,14 +130,16 @@ int main(int argc, char** argv) {
     for (; i < reports; ++i) {
       const uint32_t ports = std::min(usable, start + i * step);
       v1::AgentMessage m;
-      pw::ToProto(MakeReport(i + 1, ports, usable, process, dest, hostile), m.mutable_report());
+      const int64_t at = first_ms + static_cast<int64_t>(i) * interval_ms;
+      pw::ToProto(MakeReport(i + 1, at, ports, usable, process, dest, hostile),
+                  m.mutable_report());
       v1::CollectorMessage in;
       if (!stream->Write(m) || !stream->Read(&in) || !in.has_ack()) break;
       if (!in.ack().rejected_reason().empty()) {
         std::printf("rejected %u: %s\n", i + 1, in.ack().rejected_reason().c_str());
         return 1;
       }
-      // Pacing: the analysis reads the samples' clock, so reports must be spread in real time.
+      // Pacing: the reports are spread in real time too, as an agent's are.
       std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     }
     if (i == reports) {

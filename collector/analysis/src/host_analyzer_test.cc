@@ -399,6 +399,38 @@ TEST(HostAnalyzerTest, CompressedTimeDrillLeakIsCaughtBeforeFailure) {
   EXPECT_EQ(run.host().state(), HostState::kExhausted);
 }
 
+TEST(HostAnalyzerTest, CompressedLeakDriftsWhateverTheClockPhaseJitterOrStalls) {
+  // The status page test's shape: an analysis hour is 6 s, 1000 ports, a leak from 100 ports of
+  // 2 every 50 ms; a third of them TIME_WAIT. Reported every 50 ms on the dot (as its stand-in
+  // agent dates them), starting anywhere within a season slot (1.5 s here); or, as a real agent
+  // reports a leak that grows with time, 0-20 ms late each and once a whole second late (a
+  // stalled process). Every run reads drifting by the end, as the test asserts.
+  int failures = 0;
+  std::string detail;
+  for (const bool real : {false, true}) {
+    for (int64_t phase = 0; phase < 1500; phase += 50) {
+      HostRun run(Options().Scaled(1.0 / 600));
+      const int64_t start = 1'800'000'000'000 + phase;
+      std::mt19937_64 rng(static_cast<uint64_t>(phase));
+      int64_t t = start;
+      for (int i = 0; i < 250; ++i) {
+        t = real ? t + 50 + static_cast<int64_t>(rng() % 21) + (i == 120 ? 1000 : 0)
+                 : start + 50 * i;
+        const double ports = 100 + 2.0 * static_cast<double>(t - start) / 50;
+        HostSample s = PortsSample(t, std::min(ports, 950.0), 1000);
+        s.time_wait = s.ports_in_use / 3;
+        run.Feed(s);
+      }
+      if (run.host().state() != HostState::kDrifting) {
+        ++failures;
+        detail += std::string(real ? "real" : "scheduled") + " phase " + std::to_string(phase) +
+                  " ms: " + std::string(HostStateName(run.host().state())) + "; ";
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0) << detail;
+}
+
 TEST(OptionsTest, ValidateNamesTheBadOption) {
   Options o;
   EXPECT_TRUE(o.Validate().ok());
