@@ -134,9 +134,16 @@ class WindowsAgentIntoCollectorTest(ProcessTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(r.stdout.strip(), f"acked {len(lines)}")
 
-        rc, text, err = self.ctl(pki, col["grpc_port"], "--json", "host", HOST)
-        self.assertEqual(rc, 0, err)
-        detail = json.loads(text)
+        # The collector acknowledges a report once it is stored and hands it to fleet state just
+        # after: the query may answer from before the newest report for a moment.
+        def newest_in_fleet_state():
+            rc, text, err = self.ctl(pki, col["grpc_port"], "--json", "host", HOST)
+            self.assertEqual(rc, 0, err)
+            detail = json.loads(text)
+            seq = int(detail.get("last_report", {}).get("sequence", 0))
+            return detail if seq == lines[-1]["sequence"] else None
+        detail = wait_for(newest_in_fleet_state, timeout=30, interval=0.2,
+                          what=f"report {lines[-1]['sequence']} in the collector's fleet state")
         info = detail["info"]
         self.assertEqual(info["os"], "OS_KIND_WINDOWS")
         self.assertIn("Windows", info["os_version"])
