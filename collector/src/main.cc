@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--allow-hosts", allow_hosts,
                  "Comma-separated glob patterns of the host names (certificate DNS names) allowed "
-                 "to report, e.g. '*.prod.example.com,web??'; others are refused with "
+                 "to report, e.g. '*.prod.example.com,web?\?'; others are refused with "
                  "PERMISSION_DENIED. Default: every host the fleet CA certified");
   double max_reports_per_second = 20, report_burst = 200;
   app.add_option("--max-reports-per-second-per-host", max_reports_per_second,
