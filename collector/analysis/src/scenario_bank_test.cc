@@ -217,17 +217,15 @@ TEST(ScenarioBank, LinearLeakAutocorrelatedNoise) {
   }
   stats.Print("linear leak, AR(1) noise phi 0.95");
   EXPECT_EQ(stats.before, stats.runs);
-  // Regression bounds at today's measured level, NOT the targets (interval coverage
-  // >= 85% of a nominal 90%, an early flag). The interval itself is calibrated for this noise
-  // (trend_test: >= 85% at phi 0.95 on a whole segment), but here the level-shift test, whose
-  // noise comes from first differences, reads the wandering noise as steps: the fit restarts
-  // every few hours, the leak is flagged only by the at-risk margin (85%), and at that moment
-  // the trend holds 0-100 buckets (none in about a fifth of runs: no forecast, not covered).
-  // --- Calibrated intervals: measured 44% coverage, ETA error p50 80% (against the first sample
-  // at the threshold; 48% and 63% against the mean's arrival at capacity before).
-  EXPECT_LT(Quantile(stats.share, 0.9), 0.9);
-  EXPECT_LT(Quantile(stats.abs_error, 0.5), 1.0);
-  EXPECT_GE(stats.coverage(), 0.4) << "the effective-sample-size interval (16% without it)";
+  // --- Calibrated intervals (the target): a nominal 90% interval covers the first sample
+  // at the exhaustion threshold in >= 85% of runs (measured 94%). The level-shift test takes its
+  // noise from block medians as well as first differences; from first differences alone it read
+  // this wandering noise as steps, the fit restarted every few hours and coverage was 44%.
+  EXPECT_GE(stats.coverage(), 0.85);
+  // Flagged at about half the way (p50 0.47, p90 0.64); the ETA within 10% at p50, 30% at p90.
+  EXPECT_LT(Quantile(stats.share, 0.9), 0.7);
+  EXPECT_LT(Quantile(stats.abs_error, 0.5), 0.15);
+  EXPECT_LT(Quantile(stats.abs_error, 0.9), 0.4);
 }
 
 TEST(ScenarioBank, LeakOnADailyCycle) {
@@ -342,8 +340,11 @@ TEST(ScenarioBank, HealthyHostsFalseAlarms) {
               "  (the three above: pages)", 3 * Seeds(), static_cast<double>(page_ms) / kHour);
   EXPECT_EQ(page_ms, 0) << "a healthy host never pages";
   // --- Calibrated intervals: the season-adjusted growth's bounds count the correlated offsets
-  // as fewer points, so a flat host with AR(1) noise is never flagged (was p90 0.07, max 1.2 h).
-  EXPECT_EQ(Quantile(flat, 1.0), 0);
+  // as fewer points (was p90 0.07, max 1.2 h). The level-shift test's block noise keeps the fit
+  // from restarting on the wander, so a longer fit may now and then read it as a rise: measured
+  // one week in 50 flagged for 1.7 h, the others never.
+  EXPECT_EQ(Quantile(flat, 0.9), 0);
+  EXPECT_LT(Quantile(flat, 1.0), 2.5);
   // The first day's rise is one daily cycle (no alarm); from the second day the seasonal
   // baseline (the highest of the earlier days at this time) explains every rise, the Monday after
   // a quiet weekend included (the weekdays of the week before stand over it).

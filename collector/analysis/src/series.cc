@@ -178,12 +178,18 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
   // rise must pass an earlier high to count as new.
   // Noise and the local slope are measured on the newest kLocalPoints only: they are local
   // properties, and this keeps a refit's cost dominated by the trend fit itself.
+  // The noise of a difference of window medians is taken from first differences (white noise)
+  // or from the differences of the series' own block medians, whichever is larger: noise that
+  // wanders (autocorrelated) has small first differences, and read by them alone its wander
+  // looked like steps that restarted the fit every few hours.
   const size_t noise_n = std::min(pts.size(), kLocalPoints);
-  const double shift_threshold = std::max(
-      {options.shift_sigmas *
-           DifferenceNoise(pts.data() + (pts.size() - noise_n), noise_n, &ws->scratch) *
-           MedianDifferenceError(m),
-       options.shift_min_fraction * capacity, static_cast<double>(options.shift_min_ports)});
+  const Point* local = pts.data() + (pts.size() - noise_n);
+  const double median_difference_noise =
+      std::max(DifferenceNoise(local, noise_n, &ws->scratch) * MedianDifferenceError(m),
+               BlockDifferenceNoise(local, noise_n, m, &ws->scratch));
+  const double shift_threshold =
+      std::max({options.shift_sigmas * median_difference_noise,
+                options.shift_min_fraction * capacity, static_cast<double>(options.shift_min_ports)});
   shift_threshold_ = shift_threshold;
   if (m > 0 && pts.size() >= 2 * m) {
     const size_t c = pts.size() - m;

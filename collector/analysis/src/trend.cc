@@ -240,6 +240,32 @@ double DifferenceNoise(const Point* points, size_t n, std::vector<double>* scrat
   return 1.4826 * MedianInPlace(d, n - 1) / std::sqrt(2.0);
 }
 
+double BlockDifferenceNoise(const Point* points, size_t n, size_t m,
+                            std::vector<double>* scratch) {
+  if (m == 0) return 0;
+  const size_t blocks = n / m;
+  if (blocks < 5) return 0;
+  // One buffer: the block medians first, then one block's values at a time behind them.
+  scratch->resize(blocks + m);
+  double* medians = scratch->data();
+  double* block = medians + blocks;
+  const Point* first = points + (n - blocks * m);
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t i = 0; i < m; ++i) block[i] = first[b * m + i].x;
+    medians[b] = MedianInPlace(block, m);
+  }
+  // Second differences: a trend, and a change of trend (a rise that stops), leave them at 0
+  // but for one block. Of independent medians, a second difference has sqrt(3) times the noise
+  // of a first one, which is what a level shift test compares.
+  for (size_t b = 0; b + 2 < blocks; ++b) {
+    medians[b] = medians[b + 2] - 2 * medians[b + 1] + medians[b];
+  }
+  const size_t d = blocks - 2;
+  const double center = MedianInPlace(medians, d);
+  for (size_t b = 0; b < d; ++b) medians[b] = std::fabs(medians[b] - center);
+  return 1.4826 * MedianInPlace(medians, d) / std::sqrt(3.0);
+}
+
 LevelShift TestLevelShift(const Point* points, size_t n, size_t c, size_t m, double slope,
                           double threshold, std::vector<double>* scratch) {
   LevelShift out;

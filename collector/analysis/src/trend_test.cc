@@ -215,6 +215,41 @@ TEST(DifferenceNoise, EstimatesSigmaAndIgnoresTrendAndAStep) {
   EXPECT_NEAR(DifferenceNoise(p.data(), p.size(), &scratch), 4, 0.4);
 }
 
+TEST(BlockDifferenceNoise, AgreesOnWhiteNoiseAndSeesTheWanderOfCorrelatedNoise) {
+  std::vector<double> scratch;
+  const double white_model = 1.2533 * std::sqrt(2.0 / 5);  // per unit sd, blocks of 5
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0, 4);
+  // White noise on a trend, with one step: the block medians' differences give the sd of a
+  // difference of two 5-point medians, as the first differences do.
+  auto p = Line(2000, 0, 3);
+  for (size_t i = 0; i < p.size(); ++i) p[i].x += noise(rng) + (i >= 1000 ? 500 : 0);
+  const double white = BlockDifferenceNoise(p.data(), p.size(), 5, &scratch);
+  EXPECT_NEAR(white, 4 * white_model, 0.15 * 4 * white_model);
+  EXPECT_NEAR(white, DifferenceNoise(p.data(), p.size(), &scratch) * white_model,
+              0.2 * 4 * white_model);
+  // AR(1) at phi 0.95: neighbours barely differ, the level wanders. First differences read a
+  // noise that makes its own wander a "step" many times over; the blocks do not.
+  const auto ar = Ar1Line(2000, 0.5, 20, 0.95, &rng);
+  const double from_differences = DifferenceNoise(ar.data(), ar.size(), &scratch) * white_model;
+  const double from_blocks = BlockDifferenceNoise(ar.data(), ar.size(), 5, &scratch);
+  // A 5-point block median moves by about sd * sqrt(2 (1 - phi^5)), 13 here. Second differences
+  // of correlated blocks read it low (9.4: neighbouring blocks share part of their wander), but
+  // far above what first differences make of it.
+  const double moves = 20 * std::sqrt(2 * (1 - std::pow(0.95, 5)));
+  EXPECT_GT(from_blocks, 0.6 * moves);
+  EXPECT_LT(from_blocks, 1.1 * moves);
+  EXPECT_GT(from_blocks, 2 * from_differences);
+  EXPECT_EQ(BlockDifferenceNoise(ar.data(), 24, 5, &scratch), 0) << "fewer than 5 blocks";
+  // A steep rise that stops (one bend) leaves the white noise's figure as it was.
+  auto bend = Line(400, 0, 0);
+  for (size_t i = 0; i < bend.size(); ++i) {
+    bend[i].x = 200.0 * static_cast<double>(std::min<size_t>(i, 200)) + noise(rng);
+  }
+  EXPECT_NEAR(BlockDifferenceNoise(bend.data(), bend.size(), 5, &scratch), 4 * white_model,
+              0.25 * 4 * white_model);
+}
+
 TEST(TestLevelShift, FindsAStepButNotARampItWasToldAbout) {
   std::vector<double> scratch;
   auto ramp = Line(20, 0, 5);

@@ -86,6 +86,15 @@ double RobustLevelAt(const Point* points, size_t n, double slope, double t_at,
 /// differences divided by sqrt(2): insensitive to trends, slow cycles and isolated steps.
 double DifferenceNoise(const Point* points, size_t n, std::vector<double>* scratch);
 
+/// Robust standard deviation of the difference between the medians of two adjacent blocks of `m`
+/// points, measured on the series itself: from the MAD of the second differences of consecutive
+/// block medians (newest blocks, aligned at the end), over sqrt(3). Where the noise is white it
+/// agrees with DifferenceNoise() * 1.2533 * sqrt(2 / m); where it wanders (autocorrelated
+/// noise), first differences see only its small steps and this sees the wander. A trend, or a
+/// rise that stops, moves one second difference at most, which the MAD ignores. 0 with fewer
+/// than 5 blocks.
+double BlockDifferenceNoise(const Point* points, size_t n, size_t m, std::vector<double>* scratch);
+
 /// Median of `values` (reorders them). 0 for none.
 double MedianInPlace(double* values, size_t n);
 
