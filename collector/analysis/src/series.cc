@@ -197,7 +197,7 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
     double slope = 0;
     const size_t from = c > kLocalPoints ? c - kLocalPoints : 0;
     if (c - from >= 4) {
-      slope = HalfLagSlope(pts.data() + from, c - from, options.confidence_z, &ws->scratch).slope;
+      slope = HalfLagSlope(pts.data() + from, c - from, 0, &ws->scratch).slope;
     }
     const LevelShift shift =
         TestLevelShift(pts.data(), pts.size(), c, m, slope, shift_threshold, &ws->scratch);
@@ -214,9 +214,7 @@ void TrackedSeries::FitSegment(uint32_t capacity, const SeriesOptions& series,
       // Judged like the ports: after the TIME_WAIT count's own trend before the candidate.
       double tw_slope = 0;
       if (c - from >= 4) {
-        tw_slope =
-            HalfLagSlope(ws->time_wait.data() + from, c - from, options.confidence_z, &ws->scratch)
-                .slope;
+        tw_slope = HalfLagSlope(ws->time_wait.data() + from, c - from, 0, &ws->scratch).slope;
       }
       const LevelShift tw = TestLevelShift(ws->time_wait.data(), ws->time_wait.size(), c, m,
                                            tw_slope, 0, &ws->scratch);
@@ -645,7 +643,7 @@ void TrackedSeries::FitWindows(uint32_t capacity, const SeriesOptions& series,
     w->per_hour_low = e.low * buckets_per_hour;
     w->per_hour_high = e.high * buckets_per_hour;
     w->time_wait_per_hour =
-        HalfLagSlope(ws->time_wait.data() + offset, len, options.confidence_z, &ws->scratch).slope *
+        HalfLagSlope(ws->time_wait.data() + offset, len, 0, &ws->scratch).slope *
         buckets_per_hour;
     w->span_s = (pts.back().t - first->t + 1) * bucket_s;
     w->points = static_cast<uint32_t>(len);
@@ -661,7 +659,7 @@ void TrackedSeries::FitWindows(uint32_t capacity, const SeriesOptions& series,
     const size_t len = fit_.short_window.points;
     const Point* first = pts.data() + (pts.size() - len);
     const size_t m = std::clamp<size_t>(len / 4, 2, 4);
-    const double slope = HalfLagSlope(first, len - m, options.confidence_z, &ws->scratch).slope;
+    const double slope = HalfLagSlope(first, len - m, 0, &ws->scratch).slope;
     const double at_zero = RobustLevelAt(first, len - m, slope, 0, &ws->scratch);
     const double noise = DifferenceNoise(first, len, &ws->scratch);
     ws->scratch.resize(m);
