@@ -4,6 +4,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace portwatch::agent {
 namespace {
@@ -17,6 +19,14 @@ SocketEntry Sock(Family f, TcpState s, uint16_t lport, uint16_t rport = 0) {
   return e;
 }
 
+// A range read from the host, with its reserved blocks.
+EphemeralPorts Ports(PortRange range, std::vector<PortRange> reserved) {
+  EphemeralPorts p;
+  p.range = range;
+  p.reserved = std::move(reserved);
+  return p;
+}
+
 TEST(Summary, CountsByFamilyAndState) {
   std::vector<SocketEntry> v = {
       Sock(Family::kIpv4, TcpState::kListen, 80),
@@ -27,7 +37,7 @@ TEST(Summary, CountsByFamilyAndState) {
       Sock(Family::kIpv4, TcpState::kSynSent, 50003, 443),
       Sock(Family::kIpv4, TcpState::kUnknown, 50004),
   };
-  SocketSummary s = BuildSummary(v, EphemeralPorts{{50000, 50009}, {}});
+  SocketSummary s = BuildSummary(v, Ports({50000, 50009}, {}));
   EXPECT_EQ(s.count(Family::kIpv4, TcpState::kListen), 1u);
   EXPECT_EQ(s.count(Family::kIpv4, TcpState::kEstablished), 2u);
   EXPECT_EQ(s.count(Family::kIpv6, TcpState::kTimeWait), 1u);
@@ -49,7 +59,7 @@ TEST(Summary, APortHeldTwiceCountsOnce) {
       Sock(Family::kIpv4, TcpState::kEstablished, 50000, 443),
       Sock(Family::kIpv6, TcpState::kTimeWait, 50000, 80),
   };
-  SocketSummary s = BuildSummary(v, EphemeralPorts{{50000, 50009}, {}});
+  SocketSummary s = BuildSummary(v, Ports({50000, 50009}, {}));
   EXPECT_EQ(s.ephemeral_ports_in_use, 1u);
   EXPECT_EQ(s.total_sockets, 3u);
 }
@@ -59,7 +69,7 @@ TEST(Summary, ReservedPortsAreNeitherUsableNorInUse) {
       Sock(Family::kIpv4, TcpState::kListen, 50005),       // a service on a reserved port
       Sock(Family::kIpv4, TcpState::kEstablished, 50001, 80),
   };
-  SocketSummary s = BuildSummary(v, EphemeralPorts{{50000, 50009}, {{50005, 50006}}});
+  SocketSummary s = BuildSummary(v, Ports({50000, 50009}, {{50005, 50006}}));
   EXPECT_EQ(s.ephemeral_ports_usable, 8u);
   EXPECT_EQ(s.ephemeral_ports_in_use, 1u);
 }
@@ -69,13 +79,13 @@ TEST(Summary, FullRangeIsFullUtilization) {
   for (uint16_t p = 60000; p <= 60099; ++p) {
     v.push_back(Sock(Family::kIpv4, TcpState::kTimeWait, p, 5432));
   }
-  SocketSummary s = BuildSummary(v, EphemeralPorts{{60000, 60099}, {}});
+  SocketSummary s = BuildSummary(v, Ports({60000, 60099}, {}));
   EXPECT_EQ(s.ephemeral_ports_in_use, 100u);
   EXPECT_DOUBLE_EQ(s.ephemeral_utilization(), 1.0);
 }
 
 TEST(Summary, EmptyTable) {
-  SocketSummary s = BuildSummary({}, EphemeralPorts{{32768, 60999}, {}});
+  SocketSummary s = BuildSummary({}, Ports({32768, 60999}, {}));
   EXPECT_EQ(s.total_sockets, 0u);
   EXPECT_EQ(s.ephemeral_ports_in_use, 0u);
   EXPECT_EQ(s.ephemeral_ports_usable, 28232u);
@@ -94,7 +104,7 @@ TEST(Usage, InboundConnectionsToAListenerInTheRangeAreNotDestinations) {
   SocketEntry accepted = Sock(Family::kIpv4, TcpState::kEstablished, 50005, 50001);
   SocketEntry client = Sock(Family::kIpv4, TcpState::kEstablished, 50001, 50005);
   Report r;
-  BuildUsage({listen, accepted, client}, EphemeralPorts{{50000, 50009}, {}}, nullptr, {}, &r);
+  BuildUsage({listen, accepted, client}, Ports({50000, 50009}, {}), nullptr, {}, &r);
   ASSERT_EQ(r.destinations.top.size(), 1u);
   EXPECT_EQ(r.destinations.top[0].remote.port, 50005);
   EXPECT_EQ(r.destinations.top[0].local_ports, 1u);
@@ -121,7 +131,7 @@ TEST(Usage, InboundTimeWaitIsCountedPerListenerNotAsDestinations) {
   UsageOptions opts;
   opts.top_inbound = 1;  // the cap keeps the worst listener; the total still counts all
   Report r;
-  BuildUsage(v, EphemeralPorts{{50000, 50099}, {}}, nullptr, opts, &r);
+  BuildUsage(v, Ports({50000, 50099}, {}), nullptr, opts, &r);
 
   ASSERT_EQ(r.destinations.top.size(), 1u);
   EXPECT_EQ(r.destinations.top[0].remote.port, 5432);
@@ -139,7 +149,7 @@ TEST(Usage, InboundTimeWaitIsCountedPerListenerNotAsDestinations) {
             38u);
 
   opts.top_inbound = 10;
-  BuildUsage(v, EphemeralPorts{{50000, 50099}, {}}, nullptr, opts, &r);
+  BuildUsage(v, Ports({50000, 50099}, {}), nullptr, opts, &r);
   ASSERT_EQ(r.sockets.inbound.size(), 2u);
   EXPECT_EQ(r.sockets.inbound[1].port, 50005);
   EXPECT_EQ(r.sockets.inbound[1].states[static_cast<int>(TcpState::kTimeWait)], 5u);
@@ -161,7 +171,7 @@ TEST(Usage, TopKFoldsTheRestAndCountsDistinctPorts) {
   opts.top_destinations = 2;
   opts.top_processes = 1;
   Report r;
-  BuildUsage(v, EphemeralPorts{{50000, 50099}, {}}, nullptr, opts, &r);
+  BuildUsage(v, Ports({50000, 50099}, {}), nullptr, opts, &r);
   ASSERT_EQ(r.destinations.top.size(), 2u);
   EXPECT_EQ(r.destinations.top[0].remote.port, 1000);
   EXPECT_EQ(r.destinations.top[0].local_ports, 5u);
@@ -181,7 +191,7 @@ TEST(Usage, TopKFoldsTheRestAndCountsDistinctPorts) {
 
 TEST(Usage, UnattributedSocketsAreNamedNotDropped) {
   Report r;
-  BuildUsage({Sock(Family::kIpv6, TcpState::kBound, 50003)}, EphemeralPorts{{50000, 50009}, {}},
+  BuildUsage({Sock(Family::kIpv6, TcpState::kBound, 50003)}, Ports({50000, 50009}, {}),
              nullptr, {}, &r);
   ASSERT_EQ(r.processes.top.size(), 1u);
   EXPECT_EQ(r.processes.top[0].name, kUnattributedProcess);
@@ -229,7 +239,7 @@ TEST(Usage, EachDestinationNamesTheProgramWithTheMostLiveConnectionsTowardIt) {
   add(TcpState::kTimeWait, 8080, 0);  // only TIME_WAIT: no owner known
   NamedPids names({{11, "w3wp.exe"}, {12, "w3wp.exe"}, {20, "sqlcmd.exe"}, {30, "collector"}});
   Report r;
-  BuildUsage(v, EphemeralPorts{{50000, 50999}, {}}, &names, {}, &r);
+  BuildUsage(v, Ports({50000, 50999}, {}), &names, {}, &r);
   ASSERT_EQ(r.destinations.top.size(), 3u);
   const DestinationUsage& sql = r.destinations.top[0];
   ASSERT_EQ(sql.remote.port, 1433);
@@ -248,7 +258,7 @@ TEST(Usage, EachDestinationNamesTheProgramWithTheMostLiveConnectionsTowardIt) {
   EXPECT_EQ(r.processes.top[0].pid, 0u);  // unattributed: 40 TIME_WAIT + 4
 
   // Without attribution (pids only) no name is invented.
-  BuildUsage(v, EphemeralPorts{{50000, 50999}, {}}, nullptr, {}, &r);
+  BuildUsage(v, Ports({50000, 50999}, {}), nullptr, {}, &r);
   for (const DestinationUsage& d : r.destinations.top) EXPECT_EQ(d.top_process, "");
 }
 
