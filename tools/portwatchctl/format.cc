@@ -5,8 +5,11 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <map>
+#include <string>
 #include <vector>
 
+#include "portwatch/model.h"
 #include "src/ui/text_format.h"
 
 namespace portwatch::ctl {
@@ -91,8 +94,32 @@ bool WorseSeries(const v1::SeriesInfo& a, const v1::SeriesInfo& b) {
   return a.ports() > b.ports();
 }
 
+// The program behind each destination of the latest report (the one holding the most live
+// connections toward it, as the agent saw the socket owners), keyed as the series are.
+std::map<std::string, std::string> DestinationOwners(const v1::Report& r) {
+  std::map<std::string, std::string> owners;
+  for (const v1::DestinationUsage& d : r.top_destinations()) {
+    if (d.top_process().empty()) continue;
+    Endpoint e;
+    e.family = d.remote().family() == v1::ADDRESS_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
+    const std::string& addr = d.remote().addr();
+    if (addr.size() != (e.family == Family::kIpv6 ? 16u : 4u) || d.remote().port() > 65535) {
+      continue;
+    }
+    std::copy(addr.begin(), addr.end(), e.addr.begin());
+    e.port = static_cast<uint16_t>(d.remote().port());
+    owners[e.ToString()] = CleanText(d.top_process(), 40) +
+                           Printf(" (pid %u, %u live)", d.top_process_pid(),
+                                  d.top_process_connections());
+  }
+  return owners;
+}
+
+// `owners`, when given and not empty, adds an OWNER column.
 void Series(std::string* out, const char* title,
-            const google::protobuf::RepeatedPtrField<v1::SeriesInfo>& in, const FormatOptions& o) {
+            const google::protobuf::RepeatedPtrField<v1::SeriesInfo>& in, const FormatOptions& o,
+            const std::map<std::string, std::string>* owners = nullptr) {
+  if (owners != nullptr && owners->empty()) owners = nullptr;
   std::vector<const v1::SeriesInfo*> rows;
   size_t dropped = 0;
   for (const v1::SeriesInfo& x : in) {
@@ -108,15 +135,20 @@ void Series(std::string* out, const char* title,
   std::stable_sort(rows.begin(), rows.end(), [](const v1::SeriesInfo* a, const v1::SeriesInfo* b) {
     return WorseSeries(*a, *b);
   });
-  *out += Printf("\n%-44s %7s %9s %7s %9s %9s\n", title, "PORTS", "TIME_WAIT", "USED", "GROWTH",
-                 "FULL IN");
+  *out += Printf("\n%-44s %7s %9s %7s %9s %9s%s\n", title, "PORTS", "TIME_WAIT", "USED", "GROWTH",
+                 "FULL IN", owners != nullptr ? "  OWNER" : "");
   const size_t cap = o.all ? rows.size() : std::min<size_t>(rows.size(), kSeriesCap);
   for (size_t i = 0; i < cap; ++i) {
     const v1::SeriesInfo& x = *rows[i];
+    std::string owner;
+    if (owners != nullptr) {
+      const auto it = owners->find(x.key());
+      if (it != owners->end()) owner = "  " + it->second;
+    }
     *out += Pad(CleanText(x.key(), 120), 44) +
-            Printf(" %7u %9u %6.1f%% %9s %9s%s\n", x.ports(), x.time_wait(), 100 * x.utilization(),
-                   Growth(x.forecast()).c_str(), Eta(x.forecast()).c_str(),
-                   x.present() ? "" : "  (not in latest report)");
+            Printf(" %7u %9u %6.1f%% %9s %9s%s%s\n", x.ports(), x.time_wait(),
+                   100 * x.utilization(), Growth(x.forecast()).c_str(), Eta(x.forecast()).c_str(),
+                   owner.c_str(), x.present() ? "" : "  (not in latest report)");
   }
   if (cap < rows.size() || dropped > 0) {
     std::string more;
@@ -249,7 +281,8 @@ std::string FormatHost(const v1::HostDetail& d, const FormatOptions& o) {
     out += "os " + CleanText(h.os_version(), 120) + ", agent " + CleanText(h.agent_version(), 60) +
            "\n";
   }
-  Series(&out, "DESTINATION", d.destinations(), o);
+  const std::map<std::string, std::string> owners = DestinationOwners(d.last_report());
+  Series(&out, "DESTINATION", d.destinations(), o, &owners);
   Series(&out, "PROCESS", d.processes(), o);
   if (d.config().values_size() > 0) {
     out += "\nSETTINGS\n";

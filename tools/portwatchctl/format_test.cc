@@ -191,6 +191,46 @@ TEST(PortwatchctlFormat, HostGoldenWorstFirstWithoutInboundNoise) {
             std::string::npos);
 }
 
+TEST(PortwatchctlFormat, HostListsEachDestinationsOwnerFromTheLatestReport) {
+  v1::HostDetail d;
+  *d.mutable_info() = Fleet().hosts(0);
+  *d.add_destinations() = Series("10.0.4.12:1433", 200, 0.2, 4 * 3600, true);
+  *d.add_destinations() = Series("[2001:db8::7]:443", 100, 0.1, -1, true);
+  *d.add_destinations() = Series("10.0.9.9:443", 50, 0.05, -1, true);
+  v1::Report* r = d.mutable_last_report();
+  auto owner = [&](v1::AddressFamily family, const std::string& addr, uint32_t port,
+                   const std::string& name, uint32_t pid, uint32_t live) {
+    v1::DestinationUsage* u = r->add_top_destinations();
+    u->mutable_remote()->set_family(family);
+    u->mutable_remote()->set_addr(addr);
+    u->mutable_remote()->set_port(port);
+    u->set_top_process(name);
+    u->set_top_process_pid(pid);
+    u->set_top_process_connections(live);
+  };
+  owner(v1::ADDRESS_FAMILY_IPV4, std::string("\x0a\x00\x04\x0c", 4), 1433, "w3wp.exe", 4242, 180);
+  // A name the agent's host controls: shown escaped, never as terminal control.
+  std::string v6(16, '\0');
+  v6[0] = '\x20';
+  v6[1] = '\x01';
+  v6[2] = '\x0d';
+  v6[3] = '\xb8';
+  v6[15] = '\x07';
+  owner(v1::ADDRESS_FAMILY_IPV6, v6, 443, "evil\x1b[2J", 77, 90);
+  // Malformed (a 3-byte address): no owner rather than a wrong one.
+  owner(v1::ADDRESS_FAMILY_IPV4, std::string("\x0a\x00\x09", 3), 443, "ghost", 1, 1);
+  const std::string out = FormatHost(d, Opts());
+  EXPECT_NE(out.find("FULL IN  OWNER\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("   ~4 h  w3wp.exe (pid 4242, 180 live)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("[2001:db8::7]:443"), std::string::npos) << out;
+  EXPECT_NE(out.find("  evil\\x1b[2J (pid 77, 90 live)\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\x1b[2J"), std::string::npos);
+  EXPECT_EQ(out.find("ghost"), std::string::npos) << out;
+  // No owner known (an older agent, or only TIME_WAIT toward it): no column.
+  d.mutable_last_report()->clear_top_destinations();
+  EXPECT_EQ(FormatHost(d, Opts()).find("OWNER"), std::string::npos);
+}
+
 TEST(PortwatchctlFormat, PageWindowsShownWhenBothForecast) {
   v1::HostDetail d;
   *d.mutable_info() = Fleet().hosts(0);
