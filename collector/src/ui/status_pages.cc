@@ -229,21 +229,32 @@ std::string SocketsChart(const std::vector<HistoryPoint>& h) {
   return out;
 }
 
+// `owners` (key -> owning program), when given, adds an Owner column.
 void SeriesTable(std::string* out, const char* id, const char* what, const char* title,
                  const std::vector<analysis::SeriesStatus>& items, int64_t sample_ms,
-                 int64_t now_ms) {
+                 int64_t now_ms, const std::map<std::string, std::string>* owners = nullptr) {
   *out += std::string("<h2>") + title + "</h2><table id=" + id + "><tr><th>" + what +
-          "</th><th>Ports</th><th>TIME_WAIT</th><th>Used</th><th>Growth</th>"
+          "</th>" + (owners != nullptr ? "<th>Owner</th>" : "") +
+          "<th>Ports</th><th>TIME_WAIT</th><th>Used</th><th>Growth</th>"
           "<th>TIME_WAIT growth</th><th>Full at</th><th></th></tr>";
   for (const auto& x : items) {
-    *out += "<tr><td>" + Html(x.key) + "</td><td class=n>" + std::to_string(x.ports) +
+    std::string owner;
+    if (owners != nullptr) {
+      const auto it = owners->find(x.key);
+      owner = "<td class=owner>" + (it != owners->end() ? it->second : std::string()) + "</td>";
+    }
+    *out += "<tr><td>" + Html(x.key) + "</td>" + owner + "<td class=n>" +
+            std::to_string(x.ports) +
             "</td><td class=n>" + std::to_string(x.time_wait) + "</td><td class=n>" +
             Pct(x.utilization) + "</td><td class=n>" + Growth(x.fit) + "</td><td class=n>" +
             (x.fit.trend.valid ? Fmt("%+.1f/h", x.fit.trend.time_wait_per_hour) : "-") +
             "</td><td>" + Eta(x.fit, sample_ms, now_ms) + "</td><td class=muted>" +
             (x.present ? "" : "not in the latest report") + "</td></tr>";
   }
-  if (items.empty()) *out += "<tr><td colspan=8 class=muted>none tracked</td></tr>";
+  if (items.empty()) {
+    *out += std::string("<tr><td colspan=") + (owners != nullptr ? "9" : "8") +
+            " class=muted>none tracked</td></tr>";
+  }
   *out += "</table>";
 }
 
@@ -483,8 +494,19 @@ std::string RenderHostPage(const HostDetailView& d, const std::vector<HistoryPoi
     out += "<h2>TIME_WAIT and established</h2>" + SocketsChart(history) +
            "<p class=muted>orange: TIME_WAIT, green: established</p>";
   }
+  // The program holding the most live connections toward each destination, as the agent saw
+  // the socket owners in the latest report (TIME_WAIT has none).
+  std::map<std::string, std::string> owners;
+  if (d.has_report) {
+    for (const DestinationUsage& u : d.last_report.destinations.top) {
+      if (u.top_process.empty()) continue;
+      owners[u.remote.ToString()] = Html(u.top_process) + " <span class=muted>(pid " +
+                                    std::to_string(u.top_process_pid) + ", " +
+                                    std::to_string(u.top_process_connections) + " live)</span>";
+    }
+  }
   SeriesTable(&out, "destinations", "Destination", "Destinations", s.destinations, s.last_sample_ms,
-              now_ms);
+              now_ms, owners.empty() ? nullptr : &owners);
   SeriesTable(&out, "processes", "Process", "Processes", s.processes, s.last_sample_ms, now_ms);
   if (d.has_report) InboundTable(&out, d.last_report.sockets);
 

@@ -142,6 +142,24 @@ TEST(StatusPages, HostPageDrawsCurveForecastAndMarksDefaults) {
                                 "\"time_wait\":412}],\"time_wait\":420}"),
             std::string::npos)
       << HostJson(d, h);
+  // Each destination's owning program, from the latest report, as text.
+  EXPECT_EQ(page.find("<th>Owner</th>"), std::string::npos) << "no owner known: no column";
+  analysis::SeriesStatus dest;
+  dest.key = "10.0.4.12:1433";
+  dest.present = true;
+  dest.ports = 200;
+  d.row.status.destinations.push_back(dest);
+  DestinationUsage u;
+  ASSERT_TRUE(Endpoint::Parse("10.0.4.12:1433", &u.remote));
+  u.top_process = "<b>w3wp</b>";
+  u.top_process_pid = 4242;
+  u.top_process_connections = 180;
+  d.last_report.destinations.top.push_back(u);
+  const std::string with_owner = RenderHostPage(d, h, "", 1'000'000'000'000);
+  EXPECT_NE(with_owner.find("<tr><td>10.0.4.12:1433</td><td class=owner>&lt;b&gt;w3wp&lt;/b&gt; "
+                            "<span class=muted>(pid 4242, 180 live)</span></td><td class=n>200"),
+            std::string::npos)
+      << with_owner;
   // Without history the page says so rather than drawing an empty chart.
   EXPECT_NE(RenderHostPage(d, {}, "", 0).find("no stored reports yet"), std::string::npos);
   EXPECT_NE(RenderHostPage(d, {}, "disk <gone>", 0).find("disk &lt;gone&gt;"), std::string::npos);
