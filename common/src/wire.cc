@@ -42,23 +42,6 @@ void EndpointToProto(const Endpoint& e, v1::Endpoint* out) {
   out->set_port(e.port);
 }
 
-Status EndpointFromProto(const v1::Endpoint& in, const char* what, Endpoint* out) {
-  if (in.family() != v1::ADDRESS_FAMILY_IPV4 && in.family() != v1::ADDRESS_FAMILY_IPV6) {
-    return Status::Error(std::string(what) + " has unknown address family");
-  }
-  out->family = in.family() == v1::ADDRESS_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
-  const size_t want = out->family == Family::kIpv6 ? 16 : 4;
-  if (in.addr().size() != want) {
-    return Status::Error(std::string(what) + " address has " + std::to_string(in.addr().size()) +
-                         " bytes, expected " + std::to_string(want));
-  }
-  if (in.port() > kMaxPort) return Status::Error(std::string(what) + " port is above 65535");
-  out->addr = {};
-  std::memcpy(out->addr.data(), in.addr().data(), want);
-  out->port = static_cast<uint16_t>(in.port());
-  return Status::Ok();
-}
-
 template <typename Repeated>
 void StatesToProto(const StateCounts& states, Repeated* out) {
   for (int st = 1; st < kTcpStateCount; ++st) {
@@ -187,6 +170,23 @@ Status InboundFromProto(const v1::SocketSummary& in, SocketSummary* out) {
 }
 
 }  // namespace
+
+Status EndpointFromProto(const v1::Endpoint& in, const char* what, Endpoint* out) {
+  if (in.family() != v1::ADDRESS_FAMILY_IPV4 && in.family() != v1::ADDRESS_FAMILY_IPV6) {
+    return Status::Error(std::string(what) + " has unknown address family");
+  }
+  out->family = in.family() == v1::ADDRESS_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
+  const size_t want = out->family == Family::kIpv6 ? 16 : 4;
+  if (in.addr().size() != want) {
+    return Status::Error(std::string(what) + " address has " + std::to_string(in.addr().size()) +
+                         " bytes, expected " + std::to_string(want));
+  }
+  if (in.port() > kMaxPort) return Status::Error(std::string(what) + " port is above 65535");
+  out->addr = {};
+  std::memcpy(out->addr.data(), in.addr().data(), want);
+  out->port = static_cast<uint16_t>(in.port());
+  return Status::Ok();
+}
 
 void ToProto(const Report& report, v1::Report* out) {
   out->Clear();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "portwatch/model.h"
+#include "portwatch/wire.h"
 #include "src/ui/text_format.h"
 
 namespace portwatch::ctl {
@@ -101,13 +102,7 @@ std::map<std::string, std::string> DestinationOwners(const v1::Report& r) {
   for (const v1::DestinationUsage& d : r.top_destinations()) {
     if (d.top_process().empty()) continue;
     Endpoint e;
-    e.family = d.remote().family() == v1::ADDRESS_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
-    const std::string& addr = d.remote().addr();
-    if (addr.size() != (e.family == Family::kIpv6 ? 16u : 4u) || d.remote().port() > 65535) {
-      continue;
-    }
-    std::copy(addr.begin(), addr.end(), e.addr.begin());
-    e.port = static_cast<uint16_t>(d.remote().port());
+    if (!EndpointFromProto(d.remote(), "destination", &e).ok()) continue;
     owners[e.ToString()] = CleanText(d.top_process(), 40) +
                            Printf(" (pid %u, %u live)", d.top_process_pid(),
                                   d.top_process_connections());

@@ -29,4 +29,8 @@ void ToProto(const ConfigSnapshot& config, v1::ConfigSnapshot* out);
 Expected<Report> FromProto(const v1::Report& in, WireNotes* notes = nullptr);
 Expected<AgentHello> FromProto(const v1::Hello& in, WireNotes* notes = nullptr);
 
+/// Converts and validates one endpoint (a known family, 4 or 16 address bytes, a 16-bit port);
+/// the error names it as `what`.
+Status EndpointFromProto(const v1::Endpoint& in, const char* what, Endpoint* out);
+
 }  // namespace portwatch
